@@ -1,0 +1,61 @@
+//! Contacts as the user sees them (read side). The handshake itself is in `engine::contacts`.
+
+use rusqlite::{Connection, Row};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::identity::safety_number;
+use crate::ids::{AccountId, ChatId};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Contact {
+    pub account: AccountId,
+    /// The nickname we gave them, or else their own name.
+    pub name: String,
+    pub own_name: String,
+    /// "pending" until the other side confirms, then "connected".
+    pub state: String,
+    pub verified: bool,
+    pub blocked: bool,
+    pub safety_number: String,
+    pub chat: Option<ChatId>,
+}
+
+fn from_row(me: &AccountId, r: &Row) -> rusqlite::Result<Contact> {
+    let account = AccountId::from_slice(&r.get::<_, Vec<u8>>(0)?).unwrap_or(AccountId([0; 32]));
+    let own_name: String = r.get(1)?;
+    let nickname: Option<String> = r.get(2)?;
+    Ok(Contact {
+        account,
+        name: nickname.unwrap_or_else(|| own_name.clone()),
+        own_name,
+        state: r.get(3)?,
+        verified: r.get(4)?,
+        blocked: r.get(5)?,
+        safety_number: safety_number(me, &account),
+        chat: r.get::<_, Option<Vec<u8>>>(6)?.and_then(|c| ChatId::from_slice(&c)),
+    })
+}
+
+const COLUMNS: &str = "account, name, nickname, state, verified, blocked, chat";
+
+pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Contact>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM contacts ORDER BY COALESCE(nickname, name) COLLATE NOCASE"
+    ))?;
+    let rows = st.query_map([], |r| from_row(me, r))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Finds a contact by account id (or a unique prefix of it) or by name.
+pub fn find(conn: &Connection, me: &AccountId, query: &str) -> Result<Option<Contact>> {
+    let all = list(conn, me)?;
+    let q = query.trim();
+    let by_id: Vec<&Contact> = all.iter().filter(|c| c.account.to_string().starts_with(&q.to_lowercase())).collect();
+    if q.len() >= 6 && by_id.len() == 1 {
+        return Ok(Some(by_id[0].clone()));
+    }
+    let by_name: Vec<&Contact> =
+        all.iter().filter(|c| c.name.eq_ignore_ascii_case(q) || c.own_name.eq_ignore_ascii_case(q)).collect();
+    Ok(if by_name.len() == 1 { Some(by_name[0].clone()) } else { None })
+}

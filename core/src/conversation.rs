@@ -1,0 +1,106 @@
+//! Conversations as the user sees them (read side): the chat list and members.
+//!
+//! The chat list reads only projection tables (never a CRDT document), using the
+//! `chats_by_last` and `messages_by_chat` indexes, so it opens fast with a million messages.
+
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::ids::{AccountId, ChatId, MessageId};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Chat {
+    pub chat: ChatId,
+    pub kind: String,
+    pub title: String,
+    pub unread: u64,
+    pub last_at: u64,
+    pub last_message: Option<LastMessage>,
+    /// False once this device left or was removed.
+    pub active: bool,
+    /// For 1:1 conversations: the other person.
+    pub peer: Option<AccountId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LastMessage {
+    pub id: MessageId,
+    pub author: AccountId,
+    pub preview: String,
+    pub deleted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub account: AccountId,
+    pub name: String,
+    pub me: bool,
+}
+
+const PREVIEW_CHARS: usize = 80;
+
+pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
+    let mut st = conn.prepare_cached(
+        "SELECT c.chat, c.kind, c.title, c.unread, c.last_at, c.left_chat,
+                (SELECT COALESCE(k.nickname, k.name) FROM members m JOIN contacts k ON k.account = m.account
+                  WHERE m.chat = c.chat AND m.account != ?1 LIMIT 1),
+                (SELECT m.account FROM members m WHERE m.chat = c.chat AND m.account != ?1 LIMIT 1)
+         FROM chats c ORDER BY c.last_at DESC",
+    )?;
+    let rows = st.query_map([me.0], |r| {
+        let chat = ChatId::from_slice(&r.get::<_, Vec<u8>>(0)?).unwrap_or(ChatId([0; 16]));
+        let kind: String = r.get(1)?;
+        let title: String = r.get(2)?;
+        let peer_name: Option<String> = r.get(6)?;
+        let peer: Option<Vec<u8>> = r.get(7)?;
+        let direct = kind == "direct";
+        Ok(Chat {
+            chat,
+            title: if direct { peer_name.unwrap_or(title) } else { title },
+            kind,
+            unread: r.get::<_, i64>(3)? as u64,
+            last_at: r.get::<_, i64>(4)? as u64,
+            last_message: None,
+            active: r.get::<_, i64>(5)? == 0,
+            peer: if direct { peer.and_then(|p| AccountId::from_slice(&p)) } else { None },
+        })
+    })?;
+    let mut chats: Vec<Chat> = rows.collect::<rusqlite::Result<_>>()?;
+    let mut last = conn.prepare_cached(
+        "SELECT id, author, body, deleted FROM messages WHERE chat = ?1 ORDER BY sent_at DESC, id DESC LIMIT 1",
+    )?;
+    for c in &mut chats {
+        let mut rows = last.query(params![c.chat.as_bytes()])?;
+        if let Some(r) = rows.next()? {
+            let body: String = r.get(2)?;
+            c.last_message = Some(LastMessage {
+                id: MessageId::from_slice(&r.get::<_, Vec<u8>>(0)?).unwrap_or(MessageId([0; 16])),
+                author: AccountId::from_slice(&r.get::<_, Vec<u8>>(1)?).unwrap_or(AccountId([0; 32])),
+                preview: body.chars().take(PREVIEW_CHARS).collect(),
+                deleted: r.get(3)?,
+            });
+        }
+    }
+    Ok(chats)
+}
+
+pub fn members(conn: &Connection, me: &AccountId, my_name: &str, chat: &ChatId) -> Result<Vec<Member>> {
+    let mut st = conn.prepare_cached(
+        "SELECT DISTINCT m.account, COALESCE(k.nickname, k.name, '') FROM members m
+         LEFT JOIN contacts k ON k.account = m.account
+         WHERE m.chat = ?1 AND m.removed_after IS NULL ORDER BY 2",
+    )?;
+    let rows = st.query_map([chat.as_bytes()], |r| {
+        let account = AccountId::from_slice(&r.get::<_, Vec<u8>>(0)?).unwrap_or(AccountId([0; 32]));
+        let name: String = r.get(1)?;
+        Ok((account, name))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (account, name) = row?;
+        let mine = account == *me;
+        out.push(Member { account, name: if mine { my_name.to_string() } else { name }, me: mine });
+    }
+    Ok(out)
+}

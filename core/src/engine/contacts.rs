@@ -1,0 +1,263 @@
+//! Invites and the contact handshake.
+//!
+//! 1. Alice makes an invite: a one-time secret and a fresh random topic, remembered as open.
+//! 2. Bob accepts the code: he opens the 1:1 conversation (its topic and his sender key) and
+//!    sends a contact request, Olm-encrypted to Alice's device, on the invite topic.
+//! 3. Alice's device checks the secret (open, not expired, not revoked, not used), marks it
+//!    used, and answers with a confirmation carrying her sender key. Both show "connected".
+//!
+//! The invite topic then stays the pair's channel: invitations to new conversations use it.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::Engine;
+use crate::crypto::group::Inbound;
+use crate::envelope::content::PairwiseContent;
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::identity::DeviceBundle;
+use crate::ids::{AccountId, ChatId, DeviceId, TopicId};
+use crate::invite::{self, Invite};
+
+impl Engine {
+    pub fn create_invite(&mut self, ttl_secs: u64, addrs: Vec<String>) -> Result<String> {
+        let me = self.me()?;
+        let inv = Invite {
+            bundle: me.bundle.clone(),
+            name: me.id.name.clone(),
+            secret: rand::random(),
+            topic: TopicId::random(),
+            expires_at: self.now_secs() + ttl_secs,
+            addrs,
+        };
+        let code = inv.encode(&me.id.account);
+        self.conn.execute(
+            "INSERT INTO invites (secret, topic, created_at, expires_at, state) VALUES (?1, ?2, ?3, ?4, 'open')",
+            params![inv.secret, inv.topic.as_bytes(), self.now_secs() as i64, inv.expires_at as i64],
+        )?;
+        self.conn.execute(
+            "INSERT INTO topics (topic, kind) VALUES (?1, 'invite')",
+            [inv.topic.as_bytes()],
+        )?;
+        Ok(code)
+    }
+
+    /// Revokes one of this device's invites (by its code).
+    pub fn revoke_invite(&mut self, code: &str) -> Result<()> {
+        // Our own code may have expired; parse it without the expiry check.
+        let inv = Invite::decode(code, 0)?;
+        let n = self.conn.execute(
+            "UPDATE invites SET state = 'revoked' WHERE secret = ?1 AND state = 'open'",
+            [inv.secret],
+        )?;
+        if n == 0 {
+            return Err(Error::NotFound("no open invite of yours matches this code".into()));
+        }
+        Ok(())
+    }
+
+    pub fn accept_invite(&mut self, code: &str) -> Result<AccountId> {
+        let inv = Invite::decode(code, self.now_secs())?;
+        let me_account = self.me()?.id.account_id();
+        let their = inv.bundle.account;
+        if their == me_account {
+            return Err(invite::Error::OwnInvite.into());
+        }
+        let state: Option<String> = self
+            .conn
+            .query_row("SELECT state FROM contacts WHERE account = ?1", [their.0], |r| r.get(0))
+            .optional()?;
+        match state.as_deref() {
+            Some("connected") => return Err(invite::Error::AlreadyContact.into()),
+            Some(_) => return Err(invite::Error::AlreadyUsed.into()),
+            None => {}
+        }
+        self.remember_device(&inv.bundle)?;
+        let chat = ChatId::random();
+        let chat_topic = TopicId::random();
+        self.conn.execute(
+            "INSERT INTO contacts (account, name, state, channel, chat, created_at)
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?5)",
+            params![their.0, inv.name, inv.topic.as_bytes(), chat.as_bytes(), self.now_secs() as i64],
+        )?;
+        self.conn.execute(
+            "INSERT INTO topics (topic, kind, peer) VALUES (?1, 'channel', ?2)",
+            params![inv.topic.as_bytes(), their.0],
+        )?;
+        self.create_direct_chat(chat, chat_topic, &inv.bundle)?;
+        self.ensure_outbound(&chat, chat_topic)?;
+        let session_key = self.current_session_key(&chat_topic)?;
+        let me = self.me()?;
+        let content = PairwiseContent::ContactRequest {
+            secret: inv.secret,
+            bundle: me.bundle.clone(),
+            name: me.id.name.clone(),
+            chat,
+            chat_topic,
+            session_key,
+        };
+        self.send_pairwise(inv.topic, &[inv.bundle.device], content)?;
+        self.emit(Event::ContactsChanged);
+        self.emit(Event::ChatsChanged);
+        Ok(their)
+    }
+
+    fn current_session_key(&self, topic: &TopicId) -> Result<Vec<u8>> {
+        self.out_sessions
+            .get(topic)
+            .map(|(_, out, _)| out.session_key())
+            .ok_or_else(|| crate::crypto::Error::MissingKey.into())
+    }
+
+    fn create_direct_chat(&mut self, chat: ChatId, topic: TopicId, peer: &DeviceBundle) -> Result<()> {
+        let now = self.hlc.now() as i64;
+        self.conn.execute(
+            "INSERT INTO chats (chat, topic, kind, created_at, last_at) VALUES (?1, ?2, 'direct', ?3, ?3)",
+            params![chat.as_bytes(), topic.as_bytes(), now],
+        )?;
+        self.conn.execute(
+            "INSERT INTO topics (topic, kind, chat) VALUES (?1, 'chat', ?2)",
+            params![topic.as_bytes(), chat.as_bytes()],
+        )?;
+        let me = self.me()?;
+        let (my_dev, my_acc) = (me.id.device_id(), me.id.account_id());
+        for (dev, acc) in [(my_dev, my_acc), (peer.device, peer.account)] {
+            self.conn.execute(
+                "INSERT INTO members (chat, device, account) VALUES (?1, ?2, ?3)",
+                params![chat.as_bytes(), dev.0, acc.0],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A contact request arrived on one of our invite topics.
+    pub(crate) fn on_contact_request(
+        &mut self,
+        topic: TopicId,
+        author: DeviceId,
+        secret: [u8; 16],
+        bundle: DeviceBundle,
+        name: String,
+        chat: ChatId,
+        chat_topic: TopicId,
+        session_key: Vec<u8>,
+    ) -> Result<()> {
+        if bundle.device != author || !bundle.verify() {
+            return Err(Error::Invalid("contact request with a bundle that is not the sender's".into()));
+        }
+        let name = super::clean_name(&name)?;
+        let row: Option<(String, i64, Vec<u8>)> = self
+            .conn
+            .query_row("SELECT state, expires_at, topic FROM invites WHERE secret = ?1", [secret], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let Some((state, expires_at, inv_topic)) = row else {
+            return Err(invite::Error::Tampered.into());
+        };
+        if inv_topic != topic.as_bytes() {
+            return Err(invite::Error::Tampered.into());
+        }
+        match state.as_str() {
+            "revoked" => return Err(invite::Error::Revoked.into()),
+            "used" => return Err(invite::Error::AlreadyUsed.into()),
+            _ => {}
+        }
+        if expires_at as u64 <= self.now_secs() {
+            return Err(invite::Error::Expired.into());
+        }
+        let their = bundle.account;
+        let known: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM contacts WHERE account = ?1)",
+            [their.0],
+            |r| r.get(0),
+        )?;
+        if known {
+            return Err(invite::Error::AlreadyContact.into());
+        }
+        self.conn.execute(
+            "UPDATE invites SET state = 'used', used_by = ?2 WHERE secret = ?1",
+            params![secret, their.0],
+        )?;
+        self.remember_device(&bundle)?;
+        self.conn.execute(
+            "UPDATE topics SET kind = 'channel', peer = ?2 WHERE topic = ?1",
+            params![topic.as_bytes(), their.0],
+        )?;
+        self.conn.execute(
+            "INSERT INTO contacts (account, name, state, channel, chat, created_at)
+             VALUES (?1, ?2, 'connected', ?3, ?4, ?5)",
+            params![their.0, name, topic.as_bytes(), chat.as_bytes(), self.now_secs() as i64],
+        )?;
+        self.create_direct_chat(chat, chat_topic, &bundle)?;
+        let inbound = Inbound::from_session_key(&session_key)?;
+        self.save_inbound(chat_topic, author, 1, &inbound)?;
+        self.ensure_outbound(&chat, chat_topic)?;
+        let my_key = self.current_session_key(&chat_topic)?;
+        let me = self.me()?;
+        let content = PairwiseContent::ContactAccept {
+            name: me.id.name.clone(),
+            bundle: me.bundle.clone(),
+            session_key: my_key,
+        };
+        self.send_pairwise(topic, &[author], content)?;
+        self.emit(Event::ContactsChanged);
+        self.emit(Event::ChatsChanged);
+        Ok(())
+    }
+
+    pub(crate) fn on_contact_accept(
+        &mut self,
+        author: DeviceId,
+        peer: AccountId,
+        name: String,
+        bundle: DeviceBundle,
+        session_key: Vec<u8>,
+    ) -> Result<()> {
+        if bundle.device != author || bundle.account != peer || !bundle.verify() {
+            return Err(Error::Invalid("contact confirmation with a foreign bundle".into()));
+        }
+        let name = super::clean_name(&name)?;
+        let chat: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT chat FROM contacts WHERE account = ?1", [peer.0], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let chat = chat.and_then(|c| ChatId::from_slice(&c)).ok_or_else(|| Error::NotFound("contact".into()))?;
+        let chat_topic = self.chat_topic(&chat)?;
+        self.remember_device(&bundle)?;
+        self.conn.execute(
+            "UPDATE contacts SET state = 'connected', name = ?2 WHERE account = ?1",
+            params![peer.0, name],
+        )?;
+        let inbound = Inbound::from_session_key(&session_key)?;
+        self.save_inbound(chat_topic, author, 1, &inbound)?;
+        self.emit(Event::ContactsChanged);
+        Ok(())
+    }
+
+    pub fn rename_contact(&mut self, account: &AccountId, nickname: Option<&str>) -> Result<()> {
+        let nick = match nickname {
+            Some(n) => Some(super::clean_name(n)?),
+            None => None,
+        };
+        self.update_contact("UPDATE contacts SET nickname = ?2 WHERE account = ?1", account, nick)
+    }
+
+    pub fn set_verified(&mut self, account: &AccountId, verified: bool) -> Result<()> {
+        self.update_contact("UPDATE contacts SET verified = ?2 WHERE account = ?1", account, verified)
+    }
+
+    pub fn set_blocked(&mut self, account: &AccountId, blocked: bool) -> Result<()> {
+        self.update_contact("UPDATE contacts SET blocked = ?2 WHERE account = ?1", account, blocked)
+    }
+
+    fn update_contact(&mut self, sql: &str, account: &AccountId, v: impl rusqlite::ToSql) -> Result<()> {
+        let n = self.conn.execute(sql, params![account.0, v])?;
+        if n == 0 {
+            return Err(Error::NotFound("no such contact".into()));
+        }
+        self.emit(Event::ContactsChanged);
+        Ok(())
+    }
+}

@@ -1,0 +1,193 @@
+//! Projection: from documents to the tables the UI reads.
+//!
+//! After every applied update the observers say which messages and reactions changed; only
+//! those rows are rewritten. The messages table is therefore always what the documents say,
+//! which `Node::check` verifies and the crash tests rely on.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::Engine;
+use crate::doc::meta::{self, MetaState};
+use crate::doc::segment;
+use crate::error::Result;
+use crate::events::Event;
+use crate::ids::{AccountId, ChatId, DeviceId};
+use crate::search;
+
+/// Where an applied segment update came from.
+pub struct Origin {
+    pub chat: ChatId,
+    pub owner: AccountId,
+    pub device: DeviceId,
+    pub seq: u64,
+    pub segment: u32,
+}
+
+impl Engine {
+    /// Rewrites the projection rows for what changed in a segment. Returns how many messages
+    /// are new (for the segment's message count).
+    pub(crate) fn project_segment(&mut self, doc_id: i64, origin: &Origin) -> Result<i64> {
+        let changes = self.take_changes(doc_id);
+        let Some(cached) = self.cached(doc_id) else { return Ok(0) };
+        let doc = cached.doc.clone();
+        let me = self.me()?.id.account_id();
+        let mut added = 0;
+        for id in &changes.messages {
+            let Some(f) = segment::read(&doc, id) else { continue };
+            let existing: Option<(i64, Vec<u8>)> = self
+                .conn
+                .query_row("SELECT rowid, author FROM messages WHERE id = ?1", [id.as_bytes()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            match existing {
+                Some((_, author)) if author != origin.owner.0 => {
+                    // An id already owned by someone else: not this author's message.
+                    tracing::warn!(message = %id, "segment claims a message id of another author");
+                }
+                Some((rowid, _)) => {
+                    self.conn.execute(
+                        "UPDATE messages SET body = ?2, edited_at = ?3, deleted = ?4 WHERE rowid = ?1",
+                        params![rowid, f.body, f.edited_at.map(|v| v as i64), f.deleted],
+                    )?;
+                    self.conn.execute("DELETE FROM messages_fts WHERE rowid = ?1", [rowid])?;
+                    if !f.deleted {
+                        self.conn.execute(
+                            "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
+                            params![rowid, search::index_text(&f.body)],
+                        )?;
+                    }
+                }
+                None => {
+                    self.conn.execute(
+                        "INSERT INTO messages (id, chat, author, device, seq, sent_at, body, reply_to,
+                         edited_at, deleted, segment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        params![
+                            id.as_bytes(),
+                            origin.chat.as_bytes(),
+                            origin.owner.0,
+                            origin.device.0,
+                            origin.seq as i64,
+                            f.sent_at as i64,
+                            f.body,
+                            f.reply_to.map(|r| r.0.to_vec()),
+                            f.edited_at.map(|v| v as i64),
+                            f.deleted,
+                            origin.segment as i64
+                        ],
+                    )?;
+                    let rowid = self.conn.last_insert_rowid();
+                    if !f.deleted {
+                        self.conn.execute(
+                            "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
+                            params![rowid, search::index_text(&f.body)],
+                        )?;
+                    }
+                    added += 1;
+                    let mine = origin.owner == me;
+                    self.conn.execute(
+                        "UPDATE chats SET last_at = MAX(last_at, ?2),
+                         unread = unread + CASE WHEN ?3 AND ?2 > read_at THEN 1 ELSE 0 END
+                         WHERE chat = ?1",
+                        params![origin.chat.as_bytes(), f.sent_at as i64, !mine],
+                    )?;
+                    if !mine {
+                        self.emit(Event::MessageReceived { chat: origin.chat, message: *id });
+                    }
+                }
+            }
+        }
+        for target in &changes.reactions {
+            match segment::reaction(&doc, target).filter(|e| !e.is_empty()) {
+                Some(emoji) => {
+                    self.conn.execute(
+                        "INSERT INTO reactions (message, account, emoji) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (message, account) DO UPDATE SET emoji = ?3",
+                        params![target.as_bytes(), origin.owner.0, emoji],
+                    )?;
+                }
+                None => {
+                    self.conn.execute(
+                        "DELETE FROM reactions WHERE message = ?1 AND account = ?2",
+                        params![target.as_bytes(), origin.owner.0],
+                    )?;
+                }
+            }
+        }
+        if !changes.messages.is_empty() || !changes.reactions.is_empty() {
+            self.emit(Event::MessagesChanged { chat: origin.chat });
+        }
+        Ok(added)
+    }
+
+    /// Re-reads the meta document of a conversation into `chats` and `members`, and acts on
+    /// membership changes: keys for new member devices, rotation after a removal.
+    pub(crate) fn project_meta(&mut self, chat: &ChatId, doc_id: i64) -> Result<()> {
+        let _ = self.take_changes(doc_id);
+        let Some(cached) = self.cached(doc_id) else { return Ok(()) };
+        let state: MetaState = meta::read(&cached.doc);
+        let topic = self.chat_topic(chat)?;
+        self.conn.execute(
+            "UPDATE chats SET title = ?2 WHERE chat = ?1 AND kind = 'group'",
+            params![chat.as_bytes(), state.title],
+        )?;
+        let me = self.me()?.id.account_id();
+        let my_device = self.me()?.id.device_id();
+        let mut added = Vec::new();
+        let mut removed_any = false;
+        for (account, rec) in &state.members {
+            for b in &rec.bundles {
+                let cut = rec.removed.as_ref().map(|m| m.get(&b.device).copied().unwrap_or(0));
+                let prev: Option<Option<i64>> = self
+                    .conn
+                    .query_row(
+                        "SELECT removed_after FROM members WHERE chat = ?1 AND device = ?2",
+                        params![chat.as_bytes(), b.device.0],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if b.device != my_device {
+                    self.remember_device(b)?;
+                }
+                match (prev, cut) {
+                    (None, None) => added.push(b.device),
+                    (Some(Some(_)), None) => added.push(b.device),
+                    (Some(None), Some(_)) | (None, Some(_)) => removed_any = true,
+                    _ => {}
+                }
+                self.conn.execute(
+                    "INSERT INTO members (chat, device, account, removed_after) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (chat, device) DO UPDATE SET removed_after = ?4",
+                    params![chat.as_bytes(), b.device.0, account.0, cut.map(|c| c as i64)],
+                )?;
+                if let Some(cut) = cut {
+                    // Anything the removed device sent after its cut is not part of the history.
+                    self.conn.execute(
+                        "DELETE FROM envelopes WHERE topic = ?1 AND author = ?2 AND seq > ?3",
+                        params![topic.as_bytes(), b.device.0, cut as i64],
+                    )?;
+                    self.conn.execute(
+                        "UPDATE heads SET held = MIN(held, ?3), applied = MIN(applied, ?3)
+                         WHERE topic = ?1 AND author = ?2",
+                        params![topic.as_bytes(), b.device.0, cut as i64],
+                    )?;
+                    self.conn.execute(
+                        "DELETE FROM messages WHERE chat = ?1 AND device = ?2 AND seq > ?3",
+                        params![chat.as_bytes(), b.device.0, cut as i64],
+                    )?;
+                }
+            }
+            if *account == me && rec.removed.is_some() {
+                self.conn.execute("UPDATE chats SET left_chat = 1 WHERE chat = ?1", [chat.as_bytes()])?;
+            }
+        }
+        added.retain(|d| *d != my_device);
+        if removed_any {
+            self.rotate_outbound(&topic)?;
+        } else if !added.is_empty() {
+            self.share_current_key(chat, topic, &added)?;
+        }
+        self.emit(Event::ChatsChanged);
+        Ok(())
+    }
+}

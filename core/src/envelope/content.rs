@@ -1,0 +1,83 @@
+//! What an envelope says once decrypted.
+//!
+//! Group (Megolm) envelopes carry document updates; pairwise (Olm) envelopes carry the contact
+//! handshake, invitations to conversations, and Megolm session keys. Both repeat the topic and
+//! seq of their header (checked on receipt), binding header and ciphertext together.
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::DeviceBundle;
+use crate::ids::{ChatId, TopicId};
+
+/// Limit on decrypted content; an envelope is at most 64 KiB.
+pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
+
+/// Which document of a conversation an update is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum DocKey {
+    /// The shared meta document: title, members, settings.
+    Meta,
+    /// The author's n-th message segment. Segments belong to one account (the envelope
+    /// author's), which is what makes "only edit your own messages" a structural rule.
+    Segment(u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupPlain {
+    pub topic: TopicId,
+    pub seq: u64,
+    /// Hybrid-logical-clock time of the change.
+    pub at: u64,
+    pub content: GroupContent,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupContent {
+    /// A yrs v1 update to one document, made with the given client id.
+    Doc { doc: DocKey, client: u64, update: Vec<u8> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChatKind {
+    Direct,
+    Group,
+}
+
+impl ChatKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatKind::Direct => "direct",
+            ChatKind::Group => "group",
+        }
+    }
+    pub fn parse(s: &str) -> ChatKind {
+        if s == "group" { ChatKind::Group } else { ChatKind::Direct }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairwisePlain {
+    pub topic: TopicId,
+    pub seq: u64,
+    pub content: PairwiseContent,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PairwiseContent {
+    /// Sent by the device accepting an invite, to the inviter.
+    ContactRequest {
+        secret: [u8; 16],
+        bundle: DeviceBundle,
+        name: String,
+        /// The 1:1 conversation the acceptor opened, with its sender key.
+        chat: ChatId,
+        chat_topic: TopicId,
+        session_key: Vec<u8>,
+    },
+    /// The inviter's confirmation, with its own sender key for the 1:1 conversation.
+    ContactAccept { name: String, bundle: DeviceBundle, session_key: Vec<u8> },
+    /// "You were added to this conversation": its topic and the current meta document.
+    ChatInvite { chat: ChatId, topic: TopicId, kind: ChatKind, meta: Vec<u8> },
+    /// A sender's Megolm session key for a conversation.
+    RoomKey { chat: ChatId, key: u32, session_key: Vec<u8> },
+}

@@ -1,0 +1,202 @@
+//! Identifier newtypes.
+//!
+//! Account and device ids are Ed25519 public keys (a device id is also the device's libp2p
+//! `PeerId`). Conversation, topic and message ids are random 128-bit values, never derived from
+//! public keys, so ids alone do not link a conversation to the people in it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Ids are raw bytes on the wire (postcard) and text in JSON.
+macro_rules! readable_serde {
+    ($name:ident, $n:expr) => {
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.serialize_str(&self.to_string())
+                } else {
+                    self.0.serialize(s)
+                }
+            }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let s = String::deserialize(d)?;
+                    s.parse().map_err(serde::de::Error::custom)
+                } else {
+                    <[u8; $n]>::deserialize(d).map(Self)
+                }
+            }
+        }
+    };
+}
+
+macro_rules! random_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub [u8; 16]);
+        readable_serde!($name, 16);
+
+        impl $name {
+            pub fn random() -> Self {
+                Self(rand::random())
+            }
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                &self.0
+            }
+            pub fn from_slice(b: &[u8]) -> Option<Self> {
+                b.try_into().ok().map(Self)
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&data_encoding::HEXLOWER.encode(&self.0))
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self)
+            }
+        }
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                let v = data_encoding::HEXLOWER_PERMISSIVE
+                    .decode(s.as_bytes())
+                    .map_err(|_| IdError(stringify!($name)))?;
+                Self::from_slice(&v).ok_or(IdError(stringify!($name)))
+            }
+        }
+    };
+}
+
+random_id!(
+    /// A conversation (1:1 or group).
+    ChatId
+);
+random_id!(
+    /// The opaque id envelopes of one conversation (or one contact channel) travel under.
+    TopicId
+);
+random_id!(
+    /// A message, immutable for its whole life.
+    MessageId
+);
+
+/// A text id that did not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("not a valid {0}")]
+pub struct IdError(&'static str);
+
+/// A person: their account's Ed25519 public key.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountId(pub [u8; 32]);
+readable_serde!(AccountId, 32);
+
+/// One install: the device's Ed25519 public key, which is also its libp2p `PeerId`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeviceId(pub [u8; 32]);
+readable_serde!(DeviceId, 32);
+
+impl AccountId {
+    pub fn from_slice(b: &[u8]) -> Option<Self> {
+        b.try_into().ok().map(Self)
+    }
+    /// Verifies `sig` over `msg` with this account key.
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0)
+            .map(|k| k.verify(msg, sig))
+            .unwrap_or(false)
+    }
+}
+
+impl DeviceId {
+    pub fn from_slice(b: &[u8]) -> Option<Self> {
+        b.try_into().ok().map(Self)
+    }
+    pub fn public_key(&self) -> Option<libp2p_identity::ed25519::PublicKey> {
+        libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0).ok()
+    }
+    /// The libp2p peer id of this device.
+    pub fn peer_id(&self) -> Option<libp2p_identity::PeerId> {
+        self.public_key()
+            .map(|k| libp2p_identity::PublicKey::from(k).to_peer_id())
+    }
+    /// Verifies `sig` over `msg` with this device key.
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        self.public_key().map(|k| k.verify(msg, sig)).unwrap_or(false)
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&data_encoding::HEXLOWER.encode(&self.0))
+    }
+}
+impl fmt::Debug for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccountId({})", &self.to_string()[..12])
+    }
+}
+impl FromStr for AccountId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let v = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(s.as_bytes())
+            .map_err(|_| IdError("account id"))?;
+        Self::from_slice(&v).ok_or(IdError("account id"))
+    }
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.peer_id() {
+            Some(p) => write!(f, "{p}"),
+            None => f.write_str(&data_encoding::HEXLOWER.encode(&self.0)),
+        }
+    }
+}
+impl fmt::Debug for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeviceId({self})")
+    }
+}
+
+impl FromStr for DeviceId {
+    type Err = IdError;
+    /// Accepts the peer id form (as displayed) or hex.
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        if let Ok(peer) = s.parse::<libp2p_identity::PeerId>() {
+            let key = libp2p_identity::PublicKey::try_decode_protobuf(peer.as_ref().digest())
+                .ok()
+                .and_then(|k| k.try_into_ed25519().ok())
+                .ok_or(IdError("device id"))?;
+            return Ok(DeviceId(key.to_bytes()));
+        }
+        let v = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(s.as_bytes())
+            .map_err(|_| IdError("device id"))?;
+        Self::from_slice(&v).ok_or(IdError("device id"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_id_text_roundtrips_through_peer_id() {
+        let kp = libp2p_identity::ed25519::Keypair::generate();
+        let d = DeviceId(kp.public().to_bytes());
+        let text = d.to_string();
+        assert!(text.starts_with("12D3Koo"), "{text}");
+        assert_eq!(text.parse::<DeviceId>().unwrap(), d);
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(serde_json::from_str::<DeviceId>(&json).unwrap(), d);
+        assert_eq!(postcard::to_stdvec(&d).unwrap().len(), 32);
+    }
+}

@@ -1,0 +1,337 @@
+//! One function per subcommand: resolve names to ids, call `Node`, print.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use hearth_core::conversation::Chat;
+use hearth_core::invite::Invite;
+use hearth_core::message::Message;
+use hearth_core::{ChatId, Node};
+use serde_json::json;
+
+use crate::output::{line, short, time};
+use crate::{BundleAction, Cli, Command, ContactAction, ExportFormat, GroupAction};
+
+/// Sends in flight at once with `send --stdin`: enough for bursts to share commits.
+const STDIN_PIPELINE: usize = 64;
+
+fn default_data_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("XDG_DATA_HOME") {
+        return PathBuf::from(d).join("hearth");
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+    PathBuf::from(home).join(".local/share/hearth")
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let dir = cli.data_dir.clone().unwrap_or_else(default_data_dir);
+    if let Command::Bench(args) = cli.command {
+        return crate::bench::run(args, cli.json).await;
+    }
+    let node = Node::open(&dir).await?;
+    let res = dispatch(&node, cli.json, cli.command).await;
+    node.shutdown().await?;
+    res
+}
+
+async fn chat_of(node: &Node, q: &str) -> Result<Chat> {
+    Ok(node.find_chat(q).await?)
+}
+
+async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
+    match command {
+        Command::Init { name } => {
+            let p = node.init(&name).await?;
+            line(json, &p, || format!("Created identity for {} (device {})", p.name, p.device));
+        }
+        Command::Whoami => {
+            let p = node.profile().await?;
+            line(json, &p, || format!("{}\naccount {}\ndevice  {}", p.name, p.account, p.device));
+        }
+        Command::Invite { qr, ttl_hours, revoke } => {
+            if let Some(code) = revoke {
+                node.revoke_invite(&code).await?;
+                line(json, &json!({"revoked": true}), || "Invite revoked.".into());
+                return Ok(());
+            }
+            let code = node.create_invite(ttl_hours * 3600, vec![]).await?;
+            line(json, &json!({ "invite": code }), || code.clone());
+            if qr && !json {
+                if let Some(q) = Invite::qr_for_terminal(&code) {
+                    println!("{q}");
+                }
+            }
+        }
+        Command::Accept { code } => {
+            let c = node.accept_invite(&code).await?;
+            line(json, &c, || {
+                format!("Contact request sent to {}. They appear as connected once they confirm.\nSafety number: {}", c.name, c.safety_number)
+            });
+        }
+        Command::Contacts => {
+            for c in node.contacts().await? {
+                line(json, &c, || {
+                    let mut flags = vec![c.state.clone()];
+                    if c.verified { flags.push("verified".into()) }
+                    if c.blocked { flags.push("blocked".into()) }
+                    format!("{:<20} {}  [{}]", c.name, short(&c.account), flags.join(", "))
+                });
+            }
+        }
+        Command::Contact { action } => contact(node, json, action).await?,
+        Command::Chats => {
+            for c in node.chats().await? {
+                line(json, &c, || {
+                    let last = c.last_message.as_ref().map(|m| m.preview.clone()).unwrap_or_default();
+                    let unread = if c.unread > 0 { format!(" ({} new)", c.unread) } else { String::new() };
+                    format!("{}  {:<20}{}  {}", short(&c.chat), c.title, unread, last)
+                });
+            }
+        }
+        Command::Group { action } => group(node, json, action).await?,
+        Command::Send { chat, to, stdin, text } => {
+            let chat = match (chat, to) {
+                (Some(c), _) => chat_of(node, &c).await?.chat,
+                (None, Some(name)) => node
+                    .find_contact(&name)
+                    .await?
+                    .chat
+                    .context("this contact has no conversation yet")?,
+                (None, None) => bail!("say where to send: --chat or --to"),
+            };
+            if stdin {
+                send_lines(node, json, chat).await?;
+            } else {
+                let text = text.context("nothing to send: give the text")?;
+                let id = node.send(&chat, &text, None).await?;
+                line(json, &json!({ "sent": id.to_string() }), || id.to_string());
+            }
+        }
+        Command::Reply { message, text } => {
+            let to = node.find_message(&message).await?;
+            let chat = node.message(&to).await?.chat;
+            let id = node.send(&chat, &text, Some(to)).await?;
+            line(json, &json!({ "sent": id.to_string() }), || id.to_string());
+        }
+        Command::Edit { message, text } => {
+            let id = node.find_message(&message).await?;
+            node.edit(&id, &text).await?;
+            line(json, &json!({ "edited": id.to_string() }), || "Edited.".into());
+        }
+        Command::Delete { message } => {
+            let id = node.find_message(&message).await?;
+            node.delete(&id).await?;
+            line(json, &json!({ "deleted": id.to_string() }), || "Deleted for everyone.".into());
+        }
+        Command::React { message, emoji, remove } => {
+            let id = node.find_message(&message).await?;
+            let emoji = if remove { None } else { Some(emoji.context("give an emoji, or --remove")?) };
+            node.react(&id, emoji.as_deref()).await?;
+            line(json, &json!({ "reacted": id.to_string(), "emoji": emoji }), || "Done.".into());
+        }
+        Command::Read { chat } => {
+            let c = chat_of(node, &chat).await?;
+            node.mark_read(&c.chat).await?;
+            line(json, &json!({ "read": c.chat }), || "Marked as read.".into());
+        }
+        Command::Messages { chat, limit } => {
+            let c = chat_of(node, &chat).await?;
+            for m in node.messages(&c.chat, limit, None).await? {
+                print_message(json, &m);
+            }
+        }
+        Command::Search { text, chat, limit } => {
+            let chat = match chat {
+                Some(c) => Some(chat_of(node, &c).await?.chat),
+                None => None,
+            };
+            for m in node.search(&text, chat.as_ref(), limit).await? {
+                print_message(json, &m);
+            }
+        }
+        Command::Bundle { action } => bundle(node, json, action).await?,
+        Command::Export { chat, format, out } => {
+            let c = chat_of(node, &chat).await?;
+            let bytes = match format {
+                ExportFormat::Json => {
+                    let mut v = serde_json::to_vec_pretty(&node.export_json(&c.chat).await?)?;
+                    v.push(b'\n');
+                    v
+                }
+                ExportFormat::Yjs => node.export_yjs(&c.chat).await?,
+            };
+            match out {
+                Some(p) => std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?,
+                None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
+            }
+        }
+        Command::Check => {
+            let r = node.check().await?;
+            line(json, &r, || format!("integrity: {}\ndocuments: {}\nmessages: {}\nproblems: {}", r.integrity, r.documents, r.messages, r.problems.len()));
+            if !r.ok() {
+                bail!("the check found problems: {}", r.problems.join("; "));
+            }
+        }
+        Command::Bench(_) => unreachable!("handled before opening the node"),
+    }
+    Ok(())
+}
+
+fn print_message(json: bool, m: &Message) {
+    line(json, m, || {
+        let mut s = format!("{} {} {}: ", short(&m.id), time(m.sent_at_ms), m.author_name);
+        if m.deleted {
+            s.push_str("(deleted)");
+        } else {
+            s.push_str(&m.body);
+        }
+        if m.edited_at.is_some() && !m.deleted {
+            s.push_str(" (edited)");
+        }
+        if let Some(r) = m.reply_to {
+            s.push_str(&format!("  ↩ {}", short(&r)));
+        }
+        if !m.reactions.is_empty() {
+            let r: Vec<&str> = m.reactions.iter().map(|(_, e)| e.as_str()).collect();
+            s.push_str(&format!("  [{}]", r.join(" ")));
+        }
+        s
+    });
+}
+
+/// Sends each line of standard input, several in flight so bursts share commits; prints each
+/// id only once it is durable.
+async fn send_lines(node: &Node, json: bool, chat: ChatId) -> Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(STDIN_PIPELINE);
+    let reader = tokio::task::spawn_blocking(move || {
+        for l in std::io::stdin().lock().lines() {
+            let Ok(l) = l else { break };
+            if !l.trim().is_empty() && tx.blocking_send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let mut inflight = tokio::task::JoinSet::new();
+    let mut failed = None;
+    loop {
+        tokio::select! {
+            l = rx.recv(), if inflight.len() < STDIN_PIPELINE => {
+                let Some(l) = l else { break };
+                let n = node.clone();
+                inflight.spawn(async move { n.send(&chat, &l, None).await });
+            }
+            Some(r) = inflight.join_next() => report(json, r, &mut failed),
+        }
+    }
+    while let Some(r) = inflight.join_next().await {
+        report(json, r, &mut failed);
+    }
+    let _ = reader.await;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn report(json: bool, r: Result<hearth_core::Result<hearth_core::MessageId>, tokio::task::JoinError>, failed: &mut Option<anyhow::Error>) {
+    match r {
+        Ok(Ok(id)) => line(json, &json!({ "sent": id.to_string() }), || id.to_string()),
+        Ok(Err(e)) => *failed = Some(e.into()),
+        Err(e) => *failed = Some(e.into()),
+    }
+}
+
+async fn contact(node: &Node, json: bool, action: ContactAction) -> Result<()> {
+    let who = match &action {
+        ContactAction::Rename { contact, .. }
+        | ContactAction::Verify { contact }
+        | ContactAction::Block { contact }
+        | ContactAction::Unblock { contact } => node.find_contact(contact).await?.account,
+    };
+    match action {
+        ContactAction::Rename { name, .. } => node.rename_contact(&who, name.as_deref()).await?,
+        ContactAction::Verify { .. } => node.set_verified(&who, true).await?,
+        ContactAction::Block { .. } => node.set_blocked(&who, true).await?,
+        ContactAction::Unblock { .. } => node.set_blocked(&who, false).await?,
+    }
+    let c = node.contact(&who).await?;
+    line(json, &c, || format!("{}: {}", c.name, if c.blocked { "blocked" } else if c.verified { "verified" } else { "updated" }));
+    Ok(())
+}
+
+async fn member(node: &Node, q: &str) -> Result<hearth_core::AccountId> {
+    Ok(node.find_contact(q).await?.account)
+}
+
+async fn group(node: &Node, json: bool, action: GroupAction) -> Result<()> {
+    match action {
+        GroupAction::Create { name, members } => {
+            let mut ids = Vec::new();
+            for m in &members {
+                ids.push(member(node, m).await?);
+            }
+            let chat = node.create_group(&name, &ids).await?;
+            line(json, &json!({ "chat": chat }), || chat.to_string());
+        }
+        GroupAction::Add { chat, member: m } => {
+            let c = chat_of(node, &chat).await?;
+            node.add_member(&c.chat, &member(node, &m).await?).await?;
+            line(json, &json!({ "added": m }), || "Added.".into());
+        }
+        GroupAction::Remove { chat, member: m } => {
+            let c = chat_of(node, &chat).await?;
+            node.remove_member(&c.chat, &member(node, &m).await?).await?;
+            line(json, &json!({ "removed": m }), || "Removed.".into());
+        }
+        GroupAction::Rename { chat, name } => {
+            let c = chat_of(node, &chat).await?;
+            node.rename_group(&c.chat, &name).await?;
+            line(json, &json!({ "renamed": name }), || "Renamed.".into());
+        }
+        GroupAction::Leave { chat } => {
+            let c = chat_of(node, &chat).await?;
+            node.leave(&c.chat).await?;
+            line(json, &json!({ "left": c.chat }), || "You left the group.".into());
+        }
+        GroupAction::Members { chat } => {
+            let c = chat_of(node, &chat).await?;
+            for m in node.members(&c.chat).await? {
+                line(json, &m, || format!("{}{}", m.name, if m.me { " (you)" } else { "" }));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn bundle(node: &Node, json: bool, action: BundleAction) -> Result<()> {
+    match action {
+        BundleAction::Export { out, since } => {
+            let since = match since {
+                Some(p) => Some(
+                    serde_json::from_slice(&std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?)
+                        .with_context(|| format!("{} is not a bundle state file", p.display()))?,
+                ),
+                None => None,
+            };
+            let n = node.export_bundle(&out, since).await?;
+            line(json, &json!({ "exported": n }), || format!("Wrote {n} envelopes to {}", out.display()));
+        }
+        BundleAction::Import { file } => {
+            let r = node.import_bundle(&file).await?;
+            line(json, &r, || {
+                let mut s = format!("{} new, {} already here, {} refused", r.new, r.duplicate, r.rejected.len());
+                if let Some(d) = &r.damaged {
+                    s.push_str(&format!("; the file is damaged: {d}"));
+                }
+                s
+            });
+        }
+        BundleAction::State { out } => {
+            let vv = node.version_vectors().await?;
+            std::fs::write(&out, serde_json::to_vec(&vv)?)?;
+            line(json, &json!({ "state": out }), || format!("Wrote {}", out.display()));
+        }
+    }
+    Ok(())
+}

@@ -432,6 +432,20 @@ impl Node {
         }
     }
 
+    /// Test hook: sends an arbitrary document update, as a modified client could.
+    #[doc(hidden)]
+    pub async fn send_raw_doc_update(&self, chat: &ChatId, doc: crate::envelope::content::DocKey, client: u64, update: Vec<u8>) -> Result<u64> {
+        let c = *chat;
+        self.call(move |e| e.send_raw_doc_update(&c, doc, client, update)).await
+    }
+
+    /// Test hook: this device's replica of an account's segment, as a v1 update.
+    #[doc(hidden)]
+    pub async fn segment_state(&self, chat: &ChatId, owner: &AccountId, segment: u32) -> Result<Vec<u8>> {
+        let (c, o) = (*chat, *owner);
+        self.call(move |e| e.segment_state(&c, &o, segment)).await
+    }
+
     // ---- export and checks ----
 
     pub async fn export_json(&self, chat: &ChatId) -> Result<serde_json::Value> {

@@ -173,3 +173,22 @@ fn check_body(body: &str) -> Result<String> {
     Ok(b.to_string())
 }
 
+
+/// Hooks for adversarial tests: what a hostile member could put on the wire.
+impl Engine {
+    /// Sends an arbitrary document update, as a modified client would.
+    #[doc(hidden)]
+    pub fn send_raw_doc_update(&mut self, chat: &ChatId, doc: DocKey, client: u64, update: Vec<u8>) -> Result<u64> {
+        let topic = self.chat_topic(chat)?;
+        let at = self.hlc.now();
+        self.send_group(chat, topic, at, GroupContent::Doc { doc, client, update })
+    }
+
+    /// A replica of someone's segment as this device holds it.
+    #[doc(hidden)]
+    pub fn segment_state(&mut self, chat: &ChatId, owner: &crate::ids::AccountId, seg: u32) -> Result<Vec<u8>> {
+        let topic = self.chat_topic(chat)?;
+        let doc_id = self.open_doc(&DocRef { topic, owner: Some(*owner), key: DocKey::Segment(seg) })?;
+        Ok(self.cached(doc_id).map(|c| crate::doc::snapshot(&c.doc)).unwrap_or_default())
+    }
+}

@@ -123,7 +123,10 @@ impl Engine {
             )
             .optional()?;
         if let Some(stored) = existing {
-            return if stored == bytes { Ok(Ingested::Duplicate) } else { Err(EnvError::Equivocation.into()) };
+            // Compare content, not bytes: the same envelope may arrive with another (valid)
+            // encoding or signature; only different content under one seq is equivocation.
+            let same = Envelope::decode(&stored).map(|s| s.header == env.header && s.ciphertext == env.ciphertext);
+            return if same.unwrap_or(false) { Ok(Ingested::Duplicate) } else { Err(EnvError::Equivocation.into()) };
         }
         let held = self.held(&h.topic, &h.author)?;
         if h.seq <= held {
@@ -133,7 +136,7 @@ impl Engine {
         self.authorise(&kind, &env)?;
         self.conn.execute(
             "INSERT INTO envelopes (topic, author, seq, body) VALUES (?1, ?2, ?3, ?4)",
-            params![h.topic.as_bytes(), h.author.0, h.seq as i64, bytes],
+            params![h.topic.as_bytes(), h.author.0, h.seq as i64, env.encode()],
         )?;
         let mut new_held = held;
         loop {
@@ -327,7 +330,10 @@ impl Engine {
             }
             Err(e) => {
                 self.conn.execute_batch("ROLLBACK TO envelope; RELEASE envelope")?;
-                self.invalidate();
+                // Refused at the door (form, signature, topic, author): nothing in memory moved.
+                if !matches!(e, Error::Envelope(_)) {
+                    self.invalidate();
+                }
                 Err(e)
             }
         }

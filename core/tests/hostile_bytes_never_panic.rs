@@ -1,0 +1,93 @@
+//! Random and mutated bytes thrown at every decoder, and at a live node's ingest path:
+//! always a typed error, never a panic, and the node keeps working afterwards.
+
+mod support;
+
+use hearth_core::doc::{self, meta::MemberRecord};
+use hearth_core::envelope::content::{GroupPlain, PairwisePlain};
+use hearth_core::envelope::{Envelope, PairwisePart};
+use hearth_core::invite::Invite;
+use hearth_core::sync::bundle;
+use hearth_core::wire;
+use proptest::prelude::*;
+use rand::{RngExt, SeedableRng};
+use support::*;
+
+fn all_decoders(bytes: &[u8]) {
+    let _ = Envelope::decode_verified(bytes);
+    let _ = wire::decode::<GroupPlain>(bytes, 65536);
+    let _ = wire::decode::<PairwisePlain>(bytes, 65536);
+    let _ = wire::decode::<Vec<PairwisePart>>(bytes, 65536);
+    let _ = wire::decode::<MemberRecord>(bytes, 65536);
+    let _ = doc::check_update(bytes, 1);
+    let _ = doc::check_any(bytes);
+    let _ = bundle::read(&mut &bytes[..]);
+    let _ = Invite::decode(&String::from_utf8_lossy(bytes), 0);
+    if let Ok(u) = doc::check_any(bytes) {
+        let _ = doc::apply(&yrs::Doc::with_client_id(9), u);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        all_decoders(&bytes);
+    }
+}
+
+#[test]
+fn mutated_yrs_updates() {
+    let d = yrs::Doc::with_client_id(5);
+    let id = hearth_core::MessageId::random();
+    let u = doc::segment::add_message(&d, id, 1, "hello there", None);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for _ in 0..20_000 {
+        let mut m = u.clone();
+        for _ in 0..rng.random_range(1..4) {
+            let i = rng.random_range(0..m.len());
+            m[i] = rng.random();
+        }
+        if rng.random_range(0..4) == 0 {
+            m.truncate(rng.random_range(0..m.len()));
+        }
+        all_decoders(&m);
+    }
+}
+
+#[tokio::test]
+async fn mutated_envelopes_into_a_live_node() {
+    let (alice, bob) = contacts("Alice", "Bob").await;
+    let chat = dm(&alice, "Bob").await;
+    for i in 0..5 {
+        alice.node.send(&chat, &format!("hi {i}"), None).await.unwrap();
+    }
+    let f = alice.path("all.bundle");
+    alice.node.export_bundle(&f, None).await.unwrap();
+    let (envs, _) = bundle::read(&mut std::fs::File::open(&f).unwrap()).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut hostile = Vec::new();
+    for _ in 0..3000 {
+        let mut e = envs[rng.random_range(0..envs.len())].clone();
+        for _ in 0..rng.random_range(1..3) {
+            let i = rng.random_range(0..e.len());
+            e[i] ^= 1 << rng.random_range(0..8);
+        }
+        hostile.push(e);
+    }
+    let originals: Vec<Envelope> = envs.iter().map(|e| Envelope::decode(e).unwrap()).collect();
+    let accepted: Vec<Vec<u8>> = hostile.iter().filter(|h| Envelope::decode_verified(h).is_ok()).cloned().collect();
+    // A mutation may only verify if it is another encoding of the very same envelope.
+    for a in &accepted {
+        let e = Envelope::decode(a).unwrap();
+        assert!(originals.iter().any(|o| o.header == e.header && o.ciphertext == e.ciphertext));
+    }
+    let report = bob.node.ingest(hostile).await.unwrap();
+    assert_eq!(report.rejected.len() + report.duplicate + report.new, 3000);
+    assert!(report.new <= accepted.len());
+    // The real ones still arrive, none is taken for equivocation, and the node still works.
+    let report = bob.node.ingest(envs).await.unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(bob.bodies(&chat).await.len(), 5);
+    assert!(bob.node.check().await.unwrap().ok());
+}

@@ -43,13 +43,21 @@ async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
     match command {
         Command::Init { name } => {
             let p = node.init(&name).await?;
-            line(json, &p, || format!("Created identity for {} (device {})", p.name, p.device));
+            line(json, &p, || {
+                format!("Created identity for {} (device {})", p.name, p.device)
+            });
         }
         Command::Whoami => {
             let p = node.profile().await?;
-            line(json, &p, || format!("{}\naccount {}\ndevice  {}", p.name, p.account, p.device));
+            line(json, &p, || {
+                format!("{}\naccount {}\ndevice  {}", p.name, p.account, p.device)
+            });
         }
-        Command::Invite { qr, ttl_hours, revoke } => {
+        Command::Invite {
+            qr,
+            ttl_hours,
+            revoke,
+        } => {
             if let Some(code) = revoke {
                 node.revoke_invite(&code).await?;
                 line(json, &json!({"revoked": true}), || "Invite revoked.".into());
@@ -73,9 +81,18 @@ async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
             for c in node.contacts().await? {
                 line(json, &c, || {
                     let mut flags = vec![c.state.clone()];
-                    if c.verified { flags.push("verified".into()) }
-                    if c.blocked { flags.push("blocked".into()) }
-                    format!("{:<20} {}  [{}]", c.name, short(&c.account), flags.join(", "))
+                    if c.verified {
+                        flags.push("verified".into())
+                    }
+                    if c.blocked {
+                        flags.push("blocked".into())
+                    }
+                    format!(
+                        "{:<20} {}  [{}]",
+                        c.name,
+                        short(&c.account),
+                        flags.join(", ")
+                    )
                 });
             }
         }
@@ -83,14 +100,27 @@ async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
         Command::Chats => {
             for c in node.chats().await? {
                 line(json, &c, || {
-                    let last = c.last_message.as_ref().map(|m| m.preview.clone()).unwrap_or_default();
-                    let unread = if c.unread > 0 { format!(" ({} new)", c.unread) } else { String::new() };
+                    let last = c
+                        .last_message
+                        .as_ref()
+                        .map(|m| m.preview.clone())
+                        .unwrap_or_default();
+                    let unread = if c.unread > 0 {
+                        format!(" ({} new)", c.unread)
+                    } else {
+                        String::new()
+                    };
                     format!("{}  {:<20}{}  {}", short(&c.chat), c.title, unread, last)
                 });
             }
         }
         Command::Group { action } => group(node, json, action).await?,
-        Command::Send { chat, to, stdin, text } => {
+        Command::Send {
+            chat,
+            to,
+            stdin,
+            text,
+        } => {
             let chat = match (chat, to) {
                 (Some(c), _) => chat_of(node, &c).await?.chat,
                 (None, Some(name)) => node
@@ -117,23 +147,41 @@ async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
         Command::Edit { message, text } => {
             let id = node.find_message(&message).await?;
             node.edit(&id, &text).await?;
-            line(json, &json!({ "edited": id.to_string() }), || "Edited.".into());
+            line(json, &json!({ "edited": id.to_string() }), || {
+                "Edited.".into()
+            });
         }
         Command::Delete { message } => {
             let id = node.find_message(&message).await?;
             node.delete(&id).await?;
-            line(json, &json!({ "deleted": id.to_string() }), || "Deleted for everyone.".into());
+            line(json, &json!({ "deleted": id.to_string() }), || {
+                "Deleted for everyone.".into()
+            });
         }
-        Command::React { message, emoji, remove } => {
+        Command::React {
+            message,
+            emoji,
+            remove,
+        } => {
             let id = node.find_message(&message).await?;
-            let emoji = if remove { None } else { Some(emoji.context("give an emoji, or --remove")?) };
+            let emoji = if remove {
+                None
+            } else {
+                Some(emoji.context("give an emoji, or --remove")?)
+            };
             node.react(&id, emoji.as_deref()).await?;
-            line(json, &json!({ "reacted": id.to_string(), "emoji": emoji }), || "Done.".into());
+            line(
+                json,
+                &json!({ "reacted": id.to_string(), "emoji": emoji }),
+                || "Done.".into(),
+            );
         }
         Command::Read { chat } => {
             let c = chat_of(node, &chat).await?;
             node.mark_read(&c.chat).await?;
-            line(json, &json!({ "read": c.chat }), || "Marked as read.".into());
+            line(json, &json!({ "read": c.chat }), || {
+                "Marked as read.".into()
+            });
         }
         Command::Messages { chat, limit } => {
             let c = chat_of(node, &chat).await?;
@@ -162,13 +210,23 @@ async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 ExportFormat::Yjs => node.export_yjs(&c.chat).await?,
             };
             match out {
-                Some(p) => std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?,
+                Some(p) => {
+                    std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?
+                }
                 None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
             }
         }
         Command::Check => {
             let r = node.check().await?;
-            line(json, &r, || format!("integrity: {}\ndocuments: {}\nmessages: {}\nproblems: {}", r.integrity, r.documents, r.messages, r.problems.len()));
+            line(json, &r, || {
+                format!(
+                    "integrity: {}\ndocuments: {}\nmessages: {}\nproblems: {}",
+                    r.integrity,
+                    r.documents,
+                    r.messages,
+                    r.problems.len()
+                )
+            });
             if !r.ok() {
                 bail!("the check found problems: {}", r.problems.join("; "));
             }
@@ -180,7 +238,12 @@ async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
 
 fn print_message(json: bool, m: &Message) {
     line(json, m, || {
-        let mut s = format!("{} {} {}: ", short(&m.id), time(m.sent_at_ms), m.author_name);
+        let mut s = format!(
+            "{} {} {}: ",
+            short(&m.id),
+            time(m.sent_at_ms),
+            m.author_name
+        );
         if m.deleted {
             s.push_str("(deleted)");
         } else {
@@ -234,7 +297,11 @@ async fn send_lines(node: &Node, json: bool, chat: ChatId) -> Result<()> {
     }
 }
 
-fn report(json: bool, r: Result<hearth_core::Result<hearth_core::MessageId>, tokio::task::JoinError>, failed: &mut Option<anyhow::Error>) {
+fn report(
+    json: bool,
+    r: Result<hearth_core::Result<hearth_core::MessageId>, tokio::task::JoinError>,
+    failed: &mut Option<anyhow::Error>,
+) {
     match r {
         Ok(Ok(id)) => line(json, &json!({ "sent": id.to_string() }), || id.to_string()),
         Ok(Err(e)) => *failed = Some(e.into()),
@@ -256,7 +323,19 @@ async fn contact(node: &Node, json: bool, action: ContactAction) -> Result<()> {
         ContactAction::Unblock { .. } => node.set_blocked(&who, false).await?,
     }
     let c = node.contact(&who).await?;
-    line(json, &c, || format!("{}: {}", c.name, if c.blocked { "blocked" } else if c.verified { "verified" } else { "updated" }));
+    line(json, &c, || {
+        format!(
+            "{}: {}",
+            c.name,
+            if c.blocked {
+                "blocked"
+            } else if c.verified {
+                "verified"
+            } else {
+                "updated"
+            }
+        )
+    });
     Ok(())
 }
 
@@ -281,7 +360,8 @@ async fn group(node: &Node, json: bool, action: GroupAction) -> Result<()> {
         }
         GroupAction::Remove { chat, member: m } => {
             let c = chat_of(node, &chat).await?;
-            node.remove_member(&c.chat, &member(node, &m).await?).await?;
+            node.remove_member(&c.chat, &member(node, &m).await?)
+                .await?;
             line(json, &json!({ "removed": m }), || "Removed.".into());
         }
         GroupAction::Rename { chat, name } => {
@@ -292,12 +372,16 @@ async fn group(node: &Node, json: bool, action: GroupAction) -> Result<()> {
         GroupAction::Leave { chat } => {
             let c = chat_of(node, &chat).await?;
             node.leave(&c.chat).await?;
-            line(json, &json!({ "left": c.chat }), || "You left the group.".into());
+            line(json, &json!({ "left": c.chat }), || {
+                "You left the group.".into()
+            });
         }
         GroupAction::Members { chat } => {
             let c = chat_of(node, &chat).await?;
             for m in node.members(&c.chat).await? {
-                line(json, &m, || format!("{}{}", m.name, if m.me { " (you)" } else { "" }));
+                line(json, &m, || {
+                    format!("{}{}", m.name, if m.me { " (you)" } else { "" })
+                });
             }
         }
     }
@@ -309,18 +393,27 @@ async fn bundle(node: &Node, json: bool, action: BundleAction) -> Result<()> {
         BundleAction::Export { out, since } => {
             let since = match since {
                 Some(p) => Some(
-                    serde_json::from_slice(&std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?)
-                        .with_context(|| format!("{} is not a bundle state file", p.display()))?,
+                    serde_json::from_slice(
+                        &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
+                    )
+                    .with_context(|| format!("{} is not a bundle state file", p.display()))?,
                 ),
                 None => None,
             };
             let n = node.export_bundle(&out, since).await?;
-            line(json, &json!({ "exported": n }), || format!("Wrote {n} envelopes to {}", out.display()));
+            line(json, &json!({ "exported": n }), || {
+                format!("Wrote {n} envelopes to {}", out.display())
+            });
         }
         BundleAction::Import { file } => {
             let r = node.import_bundle(&file).await?;
             line(json, &r, || {
-                let mut s = format!("{} new, {} already here, {} refused", r.new, r.duplicate, r.rejected.len());
+                let mut s = format!(
+                    "{} new, {} already here, {} refused",
+                    r.new,
+                    r.duplicate,
+                    r.rejected.len()
+                );
                 if let Some(d) = &r.damaged {
                     s.push_str(&format!("; the file is damaged: {d}"));
                 }
@@ -330,7 +423,9 @@ async fn bundle(node: &Node, json: bool, action: BundleAction) -> Result<()> {
         BundleAction::State { out } => {
             let vv = node.version_vectors().await?;
             std::fs::write(&out, serde_json::to_vec(&vv)?)?;
-            line(json, &json!({ "state": out }), || format!("Wrote {}", out.display()));
+            line(json, &json!({ "state": out }), || {
+                format!("Wrote {}", out.display())
+            });
         }
     }
     Ok(())

@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "hearth", version, about = "Hearth: family messaging that keeps working when the servers don't")]
+#[command(
+    name = "hearth",
+    version,
+    about = "Hearth: family messaging that keeps working when the servers don't"
+)]
 pub struct Cli {
     /// Data directory of this device.
     #[arg(long, env = "HEARTH_DATA_DIR", global = true)]
@@ -127,10 +131,19 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum ContactAction {
-    Rename { contact: String, name: Option<String> },
-    Verify { contact: String },
-    Block { contact: String },
-    Unblock { contact: String },
+    Rename {
+        contact: String,
+        name: Option<String>,
+    },
+    Verify {
+        contact: String,
+    },
+    Block {
+        contact: String,
+    },
+    Unblock {
+        contact: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -195,7 +208,10 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("HEARTH_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start: {e}");

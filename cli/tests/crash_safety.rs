@@ -14,8 +14,17 @@ use rand::{RngExt, SeedableRng};
 const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
 
 fn hearth(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(HEARTH).arg("--data-dir").arg(dir).args(args).output().expect("run hearth");
-    assert!(out.status.success(), "hearth {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(HEARTH)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run hearth");
+    assert!(
+        out.status.success(),
+        "hearth {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf8")
 }
 
@@ -31,7 +40,10 @@ fn sigkill_mid_burst_loses_nothing_acknowledged() {
     let chat: serde_json::Value = serde_json::from_str(chat.lines().next().unwrap()).unwrap();
     let chat = chat["chat"].as_str().unwrap().to_string();
 
-    let seed: u64 = std::env::var("HEARTH_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let seed: u64 = std::env::var("HEARTH_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
     eprintln!("crash test seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut acked = BTreeSet::new();
@@ -49,7 +61,8 @@ fn sigkill_mid_burst_loses_nothing_acknowledged() {
         let mut stdin = child.stdin.take().unwrap();
         let writer = std::thread::spawn(move || {
             for i in 0..5000 {
-                if writeln!(stdin, "round {round} message {i}: 가족 여러분 안녕하세요").is_err() {
+                if writeln!(stdin, "round {round} message {i}: 가족 여러분 안녕하세요").is_err()
+                {
                     break;
                 }
             }
@@ -76,13 +89,28 @@ fn sigkill_mid_burst_loses_nothing_acknowledged() {
         let report: serde_json::Value = serde_json::from_str(check.trim()).unwrap();
         assert_eq!(report["integrity"], "ok");
         assert_eq!(report["problems"].as_array().unwrap().len(), 0, "{report}");
-        let listed = hearth(b.path(), &["messages", "--chat", &chat, "--limit", "1000000", "--json"]);
+        let listed = hearth(
+            b.path(),
+            &["messages", "--chat", &chat, "--limit", "1000000", "--json"],
+        );
         let present: BTreeSet<String> = listed
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         let missing: Vec<&String> = acked.iter().filter(|id| !present.contains(*id)).collect();
-        assert!(missing.is_empty(), "round {round}: {} acknowledged messages lost", missing.len());
+        assert!(
+            missing.is_empty(),
+            "round {round}: {} acknowledged messages lost",
+            missing.len()
+        );
     }
-    assert!(acked.len() >= rounds, "the test must actually acknowledge messages");
+    assert!(
+        acked.len() >= rounds,
+        "the test must actually acknowledge messages"
+    );
 }

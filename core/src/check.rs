@@ -27,7 +27,10 @@ impl Report {
 }
 
 pub fn run(c: &Connection) -> Result<Report> {
-    let mut report = Report { integrity: "ok".into(), ..Default::default() };
+    let mut report = Report {
+        integrity: "ok".into(),
+        ..Default::default()
+    };
     if let Err(e) = storage::integrity_check(c) {
         report.integrity = e.to_string();
     }
@@ -35,25 +38,37 @@ pub fn run(c: &Connection) -> Result<Report> {
         "SELECT d.doc_id, ch.chat, d.owner, d.segment FROM docs d JOIN chats ch ON ch.topic = d.topic
          WHERE d.segment >= 0",
     )?;
-    let docs: Vec<(i64, Vec<u8>, Vec<u8>, i64)> =
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<rusqlite::Result<_>>()?;
+    let docs: Vec<(i64, Vec<u8>, Vec<u8>, i64)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     let mut seen: BTreeMap<(Vec<u8>, Vec<u8>, i64), usize> = BTreeMap::new();
     for (doc_id, chat, owner, seg) in docs {
         report.documents += 1;
-        let snapshot: Vec<u8> = c.query_row("SELECT snapshot FROM docs WHERE doc_id = ?1", [doc_id], |r| r.get(0))?;
-        let mut us = c.prepare_cached("SELECT body FROM doc_updates WHERE doc_id = ?1 ORDER BY n")?;
-        let updates: Vec<Vec<u8>> = us.query_map([doc_id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        let snapshot: Vec<u8> = c.query_row(
+            "SELECT snapshot FROM docs WHERE doc_id = ?1",
+            [doc_id],
+            |r| r.get(0),
+        )?;
+        let mut us =
+            c.prepare_cached("SELECT body FROM doc_updates WHERE doc_id = ?1 ORDER BY n")?;
+        let updates: Vec<Vec<u8>> = us
+            .query_map([doc_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         let d = match doc::load(u64::MAX >> 40, &snapshot, &updates) {
             Ok(d) => d,
             Err(e) => {
-                report.problems.push(format!("document {doc_id} does not load: {e}"));
+                report
+                    .problems
+                    .push(format!("document {doc_id} does not load: {e}"));
                 continue;
             }
         };
         let ids: Vec<MessageId> = segment::message_ids(&d);
         let mut owned = 0;
         for id in ids {
-            let Some(f) = segment::read(&d, &id) else { continue };
+            let Some(f) = segment::read(&d, &id) else {
+                continue;
+            };
             let row: Option<(String, i64, Option<i64>, bool, Vec<u8>)> = c
                 .query_row(
                     "SELECT body, sent_at, edited_at, deleted, author FROM messages WHERE id = ?1",
@@ -62,7 +77,9 @@ pub fn run(c: &Connection) -> Result<Report> {
                 )
                 .ok();
             match row {
-                None => report.problems.push(format!("message {id} is in a document but not in the projection")),
+                None => report.problems.push(format!(
+                    "message {id} is in a document but not in the projection"
+                )),
                 // An id already owned by another author is ignored by the projection, by rule.
                 Some((.., author)) if author != owner => {}
                 Some((body, sent_at, edited_at, deleted, author)) => {
@@ -74,20 +91,29 @@ pub fn run(c: &Connection) -> Result<Report> {
                         && deleted == f.deleted
                         && author == owner;
                     if !same {
-                        report.problems.push(format!("message {id} differs between document and projection"));
+                        report.problems.push(format!(
+                            "message {id} differs between document and projection"
+                        ));
                     }
                 }
             }
         }
         *seen.entry((chat.clone(), owner.clone(), seg)).or_default() += owned;
     }
-    let mut st = c.prepare("SELECT chat, author, segment, COUNT(*) FROM messages GROUP BY chat, author, segment")?;
-    let counts: Vec<(Vec<u8>, Vec<u8>, i64, i64)> =
-        st.query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<rusqlite::Result<_>>()?;
+    let mut st = c.prepare(
+        "SELECT chat, author, segment, COUNT(*) FROM messages GROUP BY chat, author, segment",
+    )?;
+    let counts: Vec<(Vec<u8>, Vec<u8>, i64, i64)> = st
+        .query_map(params![], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     for (chat, author, seg, n) in counts {
         let in_docs = seen.get(&(chat, author, seg)).copied().unwrap_or(0);
         if in_docs != n as usize {
-            report.problems.push(format!("segment {seg}: {n} projected messages but {in_docs} in documents"));
+            report.problems.push(format!(
+                "segment {seg}: {n} projected messages but {in_docs} in documents"
+            ));
         }
     }
     Ok(report)

@@ -5,8 +5,8 @@
 //! backwards on one device even if the wall clock does, and it moves past every timestamp the
 //! device has seen, so a reply always sorts after the message it answers.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Source of wall-clock milliseconds since the Unix epoch.
 pub trait WallClock: Send + Sync + 'static {

@@ -33,7 +33,9 @@ fn from_row(me: &AccountId, r: &Row) -> rusqlite::Result<Contact> {
         verified: r.get(4)?,
         blocked: r.get(5)?,
         safety_number: safety_number(me, &account),
-        chat: r.get::<_, Option<Vec<u8>>>(6)?.and_then(|c| ChatId::from_slice(&c)),
+        chat: r
+            .get::<_, Option<Vec<u8>>>(6)?
+            .and_then(|c| ChatId::from_slice(&c)),
     })
 }
 
@@ -51,11 +53,20 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Contact>> {
 pub fn find(conn: &Connection, me: &AccountId, query: &str) -> Result<Option<Contact>> {
     let all = list(conn, me)?;
     let q = query.trim();
-    let by_id: Vec<&Contact> = all.iter().filter(|c| c.account.to_string().starts_with(&q.to_lowercase())).collect();
+    let by_id: Vec<&Contact> = all
+        .iter()
+        .filter(|c| c.account.to_string().starts_with(&q.to_lowercase()))
+        .collect();
     if q.len() >= 6 && by_id.len() == 1 {
         return Ok(Some(by_id[0].clone()));
     }
-    let by_name: Vec<&Contact> =
-        all.iter().filter(|c| c.name.eq_ignore_ascii_case(q) || c.own_name.eq_ignore_ascii_case(q)).collect();
-    Ok(if by_name.len() == 1 { Some(by_name[0].clone()) } else { None })
+    let by_name: Vec<&Contact> = all
+        .iter()
+        .filter(|c| c.name.eq_ignore_ascii_case(q) || c.own_name.eq_ignore_ascii_case(q))
+        .collect();
+    Ok(if by_name.len() == 1 {
+        Some(by_name[0].clone())
+    } else {
+        None
+    })
 }

@@ -57,13 +57,21 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
         let direct = kind == "direct";
         Ok(Chat {
             chat,
-            title: if direct { peer_name.unwrap_or(title) } else { title },
+            title: if direct {
+                peer_name.unwrap_or(title)
+            } else {
+                title
+            },
             kind,
             unread: r.get::<_, i64>(3)? as u64,
             last_at: r.get::<_, i64>(4)? as u64,
             last_message: None,
             active: r.get::<_, i64>(5)? == 0,
-            peer: if direct { peer.and_then(|p| AccountId::from_slice(&p)) } else { None },
+            peer: if direct {
+                peer.and_then(|p| AccountId::from_slice(&p))
+            } else {
+                None
+            },
         })
     })?;
     let mut chats: Vec<Chat> = rows.collect::<rusqlite::Result<_>>()?;
@@ -76,7 +84,8 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
             let body: String = r.get(2)?;
             c.last_message = Some(LastMessage {
                 id: MessageId::from_slice(&r.get::<_, Vec<u8>>(0)?).unwrap_or(MessageId([0; 16])),
-                author: AccountId::from_slice(&r.get::<_, Vec<u8>>(1)?).unwrap_or(AccountId([0; 32])),
+                author: AccountId::from_slice(&r.get::<_, Vec<u8>>(1)?)
+                    .unwrap_or(AccountId([0; 32])),
                 preview: body.chars().take(PREVIEW_CHARS).collect(),
                 deleted: r.get(3)?,
             });
@@ -85,7 +94,12 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
     Ok(chats)
 }
 
-pub fn members(conn: &Connection, me: &AccountId, my_name: &str, chat: &ChatId) -> Result<Vec<Member>> {
+pub fn members(
+    conn: &Connection,
+    me: &AccountId,
+    my_name: &str,
+    chat: &ChatId,
+) -> Result<Vec<Member>> {
     let mut st = conn.prepare_cached(
         "SELECT DISTINCT m.account, COALESCE(k.nickname, k.name, '') FROM members m
          LEFT JOIN contacts k ON k.account = m.account
@@ -100,7 +114,11 @@ pub fn members(conn: &Connection, me: &AccountId, my_name: &str, chat: &ChatId) 
     for row in rows {
         let (account, name) = row?;
         let mine = account == *me;
-        out.push(Member { account, name: if mine { my_name.to_string() } else { name }, me: mine });
+        out.push(Member {
+            account,
+            name: if mine { my_name.to_string() } else { name },
+            me: mine,
+        });
     }
     Ok(out)
 }

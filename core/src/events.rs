@@ -11,9 +11,15 @@ pub enum Event {
     ProfileChanged,
     ContactsChanged,
     ChatsChanged,
-    MessagesChanged { chat: ChatId },
-    MessageReceived { chat: ChatId, message: MessageId },
+    MessagesChanged {
+        chat: ChatId,
+    },
+    MessageReceived {
+        chat: ChatId,
+        message: MessageId,
+    },
     /// New envelopes are stored for a topic (the network pushes them on).
-    EnvelopesAdded { topic: TopicId },
+    EnvelopesAdded {
+        topic: TopicId,
+    },
 }
-

@@ -17,9 +17,13 @@ use crate::message;
 const EXPORT_CLIENT: u64 = 1;
 
 fn header(c: &Connection, chat: &ChatId) -> Result<(String, String)> {
-    c.query_row("SELECT kind, title FROM chats WHERE chat = ?1", [chat.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .ok_or_else(|| Error::NotFound("no such conversation".into()))
+    c.query_row(
+        "SELECT kind, title FROM chats WHERE chat = ?1",
+        [chat.as_bytes()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()?
+    .ok_or_else(|| Error::NotFound("no such conversation".into()))
 }
 
 fn members(c: &Connection, chat: &ChatId) -> Result<Vec<String>> {
@@ -27,7 +31,9 @@ fn members(c: &Connection, chat: &ChatId) -> Result<Vec<String>> {
         "SELECT DISTINCT hex(account) FROM members WHERE chat = ?1 AND removed_after IS NULL ORDER BY 1",
     )?;
     let rows = st.query_map([chat.as_bytes()], |r| r.get::<_, String>(0))?;
-    Ok(rows.map(|r| r.map(|s| s.to_lowercase())).collect::<rusqlite::Result<_>>()?)
+    Ok(rows
+        .map(|r| r.map(|s| s.to_lowercase()))
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 pub fn json(c: &Connection, chat: &ChatId) -> Result<serde_json::Value> {
@@ -71,7 +77,15 @@ pub fn yjs(c: &Connection, chat: &ChatId) -> Result<Vec<u8>> {
     let mut txn = doc.transact_mut();
     meta.insert(&mut txn, "chat", chat.to_string());
     meta.insert(&mut txn, "kind", kind.clone());
-    meta.insert(&mut txn, "title", if kind == "group" { title } else { String::new() });
+    meta.insert(
+        &mut txn,
+        "title",
+        if kind == "group" {
+            title
+        } else {
+            String::new()
+        },
+    );
     let member_list: Vec<Any> = members(c, chat)?.into_iter().map(Any::from).collect();
     meta.insert(&mut txn, "members", Any::from(member_list));
     for m in &msgs {

@@ -23,7 +23,11 @@ pub struct Identity {
 
 impl Identity {
     pub fn generate(name: String) -> Self {
-        Self { account: ed25519::Keypair::generate(), device: ed25519::Keypair::generate(), name }
+        Self {
+            account: ed25519::Keypair::generate(),
+            device: ed25519::Keypair::generate(),
+            name,
+        }
     }
     pub fn account_id(&self) -> AccountId {
         AccountId(self.account.public().to_bytes())
@@ -91,7 +95,8 @@ impl DeviceBundle {
 
     /// True if the account certified the device and the device signed the bundle.
     pub fn verify(&self) -> bool {
-        self.account.verify(&device_cert_message(&self.device), &self.cert)
+        self.account
+            .verify(&device_cert_message(&self.device), &self.cert)
             && self.device.verify(&self.signed_bytes(), &self.sig)
     }
 }

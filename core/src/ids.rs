@@ -128,7 +128,9 @@ impl DeviceId {
     }
     /// Verifies `sig` over `msg` with this device key.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        self.public_key().map(|k| k.verify(msg, sig)).unwrap_or(false)
+        self.public_key()
+            .map(|k| k.verify(msg, sig))
+            .unwrap_or(false)
     }
 }
 

@@ -67,7 +67,10 @@ pub enum Error {
 impl Invite {
     pub fn encode(&self, account: &ed25519::Keypair) -> String {
         let sig = account.sign(&signed_bytes(self));
-        let bytes = wire::encode(&Signed { invite: self.clone(), sig });
+        let bytes = wire::encode(&Signed {
+            invite: self.clone(),
+            sig,
+        });
         format!("{PREFIX}{}", BASE32_NOPAD.encode(&bytes))
     }
 
@@ -76,7 +79,9 @@ impl Invite {
         let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         let upper = compact.to_ascii_uppercase();
         let body = upper.strip_prefix(PREFIX).ok_or(Error::NotAnInvite)?;
-        let bytes = BASE32_NOPAD.decode(body.as_bytes()).map_err(|_| Error::Damaged)?;
+        let bytes = BASE32_NOPAD
+            .decode(body.as_bytes())
+            .map_err(|_| Error::Damaged)?;
         let signed: Signed = wire::decode(&bytes, MAX_INVITE_BYTES).map_err(|_| Error::Damaged)?;
         let inv = signed.invite;
         if !inv.bundle.account.verify(&signed_bytes(&inv), &signed.sig) || !inv.bundle.verify() {
@@ -143,7 +148,10 @@ mod tests {
         let (code, _) = make(1000);
         assert_eq!(Invite::decode(&code, 1000), Err(Error::Expired));
         assert_eq!(Invite::decode("hello", 0), Err(Error::NotAnInvite));
-        assert_eq!(Invite::decode(&code[..code.len() - 10], 0), Err(Error::Damaged));
+        assert_eq!(
+            Invite::decode(&code[..code.len() - 10], 0),
+            Err(Error::Damaged)
+        );
         // Flip one character in the middle: either the base32 breaks or the signature does.
         let mut chars: Vec<char> = code.chars().collect();
         let i = chars.len() / 2;

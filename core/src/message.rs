@@ -26,7 +26,8 @@ pub struct Message {
     pub reactions: Vec<(AccountId, String)>,
 }
 
-const COLUMNS: &str = "m.id, m.chat, m.author, m.sent_at, m.body, m.reply_to, m.edited_at, m.deleted,
+const COLUMNS: &str =
+    "m.id, m.chat, m.author, m.sent_at, m.body, m.reply_to, m.edited_at, m.deleted,
     COALESCE(k.nickname, k.name)";
 
 fn from_row(me: &AccountId, my_name: &str, r: &Row) -> rusqlite::Result<Message> {
@@ -37,12 +38,18 @@ fn from_row(me: &AccountId, my_name: &str, r: &Row) -> rusqlite::Result<Message>
         id: MessageId::from_slice(&r.get::<_, Vec<u8>>(0)?).unwrap_or(MessageId([0; 16])),
         chat: ChatId::from_slice(&r.get::<_, Vec<u8>>(1)?).unwrap_or(ChatId([0; 16])),
         author,
-        author_name: if mine { my_name.to_string() } else { r.get::<_, Option<String>>(8)?.unwrap_or_default() },
+        author_name: if mine {
+            my_name.to_string()
+        } else {
+            r.get::<_, Option<String>>(8)?.unwrap_or_default()
+        },
         mine,
         sent_at,
         sent_at_ms: crate::clock::hlc_millis(sent_at),
         body: r.get(4)?,
-        reply_to: r.get::<_, Option<Vec<u8>>>(5)?.and_then(|b| MessageId::from_slice(&b)),
+        reply_to: r
+            .get::<_, Option<Vec<u8>>>(5)?
+            .and_then(|b| MessageId::from_slice(&b)),
         edited_at: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
         deleted: r.get(7)?,
         reactions: Vec::new(),
@@ -50,10 +57,15 @@ fn from_row(me: &AccountId, my_name: &str, r: &Row) -> rusqlite::Result<Message>
 }
 
 fn fill_reactions(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
-    let mut st = conn.prepare_cached("SELECT account, emoji FROM reactions WHERE message = ?1 ORDER BY account")?;
+    let mut st = conn.prepare_cached(
+        "SELECT account, emoji FROM reactions WHERE message = ?1 ORDER BY account",
+    )?;
     for m in msgs {
         let rows = st.query_map([m.id.as_bytes()], |r| {
-            Ok((AccountId::from_slice(&r.get::<_, Vec<u8>>(0)?).unwrap_or(AccountId([0; 32])), r.get::<_, String>(1)?))
+            Ok((
+                AccountId::from_slice(&r.get::<_, Vec<u8>>(0)?).unwrap_or(AccountId([0; 32])),
+                r.get::<_, String>(1)?,
+            ))
         })?;
         m.reactions = rows.collect::<rusqlite::Result<_>>()?;
     }
@@ -74,31 +86,45 @@ pub fn page(
          WHERE m.chat = ?1 AND m.sent_at < ?2 ORDER BY m.sent_at DESC, m.id DESC LIMIT ?3"
     ))?;
     let before = before.map(|b| b as i64).unwrap_or(i64::MAX);
-    let rows = st.query_map(params![chat.as_bytes(), before, limit as i64], |r| from_row(me, my_name, r))?;
+    let rows = st.query_map(params![chat.as_bytes(), before, limit as i64], |r| {
+        from_row(me, my_name, r)
+    })?;
     let mut msgs: Vec<Message> = rows.collect::<rusqlite::Result<_>>()?;
     msgs.reverse();
     fill_reactions(conn, &mut msgs)?;
     Ok(msgs)
 }
 
-pub fn get(conn: &Connection, me: &AccountId, my_name: &str, id: &MessageId) -> Result<Option<Message>> {
+pub fn get(
+    conn: &Connection,
+    me: &AccountId,
+    my_name: &str,
+    id: &MessageId,
+) -> Result<Option<Message>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages m LEFT JOIN contacts k ON k.account = m.author WHERE m.id = ?1"
     ))?;
-    let mut msgs: Vec<Message> =
-        st.query_map([id.as_bytes()], |r| from_row(me, my_name, r))?.collect::<rusqlite::Result<_>>()?;
+    let mut msgs: Vec<Message> = st
+        .query_map([id.as_bytes()], |r| from_row(me, my_name, r))?
+        .collect::<rusqlite::Result<_>>()?;
     fill_reactions(conn, &mut msgs)?;
     Ok(msgs.pop())
 }
 
 /// Every message of a chat, oldest first (exports).
-pub fn all(conn: &Connection, me: &AccountId, my_name: &str, chat: &ChatId) -> Result<Vec<Message>> {
+pub fn all(
+    conn: &Connection,
+    me: &AccountId,
+    my_name: &str,
+    chat: &ChatId,
+) -> Result<Vec<Message>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages m LEFT JOIN contacts k ON k.account = m.author
          WHERE m.chat = ?1 ORDER BY m.sent_at, m.id"
     ))?;
-    let mut msgs: Vec<Message> =
-        st.query_map([chat.as_bytes()], |r| from_row(me, my_name, r))?.collect::<rusqlite::Result<_>>()?;
+    let mut msgs: Vec<Message> = st
+        .query_map([chat.as_bytes()], |r| from_row(me, my_name, r))?
+        .collect::<rusqlite::Result<_>>()?;
     fill_reactions(conn, &mut msgs)?;
     Ok(msgs)
 }
@@ -112,7 +138,9 @@ pub fn search(
     chat: Option<&ChatId>,
     limit: usize,
 ) -> Result<Vec<Message>> {
-    let Some(q) = search::match_query(query) else { return Ok(Vec::new()) };
+    let Some(q) = search::match_query(query) else {
+        return Ok(Vec::new());
+    };
     let mut st = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages_fts f JOIN messages m ON m.rowid = f.rowid
          LEFT JOIN contacts k ON k.account = m.author

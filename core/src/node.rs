@@ -43,7 +43,10 @@ pub struct NodeConfig {
 
 impl NodeConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        NodeConfig { data_dir: data_dir.into(), clock: Arc::new(SystemClock) }
+        NodeConfig {
+            data_dir: data_dir.into(),
+            clock: Arc::new(SystemClock),
+        }
     }
 }
 
@@ -88,13 +91,19 @@ impl Node {
     }
 
     pub async fn open_with(config: NodeConfig) -> Result<Node> {
-        tokio::task::spawn_blocking(move || Self::open_blocking(config)).await.map_err(|_| Error::Shutdown)?
+        tokio::task::spawn_blocking(move || Self::open_blocking(config))
+            .await
+            .map_err(|_| Error::Shutdown)?
     }
 
     fn open_blocking(config: NodeConfig) -> Result<Node> {
         let dir = config.data_dir;
         std::fs::create_dir_all(&dir)?;
-        let lock = File::options().create(true).truncate(false).write(true).open(dir.join(LOCK_FILE))?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))?;
         if lock.try_lock().is_err() {
             return Err(Error::InUse(dir));
         }
@@ -110,7 +119,14 @@ impl Node {
             .name("hearth-engine".into())
             .spawn(move || eng.run(rx))?;
         Ok(Node {
-            inner: Arc::new(Inner { jobs, readers, events, thread: Mutex::new(Some(thread)), data_dir: dir, _lock: lock }),
+            inner: Arc::new(Inner {
+                jobs,
+                readers,
+                events,
+                thread: Mutex::new(Some(thread)),
+                data_dir: dir,
+                _lock: lock,
+            }),
         })
     }
 
@@ -123,26 +139,40 @@ impl Node {
     }
 
     /// Runs `f` on the engine; returns after its changes are durably committed.
-    async fn call<T: Send + 'static>(&self, f: impl FnOnce(&mut Engine) -> Result<T> + Send + 'static) -> Result<T> {
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (tx, rx) = oneshot::channel();
-        self.inner.jobs.send(engine::job(f, tx)).await.map_err(|_| Error::Shutdown)?;
+        self.inner
+            .jobs
+            .send(engine::job(f, tx))
+            .await
+            .map_err(|_| Error::Shutdown)?;
         rx.await.map_err(|_| Error::Shutdown)?
     }
 
-    async fn read<T: Send + 'static>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static) -> Result<T> {
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         self.inner.readers.with(f).await
     }
 
     /// Stops the engine after everything queued is committed.
     pub async fn shutdown(&self) -> Result<()> {
-        let _ = self.call(|e| {
-            e.request_stop();
-            Ok(())
-        })
-        .await;
+        let _ = self
+            .call(|e| {
+                e.request_stop();
+                Ok(())
+            })
+            .await;
         let handle = self.inner.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(h) = handle {
-            tokio::task::spawn_blocking(move || h.join()).await.map_err(|_| Error::Shutdown)?.map_err(|_| Error::Shutdown)?;
+            tokio::task::spawn_blocking(move || h.join())
+                .await
+                .map_err(|_| Error::Shutdown)?
+                .map_err(|_| Error::Shutdown)?;
         }
         Ok(())
     }
@@ -237,22 +267,36 @@ impl Node {
 
     pub async fn chat(&self, chat: &ChatId) -> Result<Chat> {
         let id = *chat;
-        self.chats().await?.into_iter().find(|c| c.chat == id).ok_or_else(|| Error::NotFound("no such conversation".into()))
+        self.chats()
+            .await?
+            .into_iter()
+            .find(|c| c.chat == id)
+            .ok_or_else(|| Error::NotFound("no such conversation".into()))
     }
 
     /// A conversation by id (or unique prefix), group title, or contact name (their 1:1 chat).
     pub async fn find_chat(&self, query: &str) -> Result<Chat> {
         let q = query.trim().to_lowercase();
         let chats = self.chats().await?;
-        let by_id: Vec<&Chat> = chats.iter().filter(|c| q.len() >= 6 && c.chat.to_string().starts_with(&q)).collect();
+        let by_id: Vec<&Chat> = chats
+            .iter()
+            .filter(|c| q.len() >= 6 && c.chat.to_string().starts_with(&q))
+            .collect();
         if by_id.len() == 1 {
             return Ok(by_id[0].clone());
         }
-        let by_title: Vec<&Chat> = chats.iter().filter(|c| c.title.to_lowercase() == q).collect();
+        let by_title: Vec<&Chat> = chats
+            .iter()
+            .filter(|c| c.title.to_lowercase() == q)
+            .collect();
         match by_title.len() {
             1 => Ok(by_title[0].clone()),
-            0 => Err(Error::NotFound(format!("no conversation matches \"{query}\""))),
-            _ => Err(Error::Invalid(format!("several conversations match \"{query}\"; use its id"))),
+            0 => Err(Error::NotFound(format!(
+                "no conversation matches \"{query}\""
+            ))),
+            _ => Err(Error::Invalid(format!(
+                "several conversations match \"{query}\"; use its id"
+            ))),
         }
     }
 
@@ -293,7 +337,12 @@ impl Node {
     // ---- messages ----
 
     /// Sends a text message; returns once it is durably stored (and so will never be lost).
-    pub async fn send(&self, chat: &ChatId, body: &str, reply_to: Option<MessageId>) -> Result<MessageId> {
+    pub async fn send(
+        &self,
+        chat: &ChatId,
+        body: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<MessageId> {
         let (c, b) = (*chat, body.to_string());
         self.call(move |e| e.send_text(&c, &b, reply_to)).await
     }
@@ -319,7 +368,12 @@ impl Node {
     }
 
     /// The latest `limit` messages before `before` (HLC), oldest first.
-    pub async fn messages(&self, chat: &ChatId, limit: usize, before: Option<u64>) -> Result<Vec<Message>> {
+    pub async fn messages(
+        &self,
+        chat: &ChatId,
+        limit: usize,
+        before: Option<u64>,
+    ) -> Result<Vec<Message>> {
         let id = *chat;
         self.read(move |c| {
             let me = profile(c)?;
@@ -332,7 +386,8 @@ impl Node {
         let m = *id;
         self.read(move |c| {
             let me = profile(c)?;
-            message::get(c, &me.account, &me.name, &m)?.ok_or_else(|| Error::NotFound("no such message".into()))
+            message::get(c, &me.account, &me.name, &m)?
+                .ok_or_else(|| Error::NotFound("no such message".into()))
         })
         .await
     }
@@ -344,21 +399,35 @@ impl Node {
         }
         let p = prefix.trim().to_lowercase();
         if p.len() < 6 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(Error::Invalid("give at least 6 characters of the message id".into()));
+            return Err(Error::Invalid(
+                "give at least 6 characters of the message id".into(),
+            ));
         }
         self.read(move |c| {
-            let mut st = c.prepare("SELECT id FROM messages WHERE hex(id) LIKE ?1 || '%' LIMIT 2")?;
-            let ids: Vec<Vec<u8>> = st.query_map([p.to_uppercase()], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let mut st =
+                c.prepare("SELECT id FROM messages WHERE hex(id) LIKE ?1 || '%' LIMIT 2")?;
+            let ids: Vec<Vec<u8>> = st
+                .query_map([p.to_uppercase()], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
             match ids.as_slice() {
-                [one] => MessageId::from_slice(one).ok_or_else(|| Error::Corrupt("message id".into())),
+                [one] => {
+                    MessageId::from_slice(one).ok_or_else(|| Error::Corrupt("message id".into()))
+                }
                 [] => Err(Error::NotFound("no message has that id".into())),
-                _ => Err(Error::Invalid("several messages start with that id; give more of it".into())),
+                _ => Err(Error::Invalid(
+                    "several messages start with that id; give more of it".into(),
+                )),
             }
         })
         .await
     }
 
-    pub async fn search(&self, query: &str, chat: Option<&ChatId>, limit: usize) -> Result<Vec<Message>> {
+    pub async fn search(
+        &self,
+        query: &str,
+        chat: Option<&ChatId>,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
         let (q, ch) = (query.to_string(), chat.copied());
         self.read(move |c| {
             let me = profile(c)?;
@@ -380,7 +449,9 @@ impl Node {
             let tmp = path.with_extension("partial");
             let mut f = std::io::BufWriter::new(File::create(&tmp)?);
             let n = bundle::write(c, since.as_ref(), &mut f)?;
-            f.into_inner().map_err(|e| Error::Io(e.into_error()))?.sync_all()?;
+            f.into_inner()
+                .map_err(|e| Error::Io(e.into_error()))?
+                .sync_all()?;
             std::fs::rename(&tmp, &path)?;
             Ok(n)
         })
@@ -410,7 +481,12 @@ impl Node {
             for chunk in envs.chunks(IMPORT_CHUNK) {
                 let chunk = chunk.to_vec();
                 let results = self
-                    .call(move |e| Ok(chunk.into_iter().map(|b| (e.ingest_isolated(&b), b)).collect::<Vec<_>>()))
+                    .call(move |e| {
+                        Ok(chunk
+                            .into_iter()
+                            .map(|b| (e.ingest_isolated(&b), b))
+                            .collect::<Vec<_>>())
+                    })
                     .await?;
                 for (res, bytes) in results {
                     match res {
@@ -419,13 +495,19 @@ impl Node {
                             progress = true;
                         }
                         Ok(Ingested::Duplicate) => report.duplicate += 1,
-                        Err(Error::Envelope(crate::envelope::Error::UnknownTopic)) => unknown.push(bytes),
+                        Err(Error::Envelope(crate::envelope::Error::UnknownTopic)) => {
+                            unknown.push(bytes)
+                        }
                         Err(e) => report.rejected.push(e.to_string()),
                     }
                 }
             }
             if unknown.is_empty() || !progress {
-                report.rejected.extend(unknown.iter().map(|_| crate::envelope::Error::UnknownTopic.to_string()));
+                report.rejected.extend(
+                    unknown
+                        .iter()
+                        .map(|_| crate::envelope::Error::UnknownTopic.to_string()),
+                );
                 return Ok(report);
             }
             envs = unknown;
@@ -434,14 +516,26 @@ impl Node {
 
     /// Test hook: sends an arbitrary document update, as a modified client could.
     #[doc(hidden)]
-    pub async fn send_raw_doc_update(&self, chat: &ChatId, doc: crate::envelope::content::DocKey, client: u64, update: Vec<u8>) -> Result<u64> {
+    pub async fn send_raw_doc_update(
+        &self,
+        chat: &ChatId,
+        doc: crate::envelope::content::DocKey,
+        client: u64,
+        update: Vec<u8>,
+    ) -> Result<u64> {
         let c = *chat;
-        self.call(move |e| e.send_raw_doc_update(&c, doc, client, update)).await
+        self.call(move |e| e.send_raw_doc_update(&c, doc, client, update))
+            .await
     }
 
     /// Test hook: this device's replica of an account's segment, as a v1 update.
     #[doc(hidden)]
-    pub async fn segment_state(&self, chat: &ChatId, owner: &AccountId, segment: u32) -> Result<Vec<u8>> {
+    pub async fn segment_state(
+        &self,
+        chat: &ChatId,
+        owner: &AccountId,
+        segment: u32,
+    ) -> Result<Vec<u8>> {
         let (c, o) = (*chat, *owner);
         self.call(move |e| e.segment_state(&c, &o, segment)).await
     }
@@ -467,12 +561,17 @@ impl Node {
 fn profile(c: &rusqlite::Connection) -> Result<Profile> {
     use rusqlite::OptionalExtension;
     let row: Option<(String, Vec<u8>, Vec<u8>)> = c
-        .query_row("SELECT name, account, device FROM identity WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(
+            "SELECT name, account, device FROM identity WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .optional()?;
     let (name, account, device) = row.ok_or(Error::NoIdentity)?;
     Ok(Profile {
         name,
-        account: AccountId::from_slice(&account).ok_or_else(|| Error::Corrupt("account id".into()))?,
+        account: AccountId::from_slice(&account)
+            .ok_or_else(|| Error::Corrupt("account id".into()))?,
         device: DeviceId::from_slice(&device).ok_or_else(|| Error::Corrupt("device id".into()))?,
     })
 }

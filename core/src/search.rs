@@ -21,7 +21,10 @@ fn is_cjk(c: char) -> bool {
 /// Splits text into index terms: words, with CJK runs as overlapping bigrams.
 pub fn terms(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         let mut run: Vec<char> = Vec::new();
         let mut other = String::new();
         let flush_run = |run: &mut Vec<char>, out: &mut Vec<String>| {
@@ -66,7 +69,10 @@ pub fn match_query(query: &str) -> Option<String> {
         if t.is_empty() {
             continue;
         }
-        let quoted: Vec<String> = t.iter().map(|x| format!("\"{}\"", x.replace('"', ""))).collect();
+        let quoted: Vec<String> = t
+            .iter()
+            .map(|x| format!("\"{}\"", x.replace('"', "")))
+            .collect();
         let single = t.len() == 1;
         let phrase = if single {
             format!("{}*", quoted[0])
@@ -76,7 +82,11 @@ pub fn match_query(query: &str) -> Option<String> {
         };
         parts.push(phrase);
     }
-    if parts.is_empty() { None } else { Some(parts.join(" AND ")) }
+    if parts.is_empty() {
+        None
+    } else {
+        Some(parts.join(" AND "))
+    }
 }
 
 #[cfg(test)]
@@ -85,7 +95,10 @@ mod tests {
 
     #[test]
     fn hangul_becomes_bigrams() {
-        assert_eq!(terms("엄마가 전화했어"), vec!["엄마", "마가", "전화", "화했", "했어"]);
+        assert_eq!(
+            terms("엄마가 전화했어"),
+            vec!["엄마", "마가", "전화", "화했", "했어"]
+        );
         assert_eq!(terms("Hello, 엄마!"), vec!["hello", "엄마"]);
         assert_eq!(terms("밥"), vec!["밥"]);
     }
@@ -95,6 +108,9 @@ mod tests {
         assert_eq!(match_query("엄마").unwrap(), "\"엄마\"*");
         assert_eq!(match_query("전화했").unwrap(), "\"전화 화했\"");
         assert_eq!(match_query("  "), None);
-        assert_eq!(match_query("a\"b OR c").unwrap(), "\"a b\" AND \"or\"* AND \"c\"*");
+        assert_eq!(
+            match_query("a\"b OR c").unwrap(),
+            "\"a b\" AND \"or\"* AND \"c\"*"
+        );
     }
 }

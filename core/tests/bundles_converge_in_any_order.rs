@@ -27,17 +27,31 @@ async fn random_orders_duplicates_and_gaps_converge() {
     let kid = Peer::new("Kid").await;
     connect(&mom, &dad).await;
     connect(&mom, &kid).await;
-    let ids = [mom.node.find_contact("Dad").await.unwrap().account, mom.node.find_contact("Kid").await.unwrap().account];
+    let ids = [
+        mom.node.find_contact("Dad").await.unwrap().account,
+        mom.node.find_contact("Kid").await.unwrap().account,
+    ];
     let family = mom.node.create_group("family", &ids).await.unwrap();
     // Kid learns of the group and then goes quiet; the others talk.
     sync(&mom, &kid).await;
     sync_both(&mom, &dad).await;
     let mut last = None;
     for i in 0..30 {
-        let (who, other) = if i % 3 == 0 { (&dad, &mom) } else { (&mom, &dad) };
-        let id = who.node.send(&family, &format!("message {i}"), None).await.unwrap();
+        let (who, other) = if i % 3 == 0 {
+            (&dad, &mom)
+        } else {
+            (&mom, &dad)
+        };
+        let id = who
+            .node
+            .send(&family, &format!("message {i}"), None)
+            .await
+            .unwrap();
         if i % 10 == 5 {
-            who.node.edit(&id, &format!("message {i} (edited)")).await.unwrap();
+            who.node
+                .edit(&id, &format!("message {i} (edited)"))
+                .await
+                .unwrap();
         }
         if i % 5 == 0 {
             sync_both(&mom, &dad).await;
@@ -58,13 +72,24 @@ async fn random_orders_duplicates_and_gaps_converge() {
     for p in [&mom, &dad] {
         let f = p.path("all.bundle");
         p.node.export_bundle(&f, None).await.unwrap();
-        envelopes.extend(bundle::read(&mut std::fs::File::open(&f).unwrap()).unwrap().0);
+        envelopes.extend(
+            bundle::read(&mut std::fs::File::open(&f).unwrap())
+                .unwrap()
+                .0,
+        );
     }
     kid.node.shutdown().await.unwrap();
-    let Peer { node: kid_node, dir: kid_dir, .. } = kid;
+    let Peer {
+        node: kid_node,
+        dir: kid_dir,
+        ..
+    } = kid;
     drop(kid_node);
 
-    let seed: u64 = std::env::var("HEARTH_PROPTEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let seed: u64 = std::env::var("HEARTH_PROPTEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
     eprintln!("seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     for trial in 0..6 {
@@ -85,8 +110,16 @@ async fn random_orders_duplicates_and_gaps_converge() {
         node.ingest(first.to_vec()).await.unwrap();
         node.ingest(rest.to_vec()).await.unwrap();
         node.ingest(shuffled.clone()).await.unwrap();
-        assert_eq!(node.export_json(&family).await.unwrap(), reference_json, "trial {trial}, seed {seed}");
-        assert_eq!(node.export_yjs(&family).await.unwrap(), reference_yjs, "trial {trial}, seed {seed}");
+        assert_eq!(
+            node.export_json(&family).await.unwrap(),
+            reference_json,
+            "trial {trial}, seed {seed}"
+        );
+        assert_eq!(
+            node.export_yjs(&family).await.unwrap(),
+            reference_yjs,
+            "trial {trial}, seed {seed}"
+        );
         assert!(node.check().await.unwrap().ok());
         node.shutdown().await.unwrap();
     }

@@ -11,7 +11,11 @@ async fn contacts_talk_one_to_one() {
     for p in [&alice, &bob] {
         let cs = p.node.contacts().await.unwrap();
         assert_eq!(cs.len(), 1);
-        assert_eq!(cs[0].state, "connected", "{} sees the contact connected", p.name);
+        assert_eq!(
+            cs[0].state, "connected",
+            "{} sees the contact connected",
+            p.name
+        );
     }
     let a_contacts = alice.node.contacts().await.unwrap();
     let b_contacts = bob.node.contacts().await.unwrap();
@@ -19,14 +23,22 @@ async fn contacts_talk_one_to_one() {
 
     let chat = dm(&alice, "Bob").await;
     assert_eq!(dm(&bob, "Alice").await, chat);
-    let hello = alice.node.send(&chat, "엄마가 전화했어", None).await.unwrap();
+    let hello = alice
+        .node
+        .send(&chat, "엄마가 전화했어", None)
+        .await
+        .unwrap();
     sync(&alice, &bob).await;
     assert_eq!(bob.bodies(&chat).await, vec!["엄마가 전화했어"]);
     assert_eq!(bob.node.chat(&chat).await.unwrap().unread, 1);
     bob.node.mark_read(&chat).await.unwrap();
     assert_eq!(bob.node.chat(&chat).await.unwrap().unread, 0);
 
-    let reply = bob.node.send(&chat, "알았어, 지금 전화할게", Some(hello)).await.unwrap();
+    let reply = bob
+        .node
+        .send(&chat, "알았어, 지금 전화할게", Some(hello))
+        .await
+        .unwrap();
     bob.node.react(&hello, Some("❤️")).await.unwrap();
     sync(&bob, &alice).await;
     let m = alice.node.message(&reply).await.unwrap();
@@ -35,7 +47,11 @@ async fn contacts_talk_one_to_one() {
     assert_eq!(h.reactions.len(), 1);
     assert_eq!(h.reactions[0].1, "❤️");
 
-    alice.node.edit(&hello, "엄마가 두 번 전화했어").await.unwrap();
+    alice
+        .node
+        .edit(&hello, "엄마가 두 번 전화했어")
+        .await
+        .unwrap();
     sync(&alice, &bob).await;
     let h = bob.node.message(&hello).await.unwrap();
     assert_eq!(h.body, "엄마가 두 번 전화했어");
@@ -44,11 +60,24 @@ async fn contacts_talk_one_to_one() {
     // Search finds a two-syllable word inside a longer one.
     let found = bob.node.search("엄마", None, 10).await.unwrap();
     assert_eq!(found.iter().map(|m| m.id).collect::<Vec<_>>(), vec![hello]);
-    assert_eq!(bob.node.search("전화", Some(&chat), 10).await.unwrap().len(), 2);
+    assert_eq!(
+        bob.node
+            .search("전화", Some(&chat), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     // Nobody edits or deletes someone else's message through the API.
-    assert!(matches!(bob.node.edit(&hello, "hijacked").await, Err(Error::NotAllowed(_))));
-    assert!(matches!(bob.node.delete(&hello).await, Err(Error::NotAllowed(_))));
+    assert!(matches!(
+        bob.node.edit(&hello, "hijacked").await,
+        Err(Error::NotAllowed(_))
+    ));
+    assert!(matches!(
+        bob.node.delete(&hello).await,
+        Err(Error::NotAllowed(_))
+    ));
 
     alice.node.delete(&hello).await.unwrap();
     bob.node.react(&hello, None).await.unwrap();
@@ -60,8 +89,14 @@ async fn contacts_talk_one_to_one() {
         assert!(h.reactions.is_empty());
         assert!(p.node.search("두 번", None, 10).await.unwrap().is_empty());
     }
-    assert_eq!(alice.node.export_json(&chat).await.unwrap(), bob.node.export_json(&chat).await.unwrap());
-    assert_eq!(alice.node.export_yjs(&chat).await.unwrap(), bob.node.export_yjs(&chat).await.unwrap());
+    assert_eq!(
+        alice.node.export_json(&chat).await.unwrap(),
+        bob.node.export_json(&chat).await.unwrap()
+    );
+    assert_eq!(
+        alice.node.export_yjs(&chat).await.unwrap(),
+        bob.node.export_yjs(&chat).await.unwrap()
+    );
     for p in [&alice, &bob] {
         let report = p.node.check().await.unwrap();
         assert!(report.ok(), "{report:?}");
@@ -81,8 +116,15 @@ async fn family_group_add_and_remove() {
     let kid_id = mom.node.find_contact("Kid").await.unwrap().account;
     let aunt_id = mom.node.find_contact("Aunt").await.unwrap().account;
 
-    let family = mom.node.create_group("우리 가족", &[dad_id, kid_id]).await.unwrap();
-    mom.node.send(&family, "저녁 7시에 모여요", None).await.unwrap();
+    let family = mom
+        .node
+        .create_group("우리 가족", &[dad_id, kid_id])
+        .await
+        .unwrap();
+    mom.node
+        .send(&family, "저녁 7시에 모여요", None)
+        .await
+        .unwrap();
     sync_all(&[&mom, &dad, &kid]).await;
     for p in [&dad, &kid] {
         let chat = p.node.chat(&family).await.unwrap();
@@ -109,16 +151,33 @@ async fn family_group_add_and_remove() {
     // Remove Kid: Kid cannot decrypt anything sent afterwards, by anyone.
     mom.node.remove_member(&family, &kid_id).await.unwrap();
     sync_all(&[&mom, &dad, &kid, &aunt]).await;
-    mom.node.send(&family, "after removal from mom", None).await.unwrap();
-    dad.node.send(&family, "after removal from dad", None).await.unwrap();
+    mom.node
+        .send(&family, "after removal from mom", None)
+        .await
+        .unwrap();
+    dad.node
+        .send(&family, "after removal from dad", None)
+        .await
+        .unwrap();
     sync_all(&[&mom, &dad, &kid, &aunt]).await;
     let kid_sees = kid.bodies(&family).await;
-    assert!(!kid_sees.iter().any(|b| b.contains("after removal")), "{kid_sees:?}");
+    assert!(
+        !kid_sees.iter().any(|b| b.contains("after removal")),
+        "{kid_sees:?}"
+    );
     assert!(!kid.node.chat(&family).await.unwrap().active);
-    assert!(matches!(kid.node.send(&family, "still here?", None).await, Err(Error::NotAllowed(_))));
+    assert!(matches!(
+        kid.node.send(&family, "still here?", None).await,
+        Err(Error::NotAllowed(_))
+    ));
     for p in [&mom, &dad, &aunt] {
         let b = p.bodies(&family).await;
-        assert!(b.contains(&"after removal from mom".to_string()) && b.contains(&"after removal from dad".to_string()), "{}: {b:?}", p.name);
+        assert!(
+            b.contains(&"after removal from mom".to_string())
+                && b.contains(&"after removal from dad".to_string()),
+            "{}: {b:?}",
+            p.name
+        );
         assert_eq!(p.node.members(&family).await.unwrap().len(), 3);
     }
     // Everyone still in the group has the same history (Aunt from when she joined).
@@ -144,17 +203,29 @@ async fn invites_are_single_use_and_checked() {
     let bob = Peer::new("Bob").await;
     let carol = Peer::new("Carol").await;
     let code = alice.node.create_invite(3600, vec![]).await.unwrap();
-    assert!(matches!(alice.node.accept_invite(&code).await, Err(Error::Invite(hearth_core::invite::Error::OwnInvite))));
+    assert!(matches!(
+        alice.node.accept_invite(&code).await,
+        Err(Error::Invite(hearth_core::invite::Error::OwnInvite))
+    ));
     bob.node.accept_invite(&code).await.unwrap();
     // Bob sees a pending contact until Alice confirms.
     assert_eq!(bob.node.contacts().await.unwrap()[0].state, "pending");
     sync_both(&alice, &bob).await;
     assert_eq!(bob.node.contacts().await.unwrap()[0].state, "connected");
-    assert!(matches!(bob.node.accept_invite(&code).await, Err(Error::Invite(hearth_core::invite::Error::AlreadyContact))));
+    assert!(matches!(
+        bob.node.accept_invite(&code).await,
+        Err(Error::Invite(hearth_core::invite::Error::AlreadyContact))
+    ));
     // Carol replays the same code: Alice refuses the request.
     carol.node.accept_invite(&code).await.unwrap();
     let report = sync(&carol, &alice).await;
-    assert!(report.rejected.iter().any(|r| r.contains("already been used")), "{report:?}");
+    assert!(
+        report
+            .rejected
+            .iter()
+            .any(|r| r.contains("already been used")),
+        "{report:?}"
+    );
     assert_eq!(alice.node.contacts().await.unwrap().len(), 1);
     // A revoked code is refused too.
     let code2 = alice.node.create_invite(3600, vec![]).await.unwrap();
@@ -162,10 +233,16 @@ async fn invites_are_single_use_and_checked() {
     let dave = Peer::new("Dave").await;
     dave.node.accept_invite(&code2).await.unwrap();
     let report = sync(&dave, &alice).await;
-    assert!(report.rejected.iter().any(|r| r.contains("revoked")), "{report:?}");
+    assert!(
+        report.rejected.iter().any(|r| r.contains("revoked")),
+        "{report:?}"
+    );
     // Truncated and tampered codes never leave the device.
     let code3 = alice.node.create_invite(3600, vec![]).await.unwrap();
-    assert!(matches!(dave.node.accept_invite(&code3[..code3.len() - 5]).await, Err(Error::Invite(_))));
+    assert!(matches!(
+        dave.node.accept_invite(&code3[..code3.len() - 5]).await,
+        Err(Error::Invite(_))
+    ));
     // Contacts can be renamed, verified and blocked.
     let a = bob.node.find_contact("Alice").await.unwrap().account;
     bob.node.rename_contact(&a, Some("엄마")).await.unwrap();
@@ -174,9 +251,16 @@ async fn invites_are_single_use_and_checked() {
     assert_eq!((c.name.as_str(), c.verified), ("엄마", true));
     bob.node.set_blocked(&a, true).await.unwrap();
     let chat = dm(&alice, "Bob").await;
-    alice.node.send(&chat, "are you there?", None).await.unwrap();
+    alice
+        .node
+        .send(&chat, "are you there?", None)
+        .await
+        .unwrap();
     let report = sync(&alice, &bob).await;
-    assert!(report.rejected.iter().any(|r| r.contains("blocked")), "{report:?}");
+    assert!(
+        report.rejected.iter().any(|r| r.contains("blocked")),
+        "{report:?}"
+    );
     assert!(bob.bodies(&chat).await.is_empty());
 }
 

@@ -60,7 +60,11 @@ async fn mutated_envelopes_into_a_live_node() {
     let (alice, bob) = contacts("Alice", "Bob").await;
     let chat = dm(&alice, "Bob").await;
     for i in 0..5 {
-        alice.node.send(&chat, &format!("hi {i}"), None).await.unwrap();
+        alice
+            .node
+            .send(&chat, &format!("hi {i}"), None)
+            .await
+            .unwrap();
     }
     let f = alice.path("all.bundle");
     alice.node.export_bundle(&f, None).await.unwrap();
@@ -76,11 +80,17 @@ async fn mutated_envelopes_into_a_live_node() {
         hostile.push(e);
     }
     let originals: Vec<Envelope> = envs.iter().map(|e| Envelope::decode(e).unwrap()).collect();
-    let accepted: Vec<Vec<u8>> = hostile.iter().filter(|h| Envelope::decode_verified(h).is_ok()).cloned().collect();
+    let accepted: Vec<Vec<u8>> = hostile
+        .iter()
+        .filter(|h| Envelope::decode_verified(h).is_ok())
+        .cloned()
+        .collect();
     // A mutation may only verify if it is another encoding of the very same envelope.
     for a in &accepted {
         let e = Envelope::decode(a).unwrap();
-        assert!(originals.iter().any(|o| o.header == e.header && o.ciphertext == e.ciphertext));
+        assert!(originals
+            .iter()
+            .any(|o| o.header == e.header && o.ciphertext == e.ciphertext));
     }
     let report = bob.node.ingest(hostile).await.unwrap();
     assert_eq!(report.rejected.len() + report.duplicate + report.new, 3000);

@@ -23,10 +23,9 @@ impl StoreKey {
     pub fn load_or_create(path: &Path, create: bool) -> Result<Option<StoreKey>, Error> {
         match std::fs::read(path) {
             Ok(bytes) => {
-                let arr: [u8; 32] = bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| Error::StoreKey(format!("{} has the wrong length", path.display())))?;
+                let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                    Error::StoreKey(format!("{} has the wrong length", path.display()))
+                })?;
                 Ok(Some(StoreKey(Zeroizing::new(arr))))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
@@ -57,8 +56,9 @@ impl StoreKey {
             return Err(Error::Pickle("sealed secret too short".into()));
         }
         let (n, ct) = sealed.split_at(NONCE_LEN);
-        let nonce_bytes: [u8; NONCE_LEN] =
-            n.try_into().map_err(|_| Error::Pickle("bad nonce".into()))?;
+        let nonce_bytes: [u8; NONCE_LEN] = n
+            .try_into()
+            .map_err(|_| Error::Pickle("bad nonce".into()))?;
         let cipher = XChaCha20Poly1305::new(&(*self.0).into());
         cipher
             .decrypt(&XNonce::from(nonce_bytes), ct)
@@ -87,13 +87,17 @@ mod tests {
     #[test]
     fn seal_open_roundtrip_and_tamper() {
         let dir = tempfile::tempdir().unwrap();
-        let key = StoreKey::load_or_create(&dir.path().join("k"), true).unwrap().unwrap();
+        let key = StoreKey::load_or_create(&dir.path().join("k"), true)
+            .unwrap()
+            .unwrap();
         let mut sealed = key.seal(b"secret");
         assert_eq!(&**key.open(&sealed).unwrap(), b"secret");
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
         assert!(key.open(&sealed).is_err());
-        let again = StoreKey::load_or_create(&dir.path().join("k"), false).unwrap().unwrap();
+        let again = StoreKey::load_or_create(&dir.path().join("k"), false)
+            .unwrap()
+            .unwrap();
         assert_eq!(again.pickle_key(), key.pickle_key());
     }
 }

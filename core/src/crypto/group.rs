@@ -41,11 +41,18 @@ pub struct Inbound(InboundGroupSession);
 impl Inbound {
     pub fn from_session_key(bytes: &[u8]) -> Result<Self, Error> {
         let key = SessionKey::from_bytes(bytes).map_err(|e| Error::Channel(e.to_string()))?;
-        Ok(Inbound(InboundGroupSession::new(&key, SessionConfig::version_1())))
+        Ok(Inbound(InboundGroupSession::new(
+            &key,
+            SessionConfig::version_1(),
+        )))
     }
     pub fn decrypt(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
-        let msg = MegolmMessage::from_bytes(ciphertext).map_err(|e| Error::Decrypt(e.to_string()))?;
-        self.0.decrypt(&msg).map(|d| d.plaintext).map_err(|e| Error::Decrypt(e.to_string()))
+        let msg =
+            MegolmMessage::from_bytes(ciphertext).map_err(|e| Error::Decrypt(e.to_string()))?;
+        self.0
+            .decrypt(&msg)
+            .map(|d| d.plaintext)
+            .map_err(|e| Error::Decrypt(e.to_string()))
     }
     pub fn pickle(&self, key: &[u8; 32]) -> String {
         self.0.pickle().encrypt(key)

@@ -25,7 +25,12 @@ impl OlmAccount {
     }
 
     pub fn fallback_key(&self) -> [u8; 32] {
-        self.0.fallback_key().values().next().map(|k| k.to_bytes()).unwrap_or([0; 32])
+        self.0
+            .fallback_key()
+            .values()
+            .next()
+            .map(|k| k.to_bytes())
+            .unwrap_or([0; 32])
     }
 
     pub fn pickle(&self, key: &[u8; 32]) -> String {
@@ -80,13 +85,18 @@ impl Channel {
     }
 
     pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<(u8, Vec<u8>), Error> {
-        let msg = self.0.encrypt(plaintext).map_err(|e| Error::Channel(e.to_string()))?;
+        let msg = self
+            .0
+            .encrypt(plaintext)
+            .map_err(|e| Error::Channel(e.to_string()))?;
         let (kind, bytes) = msg.to_parts();
         Ok((kind as u8, bytes))
     }
 
     pub fn decrypt(&mut self, msg: &OlmMessage) -> Result<Vec<u8>, Error> {
-        self.0.decrypt(msg).map_err(|e| Error::Decrypt(e.to_string()))
+        self.0
+            .decrypt(msg)
+            .map_err(|e| Error::Decrypt(e.to_string()))
     }
 
     /// True if a pre-key message belongs to this session.
@@ -121,18 +131,27 @@ mod tests {
     fn channel_opens_from_bundle_keys_and_carries_messages_both_ways() {
         let alice = OlmAccount::generate();
         let mut bob = OlmAccount::generate();
-        let mut a2b = alice.open_outbound(&bob.curve_key(), &bob.fallback_key()).unwrap();
+        let mut a2b = alice
+            .open_outbound(&bob.curve_key(), &bob.fallback_key())
+            .unwrap();
         let (k, ct) = a2b.encrypt(b"hello").unwrap();
         let msg = parse_message(k, &ct).unwrap();
         let (mut b2a, pt) = bob.open_inbound(&alice.curve_key(), &msg).unwrap();
         assert_eq!(pt, b"hello");
         let (k, ct) = b2a.encrypt(b"hi back").unwrap();
-        assert_eq!(a2b.decrypt(&parse_message(k, &ct).unwrap()).unwrap(), b"hi back");
+        assert_eq!(
+            a2b.decrypt(&parse_message(k, &ct).unwrap()).unwrap(),
+            b"hi back"
+        );
         // The fallback key stays usable for a second peer.
         let carol = OlmAccount::generate();
-        let mut c2b = carol.open_outbound(&bob.curve_key(), &bob.fallback_key()).unwrap();
+        let mut c2b = carol
+            .open_outbound(&bob.curve_key(), &bob.fallback_key())
+            .unwrap();
         let (k, ct) = c2b.encrypt(b"from carol").unwrap();
-        let (_, pt) = bob.open_inbound(&carol.curve_key(), &parse_message(k, &ct).unwrap()).unwrap();
+        let (_, pt) = bob
+            .open_inbound(&carol.curve_key(), &parse_message(k, &ct).unwrap())
+            .unwrap();
         assert_eq!(pt, b"from carol");
     }
 }

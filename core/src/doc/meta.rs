@@ -46,7 +46,11 @@ pub fn set_title(doc: &Doc, title: &str) -> Vec<u8> {
 pub fn set_member(doc: &Doc, account: &AccountId, record: &MemberRecord) -> Vec<u8> {
     let members = doc.get_or_insert_map(MEMBERS);
     let mut txn = doc.transact_mut();
-    members.insert(&mut txn, account.to_string(), Any::from(wire::encode(record)));
+    members.insert(
+        &mut txn,
+        account.to_string(),
+        Any::from(wire::encode(record)),
+    );
     txn.encode_update_v1()
 }
 
@@ -61,13 +65,26 @@ pub fn read(doc: &Doc) -> MetaState {
     };
     let mut out = BTreeMap::new();
     for (k, v) in members.iter(&txn) {
-        let Ok(account) = k.parse::<AccountId>() else { continue };
-        let Out::Any(Any::Buffer(bytes)) = v else { continue };
-        let Ok(rec) = wire::decode::<MemberRecord>(&bytes, MAX_RECORD_BYTES) else { continue };
-        if rec.bundles.iter().all(|b| b.account == account && b.verify()) {
+        let Ok(account) = k.parse::<AccountId>() else {
+            continue;
+        };
+        let Out::Any(Any::Buffer(bytes)) = v else {
+            continue;
+        };
+        let Ok(rec) = wire::decode::<MemberRecord>(&bytes, MAX_RECORD_BYTES) else {
+            continue;
+        };
+        if rec
+            .bundles
+            .iter()
+            .all(|b| b.account == account && b.verify())
+        {
             out.insert(account, rec);
         }
     }
     let _ = txn.state_vector();
-    MetaState { title, members: out }
+    MetaState {
+        title,
+        members: out,
+    }
 }

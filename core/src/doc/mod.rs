@@ -48,7 +48,9 @@ pub fn check_update(bytes: &[u8], client: u64) -> Result<Update, Error> {
 
 /// Decodes a v1 update from a trusted source (a contact's snapshot) without the client check.
 pub fn check_any(bytes: &[u8]) -> Result<Update, Error> {
-    catch_unwind(|| Update::decode_v1(bytes)).map_err(|_| Error::Malformed)?.map_err(|_| Error::Malformed)
+    catch_unwind(|| Update::decode_v1(bytes))
+        .map_err(|_| Error::Malformed)?
+        .map_err(|_| Error::Malformed)
 }
 
 /// Applies a checked update. A panic inside yrs is turned into an error; the caller must then
@@ -56,7 +58,8 @@ pub fn check_any(bytes: &[u8]) -> Result<Update, Error> {
 pub fn apply(doc: &Doc, update: Update) -> Result<(), Error> {
     catch_unwind(AssertUnwindSafe(|| {
         let mut txn = doc.transact_mut();
-        txn.apply_update(update).map_err(|e| Error::Apply(e.to_string()))
+        txn.apply_update(update)
+            .map_err(|e| Error::Apply(e.to_string()))
     }))
     .map_err(|_| Error::Apply("document engine failure".into()))?
 }
@@ -75,5 +78,6 @@ pub fn load(client: u64, snapshot: &[u8], updates: &[Vec<u8>]) -> Result<Doc, Er
 
 /// The whole document as one v1 update.
 pub fn snapshot(doc: &Doc) -> Vec<u8> {
-    doc.transact().encode_state_as_update_v1(&StateVector::default())
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default())
 }

@@ -11,8 +11,8 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use yrs::types::{Event, PathSegment};
 use yrs::any::Number;
+use yrs::types::{Event, PathSegment};
 use yrs::{Any, DeepObservable, Doc, Map, MapPrelim, MapRef, Out, Transact, TransactionMut};
 
 use super::Error;
@@ -99,8 +99,7 @@ pub fn add_message(
 ) -> Vec<u8> {
     let m = messages(doc);
     let mut txn = doc.transact_mut();
-    let mut fields: Vec<(&str, Any)> =
-        vec![("t", int(sent_at)), ("b", Any::from(body))];
+    let mut fields: Vec<(&str, Any)> = vec![("t", int(sent_at)), ("b", Any::from(body))];
     if let Some(r) = reply_to {
         fields.push(("r", Any::from(r.to_string())));
     }
@@ -250,6 +249,9 @@ mod tests {
         let u = add_message(&a, MessageId::random(), 1, "x", None);
         assert_eq!(check_update(&u, 8).unwrap_err(), Error::ForeignClient);
         assert!(check_update(&u, 7).is_ok());
-        assert_eq!(check_update(&[1, 2, 3, 200], 7).unwrap_err(), Error::Malformed);
+        assert_eq!(
+            check_update(&[1, 2, 3, 200], 7).unwrap_err(),
+            Error::Malformed
+        );
     }
 }

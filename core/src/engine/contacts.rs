@@ -51,7 +51,9 @@ impl Engine {
             [inv.secret],
         )?;
         if n == 0 {
-            return Err(Error::NotFound("no open invite of yours matches this code".into()));
+            return Err(Error::NotFound(
+                "no open invite of yours matches this code".into(),
+            ));
         }
         Ok(())
     }
@@ -65,7 +67,11 @@ impl Engine {
         }
         let state: Option<String> = self
             .conn
-            .query_row("SELECT state FROM contacts WHERE account = ?1", [their.0], |r| r.get(0))
+            .query_row(
+                "SELECT state FROM contacts WHERE account = ?1",
+                [their.0],
+                |r| r.get(0),
+            )
             .optional()?;
         match state.as_deref() {
             Some("connected") => return Err(invite::Error::AlreadyContact.into()),
@@ -78,7 +84,13 @@ impl Engine {
         self.conn.execute(
             "INSERT INTO contacts (account, name, state, channel, chat, created_at)
              VALUES (?1, ?2, 'pending', ?3, ?4, ?5)",
-            params![their.0, inv.name, inv.topic.as_bytes(), chat.as_bytes(), self.now_secs() as i64],
+            params![
+                their.0,
+                inv.name,
+                inv.topic.as_bytes(),
+                chat.as_bytes(),
+                self.now_secs() as i64
+            ],
         )?;
         self.conn.execute(
             "INSERT INTO topics (topic, kind, peer) VALUES (?1, 'channel', ?2)",
@@ -109,7 +121,12 @@ impl Engine {
             .ok_or_else(|| crate::crypto::Error::MissingKey.into())
     }
 
-    fn create_direct_chat(&mut self, chat: ChatId, topic: TopicId, peer: &DeviceBundle) -> Result<()> {
+    fn create_direct_chat(
+        &mut self,
+        chat: ChatId,
+        topic: TopicId,
+        peer: &DeviceBundle,
+    ) -> Result<()> {
         let now = self.hlc.now() as i64;
         self.conn.execute(
             "INSERT INTO chats (chat, topic, kind, created_at, last_at) VALUES (?1, ?2, 'direct', ?3, ?3)",
@@ -135,22 +152,32 @@ impl Engine {
         &mut self,
         topic: TopicId,
         author: DeviceId,
-        secret: [u8; 16],
-        bundle: DeviceBundle,
-        name: String,
-        chat: ChatId,
-        chat_topic: TopicId,
-        session_key: Vec<u8>,
+        request: PairwiseContent,
     ) -> Result<()> {
+        let PairwiseContent::ContactRequest {
+            secret,
+            bundle,
+            name,
+            chat,
+            chat_topic,
+            session_key,
+        } = request
+        else {
+            return Err(Error::Invalid("not a contact request".into()));
+        };
         if bundle.device != author || !bundle.verify() {
-            return Err(Error::Invalid("contact request with a bundle that is not the sender's".into()));
+            return Err(Error::Invalid(
+                "contact request with a bundle that is not the sender's".into(),
+            ));
         }
         let name = super::clean_name(&name)?;
         let row: Option<(String, i64, Vec<u8>)> = self
             .conn
-            .query_row("SELECT state, expires_at, topic FROM invites WHERE secret = ?1", [secret], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT state, expires_at, topic FROM invites WHERE secret = ?1",
+                [secret],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .optional()?;
         let Some((state, expires_at, inv_topic)) = row else {
             return Err(invite::Error::Tampered.into());
@@ -187,7 +214,13 @@ impl Engine {
         self.conn.execute(
             "INSERT INTO contacts (account, name, state, channel, chat, created_at)
              VALUES (?1, ?2, 'connected', ?3, ?4, ?5)",
-            params![their.0, name, topic.as_bytes(), chat.as_bytes(), self.now_secs() as i64],
+            params![
+                their.0,
+                name,
+                topic.as_bytes(),
+                chat.as_bytes(),
+                self.now_secs() as i64
+            ],
         )?;
         self.create_direct_chat(chat, chat_topic, &bundle)?;
         let inbound = Inbound::from_session_key(&session_key)?;
@@ -215,15 +248,23 @@ impl Engine {
         session_key: Vec<u8>,
     ) -> Result<()> {
         if bundle.device != author || bundle.account != peer || !bundle.verify() {
-            return Err(Error::Invalid("contact confirmation with a foreign bundle".into()));
+            return Err(Error::Invalid(
+                "contact confirmation with a foreign bundle".into(),
+            ));
         }
         let name = super::clean_name(&name)?;
         let chat: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT chat FROM contacts WHERE account = ?1", [peer.0], |r| r.get(0))
+            .query_row(
+                "SELECT chat FROM contacts WHERE account = ?1",
+                [peer.0],
+                |r| r.get(0),
+            )
             .optional()?
             .flatten();
-        let chat = chat.and_then(|c| ChatId::from_slice(&c)).ok_or_else(|| Error::NotFound("contact".into()))?;
+        let chat = chat
+            .and_then(|c| ChatId::from_slice(&c))
+            .ok_or_else(|| Error::NotFound("contact".into()))?;
         let chat_topic = self.chat_topic(&chat)?;
         self.remember_device(&bundle)?;
         self.conn.execute(
@@ -241,18 +282,35 @@ impl Engine {
             Some(n) => Some(super::clean_name(n)?),
             None => None,
         };
-        self.update_contact("UPDATE contacts SET nickname = ?2 WHERE account = ?1", account, nick)
+        self.update_contact(
+            "UPDATE contacts SET nickname = ?2 WHERE account = ?1",
+            account,
+            nick,
+        )
     }
 
     pub fn set_verified(&mut self, account: &AccountId, verified: bool) -> Result<()> {
-        self.update_contact("UPDATE contacts SET verified = ?2 WHERE account = ?1", account, verified)
+        self.update_contact(
+            "UPDATE contacts SET verified = ?2 WHERE account = ?1",
+            account,
+            verified,
+        )
     }
 
     pub fn set_blocked(&mut self, account: &AccountId, blocked: bool) -> Result<()> {
-        self.update_contact("UPDATE contacts SET blocked = ?2 WHERE account = ?1", account, blocked)
+        self.update_contact(
+            "UPDATE contacts SET blocked = ?2 WHERE account = ?1",
+            account,
+            blocked,
+        )
     }
 
-    fn update_contact(&mut self, sql: &str, account: &AccountId, v: impl rusqlite::ToSql) -> Result<()> {
+    fn update_contact(
+        &mut self,
+        sql: &str,
+        account: &AccountId,
+        v: impl rusqlite::ToSql,
+    ) -> Result<()> {
         let n = self.conn.execute(sql, params![account.0, v])?;
         if n == 0 {
             return Err(Error::NotFound("no such contact".into()));

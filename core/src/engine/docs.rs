@@ -95,19 +95,39 @@ impl Engine {
         let doc = self.load_doc(doc_id)?;
         let changes = segment::observe(&doc);
         if self.docs.docs.len() >= CACHE_DOCS {
-            if let Some(oldest) = self.docs.docs.iter().min_by_key(|(_, c)| c.last_used).map(|(k, _)| *k) {
+            if let Some(oldest) = self
+                .docs
+                .docs
+                .iter()
+                .min_by_key(|(_, c)| c.last_used)
+                .map(|(k, _)| *k)
+            {
                 self.docs.docs.remove(&oldest);
             }
         }
-        self.docs.docs.insert(doc_id, CachedDoc { doc, changes, last_used: tick });
+        self.docs.docs.insert(
+            doc_id,
+            CachedDoc {
+                doc,
+                changes,
+                last_used: tick,
+            },
+        );
         Ok(doc_id)
     }
 
     pub(crate) fn load_doc(&self, doc_id: i64) -> Result<Doc> {
-        let snapshot: Vec<u8> =
-            self.conn.query_row("SELECT snapshot FROM docs WHERE doc_id = ?1", [doc_id], |r| r.get(0))?;
-        let mut st = self.conn.prepare_cached("SELECT body FROM doc_updates WHERE doc_id = ?1 ORDER BY n")?;
-        let updates = st.query_map([doc_id], |r| r.get::<_, Vec<u8>>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let snapshot: Vec<u8> = self.conn.query_row(
+            "SELECT snapshot FROM docs WHERE doc_id = ?1",
+            [doc_id],
+            |r| r.get(0),
+        )?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT body FROM doc_updates WHERE doc_id = ?1 ORDER BY n")?;
+        let updates = st
+            .query_map([doc_id], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(doc::load(self.client, &snapshot, &updates)?)
     }
 
@@ -124,7 +144,12 @@ impl Engine {
     }
 
     /// Appends an applied update to a document's stored log, compacting when due.
-    pub(crate) fn persist_update(&mut self, doc_id: i64, update: &[u8], new_messages: i64) -> Result<()> {
+    pub(crate) fn persist_update(
+        &mut self,
+        doc_id: i64,
+        update: &[u8],
+        new_messages: i64,
+    ) -> Result<()> {
         let (n, snap_len, pending): (i64, i64, i64) = self.conn.query_row(
             "SELECT next_update, snapshot_len, pending_len FROM docs WHERE doc_id = ?1",
             [doc_id],
@@ -134,7 +159,8 @@ impl Engine {
         if pending > snap_len + COMPACT_SLACK {
             if let Some(c) = self.docs.docs.get(&doc_id) {
                 let snap = doc::snapshot(&c.doc);
-                self.conn.execute("DELETE FROM doc_updates WHERE doc_id = ?1", [doc_id])?;
+                self.conn
+                    .execute("DELETE FROM doc_updates WHERE doc_id = ?1", [doc_id])?;
                 self.conn.execute(
                     "UPDATE docs SET snapshot = ?2, snapshot_len = ?3, pending_len = 0,
                      msg_count = msg_count + ?4 WHERE doc_id = ?1",

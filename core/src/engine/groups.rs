@@ -30,42 +30,84 @@ impl Engine {
             )
             .optional()?;
         let Some((name, state, blocked, channel)) = row else {
-            return Err(Error::NotFound(format!("{account} is not one of your contacts")));
+            return Err(Error::NotFound(format!(
+                "{account} is not one of your contacts"
+            )));
         };
         if state != "connected" || blocked != 0 {
-            return Err(Error::NotAllowed(format!("{name} is not a connected contact")));
+            return Err(Error::NotAllowed(format!(
+                "{name} is not a connected contact"
+            )));
         }
-        let mut st = self.conn.prepare_cached("SELECT device FROM devices WHERE account = ?1")?;
-        let devices: Vec<Vec<u8>> = st.query_map([account.0], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT device FROM devices WHERE account = ?1")?;
+        let devices: Vec<Vec<u8>> = st
+            .query_map([account.0], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         let mut bundles = Vec::new();
         for d in devices {
-            if let Some(b) = DeviceId::from_slice(&d).and_then(|d| self.bundle_of(&d).ok().flatten()) {
+            if let Some(b) =
+                DeviceId::from_slice(&d).and_then(|d| self.bundle_of(&d).ok().flatten())
+            {
                 bundles.push(b);
             }
         }
-        let channel = TopicId::from_slice(&channel).ok_or_else(|| Error::Corrupt("channel".into()))?;
-        Ok((meta::MemberRecord { name, bundles, removed: None }, channel))
+        let channel =
+            TopicId::from_slice(&channel).ok_or_else(|| Error::Corrupt("channel".into()))?;
+        Ok((
+            meta::MemberRecord {
+                name,
+                bundles,
+                removed: None,
+            },
+            channel,
+        ))
     }
 
     fn my_record(&self) -> Result<meta::MemberRecord> {
         let me = self.me()?;
-        Ok(meta::MemberRecord { name: me.id.name.clone(), bundles: vec![me.bundle.clone()], removed: None })
+        Ok(meta::MemberRecord {
+            name: me.id.name.clone(),
+            bundles: vec![me.bundle.clone()],
+            removed: None,
+        })
     }
 
     fn meta_ref(topic: TopicId) -> DocRef {
-        DocRef { topic, owner: None, key: DocKey::Meta }
+        DocRef {
+            topic,
+            owner: None,
+            key: DocKey::Meta,
+        }
     }
 
     /// Changes the meta document, sends the update, and re-projects it.
-    fn write_meta(&mut self, chat: &ChatId, write: impl FnOnce(&yrs::Doc) -> Vec<u8>) -> Result<()> {
+    fn write_meta(
+        &mut self,
+        chat: &ChatId,
+        write: impl FnOnce(&yrs::Doc) -> Vec<u8>,
+    ) -> Result<()> {
         let topic = self.chat_topic(chat)?;
         let doc_id = self.open_doc(&Self::meta_ref(topic))?;
-        let d = self.cached(doc_id).map(|c| c.doc.clone()).ok_or(Error::Shutdown)?;
+        let d = self
+            .cached(doc_id)
+            .map(|c| c.doc.clone())
+            .ok_or(Error::Shutdown)?;
         let update = write(&d);
         let device = self.me()?.id.device_id();
         self.bind_client(&topic, self.client, &device)?;
         let at = self.hlc.now();
-        self.send_group(chat, topic, at, GroupContent::Doc { doc: DocKey::Meta, client: self.client, update: update.clone() })?;
+        self.send_group(
+            chat,
+            topic,
+            at,
+            GroupContent::Doc {
+                doc: DocKey::Meta,
+                client: self.client,
+                update: update.clone(),
+            },
+        )?;
         self.persist_update(doc_id, &update, 0)?;
         self.project_meta(chat, doc_id)
     }
@@ -77,7 +119,10 @@ impl Engine {
         let mut channels = Vec::new();
         for a in members.iter().filter(|a| **a != me) {
             let (rec, channel) = self.contact_record(a)?;
-            channels.push((channel, rec.bundles.iter().map(|b| b.device).collect::<Vec<_>>()));
+            channels.push((
+                channel,
+                rec.bundles.iter().map(|b| b.device).collect::<Vec<_>>(),
+            ));
             records.insert(*a, rec);
         }
         records.insert(me, self.my_record()?);
@@ -112,7 +157,12 @@ impl Engine {
             self.send_pairwise(
                 channel,
                 &devices,
-                PairwiseContent::ChatInvite { chat, topic, kind: ChatKind::Group, meta: snapshot.clone() },
+                PairwiseContent::ChatInvite {
+                    chat,
+                    topic,
+                    kind: ChatKind::Group,
+                    meta: snapshot.clone(),
+                },
             )?;
         }
         self.emit(Event::ChatsChanged);
@@ -121,17 +171,26 @@ impl Engine {
 
     fn meta_snapshot(&mut self, topic: &TopicId) -> Result<Vec<u8>> {
         let doc_id = self.open_doc(&Self::meta_ref(*topic))?;
-        Ok(self.cached(doc_id).map(|c| doc::snapshot(&c.doc)).unwrap_or_default())
+        Ok(self
+            .cached(doc_id)
+            .map(|c| doc::snapshot(&c.doc))
+            .unwrap_or_default())
     }
 
     fn require_group(&self, chat: &ChatId) -> Result<()> {
         let kind: Option<String> = self
             .conn
-            .query_row("SELECT kind FROM chats WHERE chat = ?1", [chat.as_bytes()], |r| r.get(0))
+            .query_row(
+                "SELECT kind FROM chats WHERE chat = ?1",
+                [chat.as_bytes()],
+                |r| r.get(0),
+            )
             .optional()?;
         match kind.as_deref() {
             Some("group") => Ok(()),
-            Some(_) => Err(Error::NotAllowed("this is a 1:1 conversation, not a group".into())),
+            Some(_) => Err(Error::NotAllowed(
+                "this is a 1:1 conversation, not a group".into(),
+            )),
             None => Err(Error::NotFound("no such conversation".into())),
         }
     }
@@ -149,7 +208,16 @@ impl Engine {
         let devices: Vec<DeviceId> = rec.bundles.iter().map(|b| b.device).collect();
         self.write_meta(chat, |d| meta::set_member(d, account, &rec))?;
         let snapshot = self.meta_snapshot(&topic)?;
-        self.send_pairwise(channel, &devices, PairwiseContent::ChatInvite { chat: *chat, topic, kind: ChatKind::Group, meta: snapshot })?;
+        self.send_pairwise(
+            channel,
+            &devices,
+            PairwiseContent::ChatInvite {
+                chat: *chat,
+                topic,
+                kind: ChatKind::Group,
+                meta: snapshot,
+            },
+        )?;
         Ok(())
     }
 
@@ -161,7 +229,10 @@ impl Engine {
             return self.leave(chat);
         }
         let doc_id = self.open_doc(&Self::meta_ref(topic))?;
-        let state = self.cached(doc_id).map(|c| meta::read(&c.doc)).unwrap_or_default();
+        let state = self
+            .cached(doc_id)
+            .map(|c| meta::read(&c.doc))
+            .unwrap_or_default();
         let mut rec = state
             .members
             .get(account)
@@ -187,19 +258,31 @@ impl Engine {
         rec.removed = Some(BTreeMap::from([(device, cut)]));
         let account = self.me()?.id.account_id();
         self.write_meta(chat, |d| meta::set_member(d, &account, &rec))?;
-        self.conn.execute("UPDATE chats SET left_chat = 1 WHERE chat = ?1", [chat.as_bytes()])?;
+        self.conn.execute(
+            "UPDATE chats SET left_chat = 1 WHERE chat = ?1",
+            [chat.as_bytes()],
+        )?;
         Ok(())
     }
 
     /// "You were added to this conversation", from a contact on our channel.
-    pub(crate) fn on_chat_invite(&mut self, chat: ChatId, topic: TopicId, kind: ChatKind, meta_state: Vec<u8>) -> Result<()> {
+    pub(crate) fn on_chat_invite(
+        &mut self,
+        chat: ChatId,
+        topic: TopicId,
+        kind: ChatKind,
+        meta_state: Vec<u8>,
+    ) -> Result<()> {
         let known: bool = self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM chats WHERE chat = ?1)",
             [chat.as_bytes()],
             |r| r.get(0),
         )?;
         if known {
-            self.conn.execute("UPDATE chats SET left_chat = 0 WHERE chat = ?1 AND topic = ?2", params![chat.as_bytes(), topic.as_bytes()])?;
+            self.conn.execute(
+                "UPDATE chats SET left_chat = 0 WHERE chat = ?1 AND topic = ?2",
+                params![chat.as_bytes(), topic.as_bytes()],
+            )?;
         } else {
             let topic_taken: bool = self.conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM topics WHERE topic = ?1)",
@@ -207,7 +290,9 @@ impl Engine {
                 |r| r.get(0),
             )?;
             if topic_taken {
-                return Err(Error::Invalid("invitation to a topic already in use".into()));
+                return Err(Error::Invalid(
+                    "invitation to a topic already in use".into(),
+                ));
             }
             let now = self.hlc.now() as i64;
             self.conn.execute(
@@ -236,7 +321,9 @@ impl Engine {
 fn check_title(title: &str) -> Result<String> {
     let t = title.trim();
     if t.is_empty() || t.chars().count() > MAX_TITLE_CHARS {
-        return Err(Error::Invalid(format!("a group name must be 1 to {MAX_TITLE_CHARS} characters")));
+        return Err(Error::Invalid(format!(
+            "a group name must be 1 to {MAX_TITLE_CHARS} characters"
+        )));
     }
     Ok(t.to_string())
 }

@@ -36,14 +36,20 @@ impl Engine {
     fn topic_kind(&self, topic: &TopicId) -> Result<Option<TopicKind>> {
         let row: Option<(String, Option<Vec<u8>>, Option<Vec<u8>>)> = self
             .conn
-            .query_row("SELECT kind, chat, peer FROM topics WHERE topic = ?1", [topic.as_bytes()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT kind, chat, peer FROM topics WHERE topic = ?1",
+                [topic.as_bytes()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .optional()?;
         Ok(row.and_then(|(kind, chat, peer)| match kind.as_str() {
             "invite" => Some(TopicKind::Invite),
-            "channel" => peer.and_then(|p| AccountId::from_slice(&p)).map(TopicKind::Channel),
-            "chat" => chat.and_then(|c| ChatId::from_slice(&c)).map(TopicKind::Chat),
+            "channel" => peer
+                .and_then(|p| AccountId::from_slice(&p))
+                .map(TopicKind::Channel),
+            "chat" => chat
+                .and_then(|c| ChatId::from_slice(&c))
+                .map(TopicKind::Chat),
             _ => None,
         }))
     }
@@ -51,7 +57,11 @@ impl Engine {
     fn account_of(&self, device: &DeviceId) -> Result<Option<AccountId>> {
         let a: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT account FROM devices WHERE device = ?1", [device.0], |r| r.get(0))
+            .query_row(
+                "SELECT account FROM devices WHERE device = ?1",
+                [device.0],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(a.and_then(|a| AccountId::from_slice(&a)))
     }
@@ -65,7 +75,11 @@ impl Engine {
         if let Some(account) = self.account_of(&author)? {
             let blocked: bool = self
                 .conn
-                .query_row("SELECT blocked FROM contacts WHERE account = ?1", [account.0], |r| r.get(0))
+                .query_row(
+                    "SELECT blocked FROM contacts WHERE account = ?1",
+                    [account.0],
+                    |r| r.get(0),
+                )
                 .optional()?
                 .unwrap_or(false);
             if blocked {
@@ -125,8 +139,13 @@ impl Engine {
         if let Some(stored) = existing {
             // Compare content, not bytes: the same envelope may arrive with another (valid)
             // encoding or signature; only different content under one seq is equivocation.
-            let same = Envelope::decode(&stored).map(|s| s.header == env.header && s.ciphertext == env.ciphertext);
-            return if same.unwrap_or(false) { Ok(Ingested::Duplicate) } else { Err(EnvError::Equivocation.into()) };
+            let same = Envelope::decode(&stored)
+                .map(|s| s.header == env.header && s.ciphertext == env.ciphertext);
+            return if same.unwrap_or(false) {
+                Ok(Ingested::Duplicate)
+            } else {
+                Err(EnvError::Equivocation.into())
+            };
         }
         let held = self.held(&h.topic, &h.author)?;
         if h.seq <= held {
@@ -179,7 +198,9 @@ impl Engine {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let Some((held, applied)) = row else { return Ok(()) };
+            let Some((held, applied)) = row else {
+                return Ok(());
+            };
             if applied >= held {
                 return Ok(());
             }
@@ -195,7 +216,9 @@ impl Engine {
                 params![topic.as_bytes(), author.0, seq],
             )? > 0;
             let mut result = if early { Ok(()) } else { self.apply_one(&env) };
-            if matches!(result, Err(Error::Crypto(CryptoError::MissingKey))) && self.read_keys_ahead(topic, author, seq as u64)? {
+            if matches!(result, Err(Error::Crypto(CryptoError::MissingKey)))
+                && self.read_keys_ahead(topic, author, seq as u64)?
+            {
                 result = self.apply_one(&env);
             }
             match result {
@@ -203,7 +226,9 @@ impl Engine {
                 Err(Error::Crypto(CryptoError::MissingKey)) => return Ok(()),
                 Err(Error::Database(e)) => return Err(Error::Database(e)),
                 // A refused contact request is refused whole: not stored, reported to the caller.
-                Err(e) if matches!(self.topic_kind(&topic)?, Some(TopicKind::Invite)) => return Err(e),
+                Err(e) if matches!(self.topic_kind(&topic)?, Some(TopicKind::Invite)) => {
+                    return Err(e)
+                }
                 Err(e) => {
                     tracing::warn!(topic = %topic, author = %author, seq, error = %e, "skipping envelope content");
                 }
@@ -224,13 +249,17 @@ impl Engine {
             "SELECT seq, body FROM envelopes WHERE topic = ?1 AND author = ?2 AND seq > ?3 ORDER BY seq",
         )?;
         let later: Vec<(i64, Vec<u8>)> = st
-            .query_map(params![topic.as_bytes(), author.0, after as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(params![topic.as_bytes(), author.0, after as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         drop(st);
         let me = self.me()?.id.device_id();
         let mut found = false;
         for (seq, body) in later {
-            let Ok(env) = Envelope::decode(&body) else { continue };
+            let Ok(env) = Envelope::decode(&body) else {
+                continue;
+            };
             if !env.is_pairwise() || !env.pairwise_parts()?.iter().any(|p| p.to == me) {
                 continue;
             }
@@ -238,8 +267,15 @@ impl Engine {
                 "INSERT OR IGNORE INTO read_early (topic, author, seq) VALUES (?1, ?2, ?3)",
                 params![topic.as_bytes(), author.0, seq],
             )?;
-            let Ok(Some(plain)) = self.decrypt_pairwise(&env) else { continue };
-            if let PairwiseContent::RoomKey { chat, key, session_key } = plain.content {
+            let Ok(Some(plain)) = self.decrypt_pairwise(&env) else {
+                continue;
+            };
+            if let PairwiseContent::RoomKey {
+                chat,
+                key,
+                session_key,
+            } = plain.content
+            {
                 let kind = self.topic_kind(&topic)?;
                 if matches!(kind, Some(TopicKind::Chat(c)) if c == chat) {
                     let inbound = crate::crypto::group::Inbound::from_session_key(&session_key)?;
@@ -255,50 +291,101 @@ impl Engine {
         if env.header.author == self.me()?.id.device_id() {
             return Ok(()); // our own, applied when we wrote it
         }
-        let kind = self.topic_kind(&env.header.topic)?.ok_or(EnvError::UnknownTopic)?;
+        let kind = self
+            .topic_kind(&env.header.topic)?
+            .ok_or(EnvError::UnknownTopic)?;
         if env.is_pairwise() {
-            let Some(plain) = self.decrypt_pairwise(env)? else { return Ok(()) };
+            let Some(plain) = self.decrypt_pairwise(env)? else {
+                return Ok(());
+            };
             return self.on_pairwise(&kind, env, plain.content);
         }
-        let TopicKind::Chat(chat) = kind else { return Err(EnvError::NotMember.into()) };
+        let TopicKind::Chat(chat) = kind else {
+            return Err(EnvError::NotMember.into());
+        };
         let plain = self.decrypt_group(env)?;
         self.hlc.observe(plain.at);
         match plain.content {
-            GroupContent::Doc { doc: key, client, update } => {
-                self.apply_doc(&chat, env, key, client, &update)
-            }
+            GroupContent::Doc {
+                doc: key,
+                client,
+                update,
+            } => self.apply_doc(&chat, env, key, client, &update),
         }
     }
 
-    fn on_pairwise(&mut self, kind: &TopicKind, env: &Envelope, content: PairwiseContent) -> Result<()> {
+    fn on_pairwise(
+        &mut self,
+        kind: &TopicKind,
+        env: &Envelope,
+        content: PairwiseContent,
+    ) -> Result<()> {
         let author = env.header.author;
         match (kind, content) {
-            (TopicKind::Invite, PairwiseContent::ContactRequest { secret, bundle, name, chat, chat_topic, session_key }) => {
-                self.on_contact_request(env.header.topic, author, secret, bundle, name, chat, chat_topic, session_key)
+            (TopicKind::Invite, req @ PairwiseContent::ContactRequest { .. }) => {
+                self.on_contact_request(env.header.topic, author, req)
             }
-            (TopicKind::Channel(peer), PairwiseContent::ContactAccept { name, bundle, session_key }) => {
-                self.on_contact_accept(author, *peer, name, bundle, session_key)
-            }
-            (TopicKind::Channel(_), PairwiseContent::ChatInvite { chat, topic, kind, meta }) => {
-                self.on_chat_invite(chat, topic, kind, meta)
-            }
-            (TopicKind::Chat(chat), PairwiseContent::RoomKey { chat: c, key, session_key }) if c == *chat => {
+            (
+                TopicKind::Channel(peer),
+                PairwiseContent::ContactAccept {
+                    name,
+                    bundle,
+                    session_key,
+                },
+            ) => self.on_contact_accept(author, *peer, name, bundle, session_key),
+            (
+                TopicKind::Channel(_),
+                PairwiseContent::ChatInvite {
+                    chat,
+                    topic,
+                    kind,
+                    meta,
+                },
+            ) => self.on_chat_invite(chat, topic, kind, meta),
+            (
+                TopicKind::Chat(chat),
+                PairwiseContent::RoomKey {
+                    chat: c,
+                    key,
+                    session_key,
+                },
+            ) if c == *chat => {
                 let inbound = crate::crypto::group::Inbound::from_session_key(&session_key)?;
                 self.save_inbound(env.header.topic, author, key, &inbound)
             }
-            _ => Err(Error::Invalid("pairwise content not valid on this topic".into())),
+            _ => Err(Error::Invalid(
+                "pairwise content not valid on this topic".into(),
+            )),
         }
     }
 
-    fn apply_doc(&mut self, chat: &ChatId, env: &Envelope, key: DocKey, client: u64, bytes: &[u8]) -> Result<()> {
+    fn apply_doc(
+        &mut self,
+        chat: &ChatId,
+        env: &Envelope,
+        key: DocKey,
+        client: u64,
+        bytes: &[u8],
+    ) -> Result<()> {
         let author = env.header.author;
         let owner = self.account_of(&author)?.ok_or(EnvError::NotMember)?;
         let topic = env.header.topic;
         let update = doc::check_update(bytes, client)?;
         self.bind_client(&topic, client, &author)?;
-        let r = DocRef { topic, owner: if key == DocKey::Meta { None } else { Some(owner) }, key };
+        let r = DocRef {
+            topic,
+            owner: if key == DocKey::Meta {
+                None
+            } else {
+                Some(owner)
+            },
+            key,
+        };
         let doc_id = self.open_doc(&r)?;
-        let d = self.cached(doc_id).map(|c| c.doc.clone()).ok_or(Error::Shutdown)?;
+        let d = self
+            .cached(doc_id)
+            .map(|c| c.doc.clone())
+            .ok_or(Error::Shutdown)?;
         if let Err(e) = doc::apply(&d, update) {
             self.docs.clear();
             return Err(e.into());
@@ -309,14 +396,19 @@ impl Engine {
                 self.project_meta(chat, doc_id)
             }
             DocKey::Segment(n) => {
-                let origin = Origin { chat: *chat, owner, device: author, seq: env.header.seq, segment: n };
+                let origin = Origin {
+                    chat: *chat,
+                    owner,
+                    device: author,
+                    seq: env.header.seq,
+                    segment: n,
+                };
                 let added = self.project_segment(doc_id, &origin)?;
                 self.persist_update(doc_id, bytes, added)
             }
         }
     }
 }
-
 
 impl Engine {
     /// [`Engine::ingest`] inside its own savepoint: a refused envelope leaves no trace, and
@@ -329,7 +421,8 @@ impl Engine {
                 Ok(v)
             }
             Err(e) => {
-                self.conn.execute_batch("ROLLBACK TO envelope; RELEASE envelope")?;
+                self.conn
+                    .execute_batch("ROLLBACK TO envelope; RELEASE envelope")?;
                 // Refused at the door (form, signature, topic, author): nothing in memory moved.
                 if !matches!(e, Error::Envelope(_)) {
                     self.invalidate();

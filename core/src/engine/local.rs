@@ -20,11 +20,17 @@ impl Engine {
     fn check_can_send(&self, chat: &ChatId) -> Result<()> {
         let left: Option<i64> = self
             .conn
-            .query_row("SELECT left_chat FROM chats WHERE chat = ?1", [chat.as_bytes()], |r| r.get(0))
+            .query_row(
+                "SELECT left_chat FROM chats WHERE chat = ?1",
+                [chat.as_bytes()],
+                |r| r.get(0),
+            )
             .optional()?;
         match left {
             None => Err(Error::NotFound("no such conversation".into())),
-            Some(1) => Err(Error::NotAllowed("you are no longer a member of this conversation".into())),
+            Some(1) => Err(Error::NotAllowed(
+                "you are no longer a member of this conversation".into(),
+            )),
             Some(_) => Ok(()),
         }
     }
@@ -44,20 +50,47 @@ impl Engine {
             Some(s) => s,
             None => self.current_segment(&topic, &owner)?,
         };
-        let r = DocRef { topic, owner: Some(owner), key: DocKey::Segment(seg) };
+        let r = DocRef {
+            topic,
+            owner: Some(owner),
+            key: DocKey::Segment(seg),
+        };
         let doc_id = self.open_doc(&r)?;
-        let doc = self.cached(doc_id).map(|c| c.doc.clone()).ok_or(Error::Shutdown)?;
+        let doc = self
+            .cached(doc_id)
+            .map(|c| c.doc.clone())
+            .ok_or(Error::Shutdown)?;
         let update = write(&doc)?;
         self.bind_client(&topic, self.client, &device)?;
         let at = self.hlc.now();
-        let seq = self.send_group(chat, topic, at, GroupContent::Doc { doc: DocKey::Segment(seg), client: self.client, update: update.clone() })?;
-        let origin = Origin { chat: *chat, owner, device, seq, segment: seg };
+        let seq = self.send_group(
+            chat,
+            topic,
+            at,
+            GroupContent::Doc {
+                doc: DocKey::Segment(seg),
+                client: self.client,
+                update: update.clone(),
+            },
+        )?;
+        let origin = Origin {
+            chat: *chat,
+            owner,
+            device,
+            seq,
+            segment: seg,
+        };
         let added = self.project_segment(doc_id, &origin)?;
         self.persist_update(doc_id, &update, added)?;
         Ok(())
     }
 
-    pub fn send_text(&mut self, chat: &ChatId, body: &str, reply_to: Option<MessageId>) -> Result<MessageId> {
+    pub fn send_text(
+        &mut self,
+        chat: &ChatId,
+        body: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<MessageId> {
         let body = check_body(body)?;
         if let Some(r) = reply_to {
             let same_chat: bool = self.conn.query_row(
@@ -66,12 +99,16 @@ impl Engine {
                 |row| row.get(0),
             )?;
             if !same_chat {
-                return Err(Error::NotFound("the message you reply to is not in this conversation".into()));
+                return Err(Error::NotFound(
+                    "the message you reply to is not in this conversation".into(),
+                ));
             }
         }
         let id = MessageId::random();
         let at = self.hlc.now();
-        self.write_segment(chat, None, |doc| Ok(segment::add_message(doc, id, at, &body, reply_to)))?;
+        self.write_segment(chat, None, |doc| {
+            Ok(segment::add_message(doc, id, at, &body, reply_to))
+        })?;
         Ok(id)
     }
 
@@ -79,15 +116,20 @@ impl Engine {
     fn own_message(&self, id: &MessageId, action: &str) -> Result<(ChatId, u32)> {
         let row: Option<(Vec<u8>, Vec<u8>, i64)> = self
             .conn
-            .query_row("SELECT chat, author, segment FROM messages WHERE id = ?1", [id.as_bytes()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT chat, author, segment FROM messages WHERE id = ?1",
+                [id.as_bytes()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .optional()?;
         let (chat, author, seg) = row.ok_or_else(|| Error::NotFound("no such message".into()))?;
         if author != self.me()?.id.account_id().0 {
-            return Err(Error::NotAllowed(format!("you can only {action} your own messages")));
+            return Err(Error::NotAllowed(format!(
+                "you can only {action} your own messages"
+            )));
         }
-        let chat = ChatId::from_slice(&chat).ok_or_else(|| Error::Corrupt("message chat id".into()))?;
+        let chat =
+            ChatId::from_slice(&chat).ok_or_else(|| Error::Corrupt("message chat id".into()))?;
         Ok((chat, seg as u32))
     }
 
@@ -95,7 +137,9 @@ impl Engine {
         let body = check_body(body)?;
         let (chat, seg) = self.own_message(id, "edit")?;
         let at = self.hlc.now();
-        self.write_segment(&chat, Some(seg), |doc| Ok(segment::edit(doc, *id, &body, at)?))
+        self.write_segment(&chat, Some(seg), |doc| {
+            Ok(segment::edit(doc, *id, &body, at)?)
+        })
     }
 
     pub fn delete(&mut self, id: &MessageId) -> Result<()> {
@@ -114,7 +158,11 @@ impl Engine {
         }
         let chat: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT chat FROM messages WHERE id = ?1", [id.as_bytes()], |r| r.get(0))
+            .query_row(
+                "SELECT chat FROM messages WHERE id = ?1",
+                [id.as_bytes()],
+                |r| r.get(0),
+            )
             .optional()?;
         let chat = chat
             .and_then(|c| ChatId::from_slice(&c))
@@ -139,7 +187,12 @@ impl Engine {
     }
 
     /// Records that a yrs client id belongs to a device in a topic; refuses a taken one.
-    pub(crate) fn bind_client(&mut self, topic: &crate::ids::TopicId, client: u64, device: &crate::ids::DeviceId) -> Result<()> {
+    pub(crate) fn bind_client(
+        &mut self,
+        topic: &crate::ids::TopicId,
+        client: u64,
+        device: &crate::ids::DeviceId,
+    ) -> Result<()> {
         let owner: Option<Vec<u8>> = self
             .conn
             .query_row(
@@ -168,27 +221,55 @@ fn check_body(body: &str) -> Result<String> {
         return Err(Error::Invalid("a message cannot be empty".into()));
     }
     if b.chars().count() > MAX_BODY_CHARS {
-        return Err(Error::Invalid(format!("a message can be at most {MAX_BODY_CHARS} characters")));
+        return Err(Error::Invalid(format!(
+            "a message can be at most {MAX_BODY_CHARS} characters"
+        )));
     }
     Ok(b.to_string())
 }
-
 
 /// Hooks for adversarial tests: what a hostile member could put on the wire.
 impl Engine {
     /// Sends an arbitrary document update, as a modified client would.
     #[doc(hidden)]
-    pub fn send_raw_doc_update(&mut self, chat: &ChatId, doc: DocKey, client: u64, update: Vec<u8>) -> Result<u64> {
+    pub fn send_raw_doc_update(
+        &mut self,
+        chat: &ChatId,
+        doc: DocKey,
+        client: u64,
+        update: Vec<u8>,
+    ) -> Result<u64> {
         let topic = self.chat_topic(chat)?;
         let at = self.hlc.now();
-        self.send_group(chat, topic, at, GroupContent::Doc { doc, client, update })
+        self.send_group(
+            chat,
+            topic,
+            at,
+            GroupContent::Doc {
+                doc,
+                client,
+                update,
+            },
+        )
     }
 
     /// A replica of someone's segment as this device holds it.
     #[doc(hidden)]
-    pub fn segment_state(&mut self, chat: &ChatId, owner: &crate::ids::AccountId, seg: u32) -> Result<Vec<u8>> {
+    pub fn segment_state(
+        &mut self,
+        chat: &ChatId,
+        owner: &crate::ids::AccountId,
+        seg: u32,
+    ) -> Result<Vec<u8>> {
         let topic = self.chat_topic(chat)?;
-        let doc_id = self.open_doc(&DocRef { topic, owner: Some(*owner), key: DocKey::Segment(seg) })?;
-        Ok(self.cached(doc_id).map(|c| crate::doc::snapshot(&c.doc)).unwrap_or_default())
+        let doc_id = self.open_doc(&DocRef {
+            topic,
+            owner: Some(*owner),
+            key: DocKey::Segment(seg),
+        })?;
+        Ok(self
+            .cached(doc_id)
+            .map(|c| crate::doc::snapshot(&c.doc))
+            .unwrap_or_default())
     }
 }

@@ -164,7 +164,9 @@ impl Engine {
             }
             dones.push(done);
         }
-        let commit = self.flush_sessions().and_then(|_| Ok(self.conn.execute_batch("COMMIT")?));
+        let commit = self
+            .flush_sessions()
+            .and_then(|_| Ok(self.conn.execute_batch("COMMIT")?));
         match commit {
             Ok(()) => {
                 for d in dones {
@@ -228,7 +230,11 @@ impl Engine {
         let device = libp2p_identity::ed25519::Keypair::try_from_bytes(&mut dev)
             .map_err(|e| Error::Corrupt(format!("device key: {e}")))?;
         let olm = OlmAccount::from_pickle(&olm, self.key.pickle_key())?;
-        let id = Identity { account, device, name };
+        let id = Identity {
+            account,
+            device,
+            name,
+        };
         let bundle = DeviceBundle::new(&id, olm.curve_key(), olm.fallback_key());
         self.me = Some(Me { id, olm, bundle });
         Ok(())
@@ -244,7 +250,10 @@ impl Engine {
 
     pub(crate) fn save_olm_account(&mut self) -> Result<()> {
         let pickle = self.me()?.olm.pickle(self.key.pickle_key());
-        self.conn.execute("UPDATE identity SET olm_account = ?1 WHERE id = 1", [pickle])?;
+        self.conn.execute(
+            "UPDATE identity SET olm_account = ?1 WHERE id = 1",
+            [pickle],
+        )?;
         Ok(())
     }
 
@@ -278,7 +287,8 @@ impl Engine {
     pub fn set_name(&mut self, name: &str) -> Result<()> {
         let name = clean_name(name)?;
         self.me()?;
-        self.conn.execute("UPDATE identity SET name = ?1 WHERE id = 1", [&name])?;
+        self.conn
+            .execute("UPDATE identity SET name = ?1 WHERE id = 1", [&name])?;
         if let Some(me) = self.me.as_mut() {
             me.id.name = name;
         }
@@ -309,7 +319,11 @@ impl Engine {
     pub(crate) fn chat_topic(&self, chat: &ChatId) -> Result<TopicId> {
         let t: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT topic FROM chats WHERE chat = ?1", [chat.as_bytes()], |r| r.get(0))
+            .query_row(
+                "SELECT topic FROM chats WHERE chat = ?1",
+                [chat.as_bytes()],
+                |r| r.get(0),
+            )
             .optional()?;
         t.and_then(|b| TopicId::from_slice(&b))
             .ok_or_else(|| Error::NotFound("no such conversation".into()))

@@ -28,17 +28,23 @@ impl Engine {
     /// are new (for the segment's message count).
     pub(crate) fn project_segment(&mut self, doc_id: i64, origin: &Origin) -> Result<i64> {
         let changes = self.take_changes(doc_id);
-        let Some(cached) = self.cached(doc_id) else { return Ok(0) };
+        let Some(cached) = self.cached(doc_id) else {
+            return Ok(0);
+        };
         let doc = cached.doc.clone();
         let me = self.me()?.id.account_id();
         let mut added = 0;
         for id in &changes.messages {
-            let Some(f) = segment::read(&doc, id) else { continue };
+            let Some(f) = segment::read(&doc, id) else {
+                continue;
+            };
             let existing: Option<(i64, Vec<u8>)> = self
                 .conn
-                .query_row("SELECT rowid, author FROM messages WHERE id = ?1", [id.as_bytes()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "SELECT rowid, author FROM messages WHERE id = ?1",
+                    [id.as_bytes()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?;
             match existing {
                 Some((_, author)) if author != origin.owner.0 => {
@@ -50,7 +56,8 @@ impl Engine {
                         "UPDATE messages SET body = ?2, edited_at = ?3, deleted = ?4 WHERE rowid = ?1",
                         params![rowid, f.body, f.edited_at.map(|v| v as i64), f.deleted],
                     )?;
-                    self.conn.execute("DELETE FROM messages_fts WHERE rowid = ?1", [rowid])?;
+                    self.conn
+                        .execute("DELETE FROM messages_fts WHERE rowid = ?1", [rowid])?;
                     if !f.deleted {
                         self.conn.execute(
                             "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
@@ -92,7 +99,10 @@ impl Engine {
                         params![origin.chat.as_bytes(), f.sent_at as i64, !mine],
                     )?;
                     if !mine {
-                        self.emit(Event::MessageReceived { chat: origin.chat, message: *id });
+                        self.emit(Event::MessageReceived {
+                            chat: origin.chat,
+                            message: *id,
+                        });
                     }
                 }
             }
@@ -124,7 +134,9 @@ impl Engine {
     /// membership changes: keys for new member devices, rotation after a removal.
     pub(crate) fn project_meta(&mut self, chat: &ChatId, doc_id: i64) -> Result<()> {
         let _ = self.take_changes(doc_id);
-        let Some(cached) = self.cached(doc_id) else { return Ok(()) };
+        let Some(cached) = self.cached(doc_id) else {
+            return Ok(());
+        };
         let state: MetaState = meta::read(&cached.doc);
         let topic = self.chat_topic(chat)?;
         self.conn.execute(
@@ -137,7 +149,10 @@ impl Engine {
         let mut removed_any = false;
         for (account, rec) in &state.members {
             for b in &rec.bundles {
-                let cut = rec.removed.as_ref().map(|m| m.get(&b.device).copied().unwrap_or(0));
+                let cut = rec
+                    .removed
+                    .as_ref()
+                    .map(|m| m.get(&b.device).copied().unwrap_or(0));
                 let prev: Option<Option<i64>> = self
                     .conn
                     .query_row(
@@ -178,7 +193,10 @@ impl Engine {
                 }
             }
             if *account == me && rec.removed.is_some() {
-                self.conn.execute("UPDATE chats SET left_chat = 1 WHERE chat = ?1", [chat.as_bytes()])?;
+                self.conn.execute(
+                    "UPDATE chats SET left_chat = 1 WHERE chat = ?1",
+                    [chat.as_bytes()],
+                )?;
             }
         }
         added.retain(|d| *d != my_device);

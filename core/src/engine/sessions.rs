@@ -49,7 +49,13 @@ impl Engine {
 
     fn next_header(&self, topic: TopicId, key: u32) -> Result<Header> {
         let author = self.me()?.id.device_id();
-        Ok(Header { version: VERSION, topic, author, seq: self.held(&topic, &author)? + 1, key })
+        Ok(Header {
+            version: VERSION,
+            topic,
+            author,
+            seq: self.held(&topic, &author)? + 1,
+            key,
+        })
     }
 
     /// Sends pairwise content to each of `to` on `topic`, in one envelope.
@@ -60,13 +66,21 @@ impl Engine {
         content: PairwiseContent,
     ) -> Result<u64> {
         let header = self.next_header(topic, PAIRWISE_KEY)?;
-        let plain = wire::encode(&PairwisePlain { topic, seq: header.seq, content });
+        let plain = wire::encode(&PairwisePlain {
+            topic,
+            seq: header.seq,
+            content,
+        });
         let mut parts = Vec::with_capacity(to.len());
         for dev in to {
             let mut ch = self.channel_for(dev)?;
             let (kind, body) = ch.encrypt(&plain)?;
             self.save_channel(dev, &ch)?;
-            parts.push(PairwisePart { to: *dev, kind, body });
+            parts.push(PairwisePart {
+                to: *dev,
+                kind,
+                body,
+            });
         }
         let env = Envelope::seal(header, wire::encode(&parts), &self.me()?.id.device);
         self.store_own(&env)?;
@@ -74,11 +88,22 @@ impl Engine {
     }
 
     /// Encrypts group content with this device's sender key for the topic.
-    pub(crate) fn send_group(&mut self, chat: &ChatId, topic: TopicId, at: u64, content: GroupContent) -> Result<u64> {
+    pub(crate) fn send_group(
+        &mut self,
+        chat: &ChatId,
+        topic: TopicId,
+        at: u64,
+        content: GroupContent,
+    ) -> Result<u64> {
         self.ensure_outbound(chat, topic)?;
         let key_no = self.out_sessions.get(&topic).map(|s| s.0).unwrap_or(1);
         let header = self.next_header(topic, key_no)?;
-        let plain = wire::encode(&GroupPlain { topic, seq: header.seq, at, content });
+        let plain = wire::encode(&GroupPlain {
+            topic,
+            seq: header.seq,
+            at,
+            content,
+        });
         let ciphertext = match self.out_sessions.get_mut(&topic) {
             Some((_, out, dirty)) => {
                 *dirty = true;
@@ -124,18 +149,35 @@ impl Engine {
         self.save_inbound(topic, me, key_no, &inbound)?;
         self.conn.execute(
             "INSERT INTO group_out (topic, key_no, pickle) VALUES (?1, ?2, ?3)",
-            params![topic.as_bytes(), key_no as i64, out.pickle(self.key.pickle_key())],
+            params![
+                topic.as_bytes(),
+                key_no as i64,
+                out.pickle(self.key.pickle_key())
+            ],
         )?;
         self.out_sessions.insert(topic, (key_no, out, false));
         let recipients = self.other_member_devices(chat)?;
         if !recipients.is_empty() {
-            self.send_pairwise(topic, &recipients, PairwiseContent::RoomKey { chat: *chat, key: key_no, session_key })?;
+            self.send_pairwise(
+                topic,
+                &recipients,
+                PairwiseContent::RoomKey {
+                    chat: *chat,
+                    key: key_no,
+                    session_key,
+                },
+            )?;
         }
         Ok(())
     }
 
     /// Shares this device's current sender key for a conversation with new member devices.
-    pub(crate) fn share_current_key(&mut self, chat: &ChatId, topic: TopicId, to: &[DeviceId]) -> Result<()> {
+    pub(crate) fn share_current_key(
+        &mut self,
+        chat: &ChatId,
+        topic: TopicId,
+        to: &[DeviceId],
+    ) -> Result<()> {
         if to.is_empty() {
             return Ok(());
         }
@@ -149,9 +191,19 @@ impl Engine {
             return Ok(()); // the key goes to everyone when the session is created
         }
         self.ensure_outbound(chat, topic)?;
-        let Some((key_no, out, _)) = self.out_sessions.get(&topic) else { return Ok(()) };
+        let Some((key_no, out, _)) = self.out_sessions.get(&topic) else {
+            return Ok(());
+        };
         let (key_no, session_key) = (*key_no, out.session_key());
-        self.send_pairwise(topic, to, PairwiseContent::RoomKey { chat: *chat, key: key_no, session_key })?;
+        self.send_pairwise(
+            topic,
+            to,
+            PairwiseContent::RoomKey {
+                chat: *chat,
+                key: key_no,
+                session_key,
+            },
+        )?;
         Ok(())
     }
 
@@ -159,7 +211,8 @@ impl Engine {
     /// with the current members only.
     pub(crate) fn rotate_outbound(&mut self, topic: &TopicId) -> Result<()> {
         self.out_sessions.remove(topic);
-        self.conn.execute("DELETE FROM group_out WHERE topic = ?1", [topic.as_bytes()])?;
+        self.conn
+            .execute("DELETE FROM group_out WHERE topic = ?1", [topic.as_bytes()])?;
         Ok(())
     }
 
@@ -177,11 +230,22 @@ impl Engine {
         Ok(())
     }
 
-    pub(crate) fn save_inbound(&mut self, topic: TopicId, device: DeviceId, key_no: u32, s: &Inbound) -> Result<()> {
+    pub(crate) fn save_inbound(
+        &mut self,
+        topic: TopicId,
+        device: DeviceId,
+        key_no: u32,
+        s: &Inbound,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO group_in (topic, device, key_no, pickle) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (topic, device, key_no) DO NOTHING",
-            params![topic.as_bytes(), device.0, key_no as i64, s.pickle(self.key.pickle_key())],
+            params![
+                topic.as_bytes(),
+                device.0,
+                key_no as i64,
+                s.pickle(self.key.pickle_key())
+            ],
         )?;
         self.wake.push((topic, device));
         Ok(())
@@ -200,10 +264,15 @@ impl Engine {
                     |r| r.get(0),
                 )
                 .optional()?;
-            let Some(p) = pickle else { return Err(CryptoError::MissingKey.into()) };
-            self.in_sessions.insert(k, Inbound::from_pickle(&p, self.key.pickle_key())?);
+            let Some(p) = pickle else {
+                return Err(CryptoError::MissingKey.into());
+            };
+            self.in_sessions
+                .insert(k, Inbound::from_pickle(&p, self.key.pickle_key())?);
         }
-        let Some(s) = self.in_sessions.get_mut(&k) else { return Err(CryptoError::MissingKey.into()) };
+        let Some(s) = self.in_sessions.get_mut(&k) else {
+            return Err(CryptoError::MissingKey.into());
+        };
         let plain = s.decrypt(&env.ciphertext)?;
         let g: GroupPlain = wire::decode(&plain, crate::envelope::content::MAX_CONTENT_BYTES)
             .map_err(crate::envelope::Error::from)?;
@@ -217,7 +286,9 @@ impl Engine {
     pub(crate) fn decrypt_pairwise(&mut self, env: &Envelope) -> Result<Option<PairwisePlain>> {
         let me = self.me()?.id.device_id();
         let parts = env.pairwise_parts()?;
-        let Some(part) = parts.into_iter().find(|p| p.to == me) else { return Ok(None) };
+        let Some(part) = parts.into_iter().find(|p| p.to == me) else {
+            return Ok(None);
+        };
         let msg = parse_message(part.kind, &part.body)?;
         let author = env.header.author;
         let mut plain = None;
@@ -256,7 +327,10 @@ impl Engine {
         }
         let me = self.me()?.id.device_id();
         let parts = env.pairwise_parts()?;
-        let part = parts.iter().find(|p| p.to == me).ok_or(CryptoError::MissingKey)?;
+        let part = parts
+            .iter()
+            .find(|p| p.to == me)
+            .ok_or(CryptoError::MissingKey)?;
         match parse_message(part.kind, &part.body)? {
             vodozemac::olm::OlmMessage::PreKey(pre) => Ok(pre.identity_key().to_bytes()),
             _ => Err(CryptoError::Channel("no channel with this device".into()).into()),
@@ -266,7 +340,11 @@ impl Engine {
     pub(crate) fn bundle_of(&self, device: &DeviceId) -> Result<Option<DeviceBundle>> {
         let b: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT bundle FROM devices WHERE device = ?1", [device.0], |r| r.get(0))
+            .query_row(
+                "SELECT bundle FROM devices WHERE device = ?1",
+                [device.0],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(b.and_then(|b| wire::decode(&b, 4096).ok()))
     }
@@ -287,7 +365,9 @@ impl Engine {
         let mut st = self.conn.prepare_cached(
             "SELECT session_id, pickle FROM olm_sessions WHERE device = ?1 ORDER BY last_used DESC",
         )?;
-        let rows = st.query_map([device.0], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = st.query_map([device.0], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (sid, p) = row?;
@@ -303,7 +383,10 @@ impl Engine {
         let b = self
             .bundle_of(device)?
             .ok_or_else(|| Error::NotFound("no keys for this device".into()))?;
-        Ok(self.me()?.olm.open_outbound(&b.curve_key, &b.fallback_key)?)
+        Ok(self
+            .me()?
+            .olm
+            .open_outbound(&b.curve_key, &b.fallback_key)?)
     }
 
     fn save_channel(&mut self, device: &DeviceId, ch: &Channel) -> Result<()> {

@@ -34,7 +34,11 @@ pub struct GroupPlain {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupContent {
     /// A yrs v1 update to one document, made with the given client id.
-    Doc { doc: DocKey, client: u64, update: Vec<u8> },
+    Doc {
+        doc: DocKey,
+        client: u64,
+        update: Vec<u8>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +55,11 @@ impl ChatKind {
         }
     }
     pub fn parse(s: &str) -> ChatKind {
-        if s == "group" { ChatKind::Group } else { ChatKind::Direct }
+        if s == "group" {
+            ChatKind::Group
+        } else {
+            ChatKind::Direct
+        }
     }
 }
 
@@ -75,9 +83,22 @@ pub enum PairwiseContent {
         session_key: Vec<u8>,
     },
     /// The inviter's confirmation, with its own sender key for the 1:1 conversation.
-    ContactAccept { name: String, bundle: DeviceBundle, session_key: Vec<u8> },
+    ContactAccept {
+        name: String,
+        bundle: DeviceBundle,
+        session_key: Vec<u8>,
+    },
     /// "You were added to this conversation": its topic and the current meta document.
-    ChatInvite { chat: ChatId, topic: TopicId, kind: ChatKind, meta: Vec<u8> },
+    ChatInvite {
+        chat: ChatId,
+        topic: TopicId,
+        kind: ChatKind,
+        meta: Vec<u8>,
+    },
     /// A sender's Megolm session key for a conversation.
-    RoomKey { chat: ChatId, key: u32, session_key: Vec<u8> },
+    RoomKey {
+        chat: ChatId,
+        key: u32,
+        session_key: Vec<u8>,
+    },
 }

@@ -90,7 +90,11 @@ impl Envelope {
     /// Signs header and ciphertext with the author's device key.
     pub fn seal(header: Header, ciphertext: Vec<u8>, device: &ed25519::Keypair) -> Self {
         let signature = device.sign(&signed_bytes(&header, &ciphertext));
-        Envelope { header, ciphertext, signature }
+        Envelope {
+            header,
+            ciphertext,
+            signature,
+        }
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -120,7 +124,10 @@ impl Envelope {
     }
 
     pub fn verify_signature(&self) -> Result<(), Error> {
-        if self.header.author.verify(&signed_bytes(&self.header, &self.ciphertext), &self.signature) {
+        if self.header.author.verify(
+            &signed_bytes(&self.header, &self.ciphertext),
+            &self.signature,
+        ) {
             Ok(())
         } else {
             Err(Error::BadSignature)
@@ -168,21 +175,39 @@ mod tests {
         let (env, _) = sample();
         let mut t = env.clone();
         t.ciphertext[0] ^= 1;
-        assert_eq!(Envelope::decode_verified(&t.encode()), Err(Error::BadSignature));
+        assert_eq!(
+            Envelope::decode_verified(&t.encode()),
+            Err(Error::BadSignature)
+        );
         let mut t = env.clone();
         t.header.seq = 8;
-        assert_eq!(Envelope::decode_verified(&t.encode()), Err(Error::BadSignature));
+        assert_eq!(
+            Envelope::decode_verified(&t.encode()),
+            Err(Error::BadSignature)
+        );
         // Signed by someone else but claiming the author.
         let other = ed25519::Keypair::generate();
         let forged = Envelope::seal(env.header, env.ciphertext.clone(), &other);
-        assert_eq!(Envelope::decode_verified(&forged.encode()), Err(Error::BadSignature));
+        assert_eq!(
+            Envelope::decode_verified(&forged.encode()),
+            Err(Error::BadSignature)
+        );
         let mut v = env.clone();
         v.header.version = 9;
-        assert_eq!(Envelope::decode(&v.encode()), Err(Error::UnsupportedVersion(9)));
+        assert_eq!(
+            Envelope::decode(&v.encode()),
+            Err(Error::UnsupportedVersion(9))
+        );
         let bytes = env.encode();
-        assert!(matches!(Envelope::decode(&bytes[..bytes.len() - 3]), Err(Error::Malformed(_))));
+        assert!(matches!(
+            Envelope::decode(&bytes[..bytes.len() - 3]),
+            Err(Error::Malformed(_))
+        ));
         let big = vec![0u8; MAX_ENVELOPE_BYTES + 1];
-        assert_eq!(Envelope::decode(&big), Err(Error::Oversize(MAX_ENVELOPE_BYTES + 1)));
+        assert_eq!(
+            Envelope::decode(&big),
+            Err(Error::Oversize(MAX_ENVELOPE_BYTES + 1))
+        );
         let mut z = env;
         z.header.seq = 0;
         assert_eq!(Envelope::decode(&z.encode()), Err(Error::ZeroSeq));

@@ -21,12 +21,18 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 pub fn open_writer(path: &Path) -> Result<Connection> {
     let conn = open(path, false)?;
-    migrate(&conn).map_err(|e| Error::OpenDatabase { path: path.into(), cause: e.to_string() })?;
+    migrate(&conn).map_err(|e| Error::OpenDatabase {
+        path: path.into(),
+        cause: e.to_string(),
+    })?;
     Ok(conn)
 }
 
 pub fn open(path: &Path, read_only: bool) -> Result<Connection> {
-    let wrap = |e: rusqlite::Error| Error::OpenDatabase { path: path.into(), cause: e.to_string() };
+    let wrap = |e: rusqlite::Error| Error::OpenDatabase {
+        path: path.into(),
+        cause: e.to_string(),
+    };
     let flags = if read_only {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
@@ -35,18 +41,23 @@ pub fn open(path: &Path, read_only: bool) -> Result<Connection> {
             | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags).map_err(wrap)?;
-    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS)).map_err(wrap)?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))
+        .map_err(wrap)?;
     if !read_only {
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
     }
-    conn.pragma_update(None, "synchronous", "FULL").map_err(wrap)?;
-    conn.pragma_update(None, "foreign_keys", "ON").map_err(wrap)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(wrap)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(wrap)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 
 pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
-    conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map(|v| v as usize)
+    conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+        .map(|v| v as usize)
 }
 
 /// Applies every migration newer than the database, each in its own transaction.
@@ -73,7 +84,11 @@ pub fn migrate_to(conn: &Connection, target: usize) -> Result<()> {
 /// Runs SQLite's own consistency check.
 pub fn integrity_check(conn: &Connection) -> Result<()> {
     let res: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    if res == "ok" { Ok(()) } else { Err(Error::Corrupt(res)) }
+    if res == "ok" {
+        Ok(())
+    } else {
+        Err(Error::Corrupt(res))
+    }
 }
 
 #[cfg(test)]
@@ -130,7 +145,10 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert!(plan.iter().any(|p| p.contains("messages_by_chat")), "{plan:?}");
+        assert!(
+            plan.iter().any(|p| p.contains("messages_by_chat")),
+            "{plan:?}"
+        );
         let plan: Vec<String> = conn
             .prepare("EXPLAIN QUERY PLAN SELECT chat FROM chats ORDER BY last_at DESC")
             .unwrap()

@@ -23,7 +23,10 @@ impl Readers {
         for _ in 0..READERS {
             pool.push(super::open(path, true)?);
         }
-        Ok(Readers { pool: Arc::new(Mutex::new(pool)), path: path.into() })
+        Ok(Readers {
+            pool: Arc::new(Mutex::new(pool)),
+            path: path.into(),
+        })
     }
 
     /// Runs `f` on a reader connection on the blocking thread pool.

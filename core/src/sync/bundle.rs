@@ -65,7 +65,8 @@ pub fn write(
             }
         }
         let body: Vec<u8> = r.get(3)?;
-        out.write_all(&(body.len() as u32).to_le_bytes()).map_err(Error::from)?;
+        out.write_all(&(body.len() as u32).to_le_bytes())
+            .map_err(Error::from)?;
         out.write_all(&body).map_err(Error::from)?;
         n += 1;
     }
@@ -76,7 +77,9 @@ pub fn write(
 /// Reads every envelope of a bundle; stops at damage and says where.
 pub fn read(input: &mut impl Read) -> Result<(Vec<Vec<u8>>, Option<String>), Error> {
     let mut magic = [0u8; 8];
-    input.read_exact(&mut magic).map_err(|_| Error::NotABundle)?;
+    input
+        .read_exact(&mut magic)
+        .map_err(|_| Error::NotABundle)?;
     if &magic != MAGIC {
         return Err(Error::NotABundle);
     }

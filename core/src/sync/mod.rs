@@ -17,14 +17,24 @@ pub struct VersionVectors(pub BTreeMap<TopicId, BTreeMap<DeviceId, u64>>);
 
 impl VersionVectors {
     pub fn get(&self, topic: &TopicId, author: &DeviceId) -> u64 {
-        self.0.get(topic).and_then(|v| v.get(author)).copied().unwrap_or(0)
+        self.0
+            .get(topic)
+            .and_then(|v| v.get(author))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
 /// What this device holds, for every topic it syncs.
 pub fn version_vectors(conn: &Connection) -> Result<VersionVectors> {
     let mut st = conn.prepare_cached("SELECT topic, author, held FROM heads WHERE held > 0")?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)))?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
     let mut out = VersionVectors::default();
     for row in rows {
         let (t, a, held) = row?;

@@ -19,7 +19,11 @@ impl Peer {
         let dir = tempfile::tempdir().expect("tempdir");
         let node = Node::open(dir.path()).await.expect("open");
         node.init(name).await.expect("init");
-        Peer { node, dir, name: name.into() }
+        Peer {
+            node,
+            dir,
+            name: name.into(),
+        }
     }
 
     pub fn path(&self, file: &str) -> PathBuf {
@@ -27,7 +31,13 @@ impl Peer {
     }
 
     pub async fn bodies(&self, chat: &ChatId) -> Vec<String> {
-        self.node.messages(chat, 1000, None).await.expect("messages").into_iter().map(|m| m.body).collect()
+        self.node
+            .messages(chat, 1000, None)
+            .await
+            .expect("messages")
+            .into_iter()
+            .map(|m| m.body)
+            .collect()
     }
 }
 
@@ -35,7 +45,10 @@ impl Peer {
 pub async fn sync(from: &Peer, to: &Peer) -> ImportReport {
     let since = to.node.version_vectors().await.expect("vv");
     let file = from.path(&format!("to-{}.bundle", to.name));
-    from.node.export_bundle(&file, Some(since)).await.expect("export");
+    from.node
+        .export_bundle(&file, Some(since))
+        .await
+        .expect("export");
     to.node.import_bundle(&file).await.expect("import")
 }
 
@@ -76,12 +89,21 @@ pub async fn contacts(a: &str, b: &str) -> (Peer, Peer) {
 }
 
 pub async fn connect(inviter: &Peer, acceptor: &Peer) {
-    let code = inviter.node.create_invite(3600, vec![]).await.expect("invite");
+    let code = inviter
+        .node
+        .create_invite(3600, vec![])
+        .await
+        .expect("invite");
     acceptor.node.accept_invite(&code).await.expect("accept");
     sync_both(inviter, acceptor).await;
 }
 
 /// The 1:1 conversation `p` has with the contact named `name`.
 pub async fn dm(p: &Peer, name: &str) -> ChatId {
-    p.node.find_contact(name).await.expect("contact").chat.expect("dm chat")
+    p.node
+        .find_contact(name)
+        .await
+        .expect("contact")
+        .chat
+        .expect("dm chat")
 }

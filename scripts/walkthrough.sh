@@ -25,7 +25,7 @@ son init --name "Minjun"
 step "Mom shows her invite code (and QR code)"
 CODE=$(mom invite)
 echo "$CODE"
-mom invite --qr | tail -n +2 | head -20
+mom invite --qr | tail -n +2
 
 step "Son accepts it; the request travels to Mom on a USB stick, her confirmation comes back"
 son accept "$CODE"

@@ -29,7 +29,7 @@ fn all_decoders(bytes: &[u8]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(600))]
     #[test]
     fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
         all_decoders(&bytes);

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::ids::{ChatId, MessageId, TopicId};
+use crate::ids::{ChatId, DeviceId, MessageId, TopicId};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -21,5 +21,14 @@ pub enum Event {
     /// New envelopes are stored for a topic (the network pushes them on).
     EnvelopesAdded {
         topic: TopicId,
+    },
+    /// How a device is reached changed: path is lan, direct, mesh or none.
+    PathChanged {
+        device: DeviceId,
+        path: String,
+    },
+    /// Delivery or read receipts for messages of this chat arrived.
+    DeliveryChanged {
+        chat: ChatId,
     },
 }

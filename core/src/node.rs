@@ -59,6 +59,7 @@ pub struct Profile {
 
 struct Inner {
     jobs: mpsc::Sender<engine::Job>,
+    net: Mutex<Option<crate::net::Handle>>,
     readers: Readers,
     events: broadcast::Sender<Event>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -121,6 +122,7 @@ impl Node {
         Ok(Node {
             inner: Arc::new(Inner {
                 jobs,
+                net: Mutex::new(None),
                 readers,
                 events,
                 thread: Mutex::new(Some(thread)),
@@ -152,15 +154,71 @@ impl Node {
         rx.await.map_err(|_| Error::Shutdown)?
     }
 
-    async fn read<T: Send + 'static>(
+    pub(crate) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         self.inner.readers.with(f).await
     }
 
+    pub(crate) fn emit(&self, e: Event) {
+        let _ = self.inner.events.send(e);
+    }
+
+    // ---- network ----
+
+    /// Starts networking: listening, discovery, sync with family devices.
+    pub async fn start_network(&self, cfg: crate::net::Config) -> Result<()> {
+        if self.net().is_some() {
+            return Err(Error::Invalid("the network is already running".into()));
+        }
+        let keypair = self.call(|e| Ok(e.me()?.id.libp2p_keypair())).await?;
+        let handle = crate::net::spawn(self.clone(), cfg, keypair)?;
+        if let Ok(mut n) = self.inner.net.lock() {
+            *n = Some(handle);
+        }
+        Ok(())
+    }
+
+    /// Stops networking; the node keeps working offline.
+    pub async fn stop_network(&self) -> Result<()> {
+        let handle = self.inner.net.lock().ok().and_then(|mut n| n.take());
+        if let Some(h) = handle {
+            h.stop().await?;
+        }
+        Ok(())
+    }
+
+    fn net(&self) -> Option<crate::net::Handle> {
+        self.inner.net.lock().ok().and_then(|n| n.clone())
+    }
+
+    pub async fn network_status(&self) -> Result<Option<crate::net::Status>> {
+        match self.net() {
+            Some(h) => Ok(Some(h.status().await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn dial(&self, addr: &str) -> Result<()> {
+        let a = addr.parse().map_err(|_| Error::Invalid(format!("not a network address: {addr}")))?;
+        self.net().ok_or_else(|| Error::Invalid("the network is not running".into()))?.dial(a).await
+    }
+
+    /// Records that a device was seen now (and where, if we dialed it).
+    pub(crate) async fn remember_peer(&self, device: DeviceId, addr: Option<String>, seen: bool) -> Result<()> {
+        self.call(move |e| e.remember_peer(&device, addr, seen)).await
+    }
+
+    /// For every contact: how it is reached right now, through whom, and when it was last seen.
+    pub async fn reachability(&self) -> Result<Vec<crate::reach::Reach>> {
+        let status = self.network_status().await?;
+        self.read(move |c| crate::reach::compute(c, status.as_ref())).await
+    }
+
     /// Stops the engine after everything queued is committed.
     pub async fn shutdown(&self) -> Result<()> {
+        self.stop_network().await?;
         let _ = self
             .call(|e| {
                 e.request_stop();
@@ -196,7 +254,13 @@ impl Node {
 
     // ---- contacts ----
 
-    pub async fn create_invite(&self, ttl_secs: u64, addrs: Vec<String>) -> Result<String> {
+    /// Makes an invite code. With the network running, it carries this device's addresses.
+    pub async fn create_invite(&self, ttl_secs: u64, mut addrs: Vec<String>) -> Result<String> {
+        if addrs.is_empty() {
+            if let Some(s) = self.network_status().await? {
+                addrs = s.listen;
+            }
+        }
         self.call(move |e| e.create_invite(ttl_secs, addrs)).await
     }
 
@@ -207,8 +271,19 @@ impl Node {
 
     /// Accepts an invite: the contact shows as pending until the inviter confirms.
     pub async fn accept_invite(&self, code: &str) -> Result<Contact> {
-        let code = code.to_string();
-        let account = self.call(move |e| e.accept_invite(&code)).await?;
+        let owned = code.to_string();
+        let account = self.call(move |e| e.accept_invite(&owned)).await?;
+        // Reach the inviter at the addresses the invite carries, now and later.
+        if let Ok(inv) = crate::invite::Invite::decode(code, 0) {
+            for a in inv.addrs.iter().take(8) {
+                let _ = self.remember_peer(inv.bundle.device, Some(a.clone()), false).await;
+            }
+            if self.net().is_some() {
+                for a in &inv.addrs {
+                    let _ = self.dial(a).await;
+                }
+            }
+        }
         self.contact(&account).await
     }
 

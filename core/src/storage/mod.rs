@@ -14,7 +14,10 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// Migrations in order; index + 1 is the schema version after applying it.
-pub const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_network.sql"),
+];
 
 /// Wait this long for a lock held by a reader checkpointing the WAL.
 const BUSY_TIMEOUT_MS: u64 = 5_000;

@@ -2,6 +2,8 @@
 //! moved through a file). The network sync protocol builds on the same two pieces.
 
 pub mod bundle;
+pub mod protocol;
+pub mod store;
 
 use std::collections::BTreeMap;
 

@@ -107,3 +107,48 @@ pub async fn dm(p: &Peer, name: &str) -> ChatId {
         .chat
         .expect("dm chat")
 }
+
+/// Waits (up to 20 s) until `check` holds, re-checking on every node event and every 50 ms.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// A peer with networking on loopback only (no mDNS: tests never send multicast).
+pub async fn online(name: &str) -> Peer {
+    let p = Peer::new(name).await;
+    let cfg = hearth_core::net::Config {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        lan_only: true,
+        mdns: false,
+        dial: vec![],
+    };
+    p.node.start_network(cfg).await.expect("network");
+    eventually("listening", || async { !p.node.network_status().await.unwrap().unwrap().listen.is_empty() }).await;
+    p
+}
+
+/// Two online contacts, connected through an invite carried over the network.
+pub async fn online_contacts(a: &str, b: &str) -> (Peer, Peer) {
+    let alice = online(a).await;
+    let bob = online(b).await;
+    let code = alice.node.create_invite(3600, vec![]).await.unwrap();
+    bob.node.accept_invite(&code).await.unwrap();
+    for p in [&alice, &bob] {
+        eventually("contact connected on both sides", || async {
+            p.node.contacts().await.unwrap().first().map(|c| c.state == "connected").unwrap_or(false)
+        })
+        .await;
+    }
+    (alice, bob)
+}

@@ -1,0 +1,50 @@
+//! Address classes. LAN-only mode dials and announces only addresses in local networks:
+//! private IPv4 ranges, link-local, loopback, and IPv6 unique-local and link-local.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use libp2p::multiaddr::Protocol;
+use libp2p::Multiaddr;
+
+pub fn is_lan_v4(ip: &Ipv4Addr) -> bool {
+    ip.is_private() || ip.is_loopback() || ip.is_link_local()
+}
+
+pub fn is_lan_v6(ip: &Ipv6Addr) -> bool {
+    let seg = ip.segments()[0];
+    ip.is_loopback() || (seg & 0xfe00) == 0xfc00 || (seg & 0xffc0) == 0xfe80
+}
+
+/// True if the address is an IP address inside a local network. DNS names are never local:
+/// resolving one would leave the LAN.
+pub fn is_lan(addr: &Multiaddr) -> bool {
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => is_lan_v4(&ip),
+        Some(Protocol::Ip6(ip)) => is_lan_v6(&ip),
+        _ => false,
+    }
+}
+
+/// True for unspecified listen addresses (0.0.0.0 / ::), never worth announcing.
+pub fn is_unspecified(addr: &Multiaddr) -> bool {
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => ip.is_unspecified(),
+        Some(Protocol::Ip6(ip)) => ip.is_unspecified(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        for lan in ["/ip4/192.168.1.5/tcp/1", "/ip4/10.0.0.1/udp/1/quic-v1", "/ip4/127.0.0.1/tcp/1", "/ip6/fe80::1/tcp/1", "/ip6/fd00::1/tcp/1", "/ip4/169.254.3.3/tcp/1"] {
+            assert!(is_lan(&lan.parse().unwrap()), "{lan}");
+        }
+        for wan in ["/ip4/8.8.8.8/tcp/1", "/dns4/example.org/tcp/1", "/ip6/2001:db8::1/tcp/1", "/ip4/100.64.0.1/tcp/1"] {
+            assert!(!is_lan(&wan.parse().unwrap()), "{wan}");
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The libp2p behaviours of a Hearth node, combined.
+
+use std::time::Duration;
+
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{connection_limits, identify, mdns, memory_connection_limits, ping, request_response, StreamProtocol};
+
+use crate::sync::protocol::{Request, Response, MAX_MESSAGE_BYTES, PROTOCOL};
+
+/// Connections at most: a family plus a few strangers on the same Wi-Fi.
+const MAX_CONNECTIONS: u32 = 256;
+const MAX_PER_PEER: u32 = 4;
+const MAX_PENDING: u32 = 64;
+/// Refuse new connections when the process uses more than this much memory.
+const MAX_MEMORY_BYTES: usize = 512 * 1024 * 1024;
+/// Slow mobile links: a whole batch may take a while.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A newly started peer is seen within about this long.
+pub const MDNS_QUERY_INTERVAL: Duration = Duration::from_millis(800);
+const MDNS_TTL: Duration = Duration::from_secs(30);
+
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    pub limits: connection_limits::Behaviour,
+    pub memory: memory_connection_limits::Behaviour,
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    pub sync: request_response::cbor::Behaviour<Request, Response>,
+}
+
+impl Behaviour {
+    pub fn new(key: &libp2p::identity::Keypair, use_mdns: bool) -> std::io::Result<Self> {
+        let mdns = if use_mdns {
+            let cfg = mdns::Config { ttl: MDNS_TTL, query_interval: MDNS_QUERY_INTERVAL, enable_ipv6: false };
+            Some(mdns::tokio::Behaviour::new(cfg, key.public().to_peer_id())?)
+        } else {
+            None
+        };
+        let codec = request_response::cbor::codec::Codec::default()
+            .set_request_size_maximum(MAX_MESSAGE_BYTES)
+            .set_response_size_maximum(MAX_MESSAGE_BYTES);
+        Ok(Behaviour {
+            limits: connection_limits::Behaviour::new(
+                connection_limits::ConnectionLimits::default()
+                    .with_max_established(Some(MAX_CONNECTIONS))
+                    .with_max_established_per_peer(Some(MAX_PER_PEER))
+                    .with_max_pending_incoming(Some(MAX_PENDING))
+                    .with_max_pending_outgoing(Some(MAX_PENDING)),
+            ),
+            memory: memory_connection_limits::Behaviour::with_max_bytes(MAX_MEMORY_BYTES),
+            identify: identify::Behaviour::new(
+                identify::Config::new("/hearth/1".into(), key.public())
+                    .with_agent_version(format!("hearth/{}", env!("CARGO_PKG_VERSION")))
+                    .with_hide_listen_addrs(true),
+            ),
+            ping: ping::Behaviour::default(),
+            mdns: Toggle::from(mdns),
+            sync: request_response::Behaviour::with_codec(
+                codec,
+                [(StreamProtocol::new(PROTOCOL), request_response::ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+            ),
+        })
+    }
+}

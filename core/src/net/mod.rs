@@ -1,0 +1,130 @@
+//! The network: one task owns the libp2p `Swarm`; everyone else talks to it through a bounded
+//! command channel with reply channels ([`Handle`]). Nobody else touches the swarm.
+//!
+//! The task connects to family devices (found by mDNS on every interface, by addresses from
+//! invites and remembered from last time), runs the sync protocol ([`crate::sync::protocol`])
+//! with each of them for the topics they share and nothing else, pushes new envelopes at once,
+//! forwards what it learns to its other connected members (the mesh), and keeps the
+//! reachability of every device: LAN, direct, via another member, or none.
+//!
+//! In LAN-only mode no address outside local networks is ever dialed or announced, and there is
+//! no DNS and no relay: a family on one Wi-Fi or phone hotspot with no internet at all.
+
+pub mod addr;
+mod behaviour;
+mod task;
+
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::ids::DeviceId;
+
+pub use behaviour::MDNS_QUERY_INTERVAL;
+pub(crate) use task::spawn;
+
+/// Commands queued for the net task; callers wait when it is busy.
+const COMMAND_QUEUE: usize = 64;
+/// How often every connected peer is re-synced, in case a push was lost.
+pub const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(15);
+/// Connections to family stay open this long without traffic (ping keeps them busy anyway).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Addresses to listen on. Default: every interface, TCP and QUIC, ports chosen by the OS.
+    pub listen: Vec<Multiaddr>,
+    pub lan_only: bool,
+    /// Discover peers with mDNS (off in tests that must not send multicast outside loopback).
+    pub mdns: bool,
+    /// Extra addresses to dial at start.
+    pub dial: Vec<Multiaddr>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: vec![
+                "/ip4/0.0.0.0/tcp/0".parse().unwrap_or_else(|_| Multiaddr::empty()),
+                "/ip4/0.0.0.0/udp/0/quic-v1".parse().unwrap_or_else(|_| Multiaddr::empty()),
+            ],
+            lan_only: false,
+            mdns: true,
+            dial: Vec::new(),
+        }
+    }
+}
+
+/// How a device is reached right now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "path", rename_all = "snake_case")]
+pub enum Path {
+    /// A direct connection inside a local network.
+    Lan,
+    /// A direct connection over the internet.
+    Direct,
+    /// Not connected, but a connected member is, and carries messages both ways.
+    Mesh { via: DeviceId },
+    None,
+}
+
+impl Path {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Path::Lan => "lan",
+            Path::Direct => "direct",
+            Path::Mesh { .. } => "mesh",
+            Path::None => "none",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerStatus {
+    pub device: DeviceId,
+    pub path: Path,
+    pub addr: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub device: DeviceId,
+    pub listen: Vec<String>,
+    pub lan_only: bool,
+    pub peers: Vec<PeerStatus>,
+}
+
+pub(crate) enum Command {
+    Dial(Multiaddr, oneshot::Sender<Result<()>>),
+    Status(oneshot::Sender<Status>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// The cloneable client of the net task.
+#[derive(Clone)]
+pub struct Handle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl Handle {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.map_err(|_| Error::Shutdown)?;
+        rx.await.map_err(|_| Error::Shutdown)
+    }
+
+    pub async fn dial(&self, addr: Multiaddr) -> Result<()> {
+        self.ask(|tx| Command::Dial(addr, tx)).await?
+    }
+
+    pub async fn status(&self) -> Result<Status> {
+        self.ask(Command::Status).await
+    }
+
+    pub async fn stop(&self) -> Result<()> {
+        self.ask(Command::Stop).await
+    }
+}

@@ -1,0 +1,86 @@
+//! Reachability as the user sees it: for every contact, the best current path to any of their
+//! devices (LAN, direct, via another member, none) and when they were last seen.
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::ids::{AccountId, DeviceId};
+use crate::net::{Path, Status};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Reach {
+    pub account: AccountId,
+    pub name: String,
+    /// lan, direct, mesh or none.
+    pub path: String,
+    /// For mesh: the member whose device carries the messages.
+    pub via: Option<String>,
+    /// Unix milliseconds; 0 if never seen.
+    pub last_seen_ms: u64,
+}
+
+fn rank(p: &Path) -> u8 {
+    match p {
+        Path::Lan => 3,
+        Path::Direct => 2,
+        Path::Mesh { .. } => 1,
+        Path::None => 0,
+    }
+}
+
+pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
+    let mut st = c.prepare_cached(
+        "SELECT k.account, COALESCE(k.nickname, k.name), d.device, COALESCE(p.last_seen, 0)
+         FROM contacts k LEFT JOIN devices d ON d.account = k.account
+         LEFT JOIN peers p ON p.device = d.device ORDER BY 2",
+    )?;
+    let rows: Vec<(Vec<u8>, String, Option<Vec<u8>>, i64)> =
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<rusqlite::Result<_>>()?;
+    let name_of_device = |d: &DeviceId| -> Option<String> {
+        c.query_row(
+            "SELECT COALESCE(k.nickname, k.name) FROM devices d JOIN contacts k ON k.account = d.account WHERE d.device = ?1",
+            [d.0],
+            |r| r.get(0),
+        )
+        .ok()
+    };
+    let mut out: Vec<Reach> = Vec::new();
+    for (account, name, device, last_seen) in rows {
+        let Some(account) = AccountId::from_slice(&account) else { continue };
+        let device = device.and_then(|d| DeviceId::from_slice(&d));
+        let path = device
+            .and_then(|d| status.and_then(|s| s.peers.iter().find(|p| p.device == d)).map(|p| p.path.clone()))
+            .unwrap_or(Path::None);
+        let via = match &path {
+            Path::Mesh { via } => name_of_device(via).or_else(|| Some(via.to_string())),
+            _ => None,
+        };
+        let connected = matches!(path, Path::Lan | Path::Direct);
+        let last_seen = if connected { now_ms() } else { last_seen as u64 };
+        match out.iter_mut().find(|r| r.account == account) {
+            Some(r) => {
+                if rank(&path) > rank_name(&r.path) {
+                    r.path = path.name().into();
+                    r.via = via;
+                }
+                r.last_seen_ms = r.last_seen_ms.max(last_seen);
+            }
+            None => out.push(Reach { account, name, path: path.name().into(), via, last_seen_ms: last_seen }),
+        }
+    }
+    Ok(out)
+}
+
+fn rank_name(p: &str) -> u8 {
+    match p {
+        "lan" => 3,
+        "direct" => 2,
+        "mesh" => 1,
+        _ => 0,
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

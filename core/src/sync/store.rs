@@ -1,0 +1,105 @@
+//! What the network asks of the store: which topics a device may sync, what this device holds,
+//! and the envelopes another device lacks. Read-only; ingest goes through the engine.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::protocol::{Want, BATCH_BYTES};
+use super::VersionVectors;
+use crate::error::Result;
+use crate::ids::{DeviceId, TopicId};
+
+/// Topics this device shares with `device`: conversations it is a current member of (and we
+/// have not left), and the pairwise channel with its account. Blocked contacts share nothing.
+pub fn shared_topics(c: &Connection, device: &DeviceId) -> Result<Vec<TopicId>> {
+    let mut st = c.prepare_cached(
+        "SELECT t.topic FROM topics t
+         WHERE NOT EXISTS (SELECT 1 FROM devices d JOIN contacts k ON k.account = d.account
+                           WHERE d.device = ?1 AND k.blocked = 1)
+           AND ((t.kind = 'chat'
+                 AND EXISTS (SELECT 1 FROM members m WHERE m.chat = t.chat AND m.device = ?1 AND m.removed_after IS NULL)
+                 AND EXISTS (SELECT 1 FROM chats c WHERE c.chat = t.chat AND c.left_chat = 0))
+             OR (t.kind = 'channel' AND EXISTS (SELECT 1 FROM devices d WHERE d.device = ?1 AND d.account = t.peer)))",
+    )?;
+    let rows = st.query_map([device.0], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let Some(t) = TopicId::from_slice(&r?) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// True for a topic of one of our open invites: anyone may deliver a contact request there.
+pub fn is_open_invite(c: &Connection, topic: &TopicId) -> Result<bool> {
+    Ok(c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM topics WHERE topic = ?1 AND kind = 'invite')",
+        [topic.as_bytes()],
+        |r| r.get(0),
+    )?)
+}
+
+/// True if we know this device (a contact's, a fellow member's, or an inviter's).
+pub fn is_known_device(c: &Connection, device: &DeviceId) -> Result<bool> {
+    Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM devices WHERE device = ?1)", [device.0], |r| r.get(0))?)
+}
+
+/// What this device holds for the given topics.
+pub fn have(c: &Connection, topics: &[TopicId]) -> Result<VersionVectors> {
+    let mut st = c.prepare_cached("SELECT author, held FROM heads WHERE topic = ?1 AND held > 0")?;
+    let mut out = VersionVectors::default();
+    for t in topics {
+        let rows = st.query_map([t.as_bytes()], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (a, h) = row?;
+            if let Some(a) = DeviceId::from_slice(&a) {
+                out.0.entry(*t).or_default().insert(a, h as u64);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Envelopes for `wants`, in seq order, up to about [`BATCH_BYTES`]; true if more remain.
+pub fn envelopes(c: &Connection, wants: &[Want]) -> Result<(Vec<Vec<u8>>, bool)> {
+    let mut st = c.prepare_cached(
+        "SELECT body FROM envelopes WHERE topic = ?1 AND author = ?2 AND seq > ?3 ORDER BY seq",
+    )?;
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for w in wants {
+        let mut rows = st.query(params![w.topic.as_bytes(), w.author.0, w.after as i64])?;
+        while let Some(r) = rows.next()? {
+            let body: Vec<u8> = r.get(0)?;
+            if bytes + body.len() > BATCH_BYTES && !out.is_empty() {
+                return Ok((out, true));
+            }
+            bytes += body.len();
+            out.push(body);
+        }
+    }
+    Ok((out, false))
+}
+
+/// Addresses remembered for a device, newest first.
+pub fn remembered_addrs(c: &Connection, device: &DeviceId) -> Result<Vec<String>> {
+    let a: Option<String> =
+        c.query_row("SELECT addrs FROM peers WHERE device = ?1", [device.0], |r| r.get(0)).optional()?;
+    Ok(a.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default())
+}
+
+/// Every known device with remembered addresses (to dial on start).
+pub fn devices_to_dial(c: &Connection) -> Result<Vec<(DeviceId, Vec<String>)>> {
+    let mut st = c.prepare_cached(
+        "SELECT p.device, p.addrs FROM peers p JOIN devices d ON d.device = p.device ORDER BY p.last_seen DESC",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (d, a) = row?;
+        if let Some(d) = DeviceId::from_slice(&d) {
+            out.push((d, serde_json::from_str(&a).unwrap_or_default()));
+        }
+    }
+    Ok(out)
+}

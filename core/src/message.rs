@@ -24,11 +24,18 @@ pub struct Message {
     pub deleted: bool,
     /// (account, emoji), sorted by account.
     pub reactions: Vec<(AccountId, String)>,
+    /// For my own messages: "sent" (stored on this device, on its way), "delivered" (on every
+    /// member's device), "read" (read by every member).
+    pub status: Option<String>,
+    /// For my own messages: the state per member (account, sent|delivered|read).
+    pub receipts: Vec<(AccountId, String)>,
+    #[serde(skip)]
+    seq: u64,
 }
 
 const COLUMNS: &str =
     "m.id, m.chat, m.author, m.sent_at, m.body, m.reply_to, m.edited_at, m.deleted,
-    COALESCE(k.nickname, k.name)";
+    COALESCE(k.nickname, k.name), m.seq";
 
 fn from_row(me: &AccountId, my_name: &str, r: &Row) -> rusqlite::Result<Message> {
     let author = AccountId::from_slice(&r.get::<_, Vec<u8>>(2)?).unwrap_or(AccountId([0; 32]));
@@ -53,10 +60,56 @@ fn from_row(me: &AccountId, my_name: &str, r: &Row) -> rusqlite::Result<Message>
         edited_at: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
         deleted: r.get(7)?,
         reactions: Vec::new(),
+        status: None,
+        receipts: Vec::new(),
+        seq: r.get::<_, i64>(9)? as u64,
     })
 }
 
+/// Delivery states of my own messages, from the members' receipts.
+fn fill_status(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
+    let Some(first) = msgs.iter().find(|m| m.mine) else {
+        return Ok(());
+    };
+    let chat = first.chat;
+    let my_device: Vec<u8> =
+        conn.query_row("SELECT device FROM identity WHERE id = 1", [], |r| r.get(0))?;
+    let mut st = conn.prepare_cached(
+        "SELECT m.account, COALESCE(r.delivered, 0), COALESCE(k.read_at, 0) FROM members m
+         LEFT JOIN receipts r ON r.chat = m.chat AND r.reporter = m.device AND r.author = ?2
+         LEFT JOIN read_marks k ON k.chat = m.chat AND k.reporter = m.device
+         WHERE m.chat = ?1 AND m.removed_after IS NULL AND m.device != ?2",
+    )?;
+    let members: Vec<(Vec<u8>, i64, i64)> = st
+        .query_map(params![chat.as_bytes(), my_device], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for m in msgs.iter_mut().filter(|m| m.mine && m.chat == chat) {
+        let mut worst = 2;
+        for (account, delivered, read_at) in &members {
+            let state = if *read_at as u64 >= m.sent_at {
+                2
+            } else if *delivered as u64 >= m.seq {
+                1
+            } else {
+                0
+            };
+            worst = worst.min(state);
+            let name = ["sent", "delivered", "read"][state];
+            if let Some(a) = AccountId::from_slice(account) {
+                m.receipts.push((a, name.to_string()));
+            }
+        }
+        m.status = Some(
+            ["sent", "delivered", "read"][if members.is_empty() { 0 } else { worst }].to_string(),
+        );
+    }
+    Ok(())
+}
+
 fn fill_reactions(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
+    fill_status(conn, msgs)?;
     let mut st = conn.prepare_cached(
         "SELECT account, emoji FROM reactions WHERE message = ?1 ORDER BY account",
     )?;

@@ -201,19 +201,31 @@ impl Node {
     }
 
     pub async fn dial(&self, addr: &str) -> Result<()> {
-        let a = addr.parse().map_err(|_| Error::Invalid(format!("not a network address: {addr}")))?;
-        self.net().ok_or_else(|| Error::Invalid("the network is not running".into()))?.dial(a).await
+        let a = addr
+            .parse()
+            .map_err(|_| Error::Invalid(format!("not a network address: {addr}")))?;
+        self.net()
+            .ok_or_else(|| Error::Invalid("the network is not running".into()))?
+            .dial(a)
+            .await
     }
 
     /// Records that a device was seen now (and where, if we dialed it).
-    pub(crate) async fn remember_peer(&self, device: DeviceId, addr: Option<String>, seen: bool) -> Result<()> {
-        self.call(move |e| e.remember_peer(&device, addr, seen)).await
+    pub(crate) async fn remember_peer(
+        &self,
+        device: DeviceId,
+        addr: Option<String>,
+        seen: bool,
+    ) -> Result<()> {
+        self.call(move |e| e.remember_peer(&device, addr, seen))
+            .await
     }
 
     /// For every contact: how it is reached right now, through whom, and when it was last seen.
     pub async fn reachability(&self) -> Result<Vec<crate::reach::Reach>> {
         let status = self.network_status().await?;
-        self.read(move |c| crate::reach::compute(c, status.as_ref())).await
+        self.read(move |c| crate::reach::compute(c, status.as_ref()))
+            .await
     }
 
     /// Stops the engine after everything queued is committed.
@@ -276,7 +288,9 @@ impl Node {
         // Reach the inviter at the addresses the invite carries, now and later.
         if let Ok(inv) = crate::invite::Invite::decode(code, 0) {
             for a in inv.addrs.iter().take(8) {
-                let _ = self.remember_peer(inv.bundle.device, Some(a.clone()), false).await;
+                let _ = self
+                    .remember_peer(inv.bundle.device, Some(a.clone()), false)
+                    .await;
             }
             if self.net().is_some() {
                 for a in &inv.addrs {
@@ -557,10 +571,12 @@ impl Node {
                 let chunk = chunk.to_vec();
                 let results = self
                     .call(move |e| {
-                        Ok(chunk
+                        let results: Vec<_> = chunk
                             .into_iter()
                             .map(|b| (e.ingest_isolated(&b), b))
-                            .collect::<Vec<_>>())
+                            .collect();
+                        e.send_due_receipts()?;
+                        Ok(results)
                     })
                     .await?;
                 for (res, bytes) in results {

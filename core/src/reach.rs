@@ -35,8 +35,9 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
          FROM contacts k LEFT JOIN devices d ON d.account = k.account
          LEFT JOIN peers p ON p.device = d.device ORDER BY 2",
     )?;
-    let rows: Vec<(Vec<u8>, String, Option<Vec<u8>>, i64)> =
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<rusqlite::Result<_>>()?;
+    let rows: Vec<(Vec<u8>, String, Option<Vec<u8>>, i64)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     let name_of_device = |d: &DeviceId| -> Option<String> {
         c.query_row(
             "SELECT COALESCE(k.nickname, k.name) FROM devices d JOIN contacts k ON k.account = d.account WHERE d.device = ?1",
@@ -47,17 +48,27 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
     };
     let mut out: Vec<Reach> = Vec::new();
     for (account, name, device, last_seen) in rows {
-        let Some(account) = AccountId::from_slice(&account) else { continue };
+        let Some(account) = AccountId::from_slice(&account) else {
+            continue;
+        };
         let device = device.and_then(|d| DeviceId::from_slice(&d));
         let path = device
-            .and_then(|d| status.and_then(|s| s.peers.iter().find(|p| p.device == d)).map(|p| p.path.clone()))
+            .and_then(|d| {
+                status
+                    .and_then(|s| s.peers.iter().find(|p| p.device == d))
+                    .map(|p| p.path.clone())
+            })
             .unwrap_or(Path::None);
         let via = match &path {
             Path::Mesh { via } => name_of_device(via).or_else(|| Some(via.to_string())),
             _ => None,
         };
         let connected = matches!(path, Path::Lan | Path::Direct);
-        let last_seen = if connected { now_ms() } else { last_seen as u64 };
+        let last_seen = if connected {
+            now_ms()
+        } else {
+            last_seen as u64
+        };
         match out.iter_mut().find(|r| r.account == account) {
             Some(r) => {
                 if rank(&path) > rank_name(&r.path) {
@@ -66,7 +77,13 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
                 }
                 r.last_seen_ms = r.last_seen_ms.max(last_seen);
             }
-            None => out.push(Reach { account, name, path: path.name().into(), via, last_seen_ms: last_seen }),
+            None => out.push(Reach {
+                account,
+                name,
+                path: path.name().into(),
+                via,
+                last_seen_ms: last_seen,
+            }),
         }
     }
     Ok(out)
@@ -82,5 +99,8 @@ fn rank_name(p: &str) -> u8 {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

@@ -10,9 +10,127 @@ async fn invite_and_messages_travel_live() {
     let (alice, bob) = online_contacts("Alice", "Bob").await;
     let chat = dm(&alice, "Bob").await;
     alice.node.send(&chat, "안녕, 들려?", None).await.unwrap();
-    eventually("bob receives", || async { bob.bodies(&chat).await == vec!["안녕, 들려?"] }).await;
+    eventually("bob receives", || async {
+        bob.bodies(&chat).await == vec!["안녕, 들려?"]
+    })
+    .await;
     bob.node.send(&chat, "응 잘 들려", None).await.unwrap();
-    eventually("alice receives", || async { alice.bodies(&chat).await.len() == 2 }).await;
+    eventually("alice receives", || async {
+        alice.bodies(&chat).await.len() == 2
+    })
+    .await;
     let reach = alice.node.reachability().await.unwrap();
     assert_eq!(reach[0].path, "lan", "{reach:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_and_read_receipts_come_back() {
+    let (alice, bob) = online_contacts("Alice", "Bob").await;
+    let chat = dm(&alice, "Bob").await;
+    let id = alice.node.send(&chat, "저녁 먹었어?", None).await.unwrap();
+    assert_eq!(
+        alice.node.message(&id).await.unwrap().status.as_deref(),
+        Some("sent")
+    );
+    eventually("delivered", || async {
+        alice.node.message(&id).await.unwrap().status.as_deref() == Some("delivered")
+    })
+    .await;
+    bob.node.mark_read(&chat).await.unwrap();
+    eventually("read", || async {
+        alice.node.message(&id).await.unwrap().status.as_deref() == Some("read")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_that_was_away_catches_up() {
+    let (alice, bob) = online_contacts("Alice", "Bob").await;
+    let chat = dm(&alice, "Bob").await;
+    bob.node.stop_network().await.unwrap();
+    for i in 0..50 {
+        alice
+            .node
+            .send(&chat, &format!("while you were away {i}"), None)
+            .await
+            .unwrap();
+    }
+    let cfg = hearth_core::net::Config {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        lan_only: true,
+        mdns: false,
+        dial: vec![],
+    };
+    bob.node.start_network(cfg).await.unwrap();
+    eventually("bob has all 50", || async {
+        bob.bodies(&chat).await.len() == 50
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_message_reaches_a_member_through_another_member() {
+    // A and C are not contacts and never connect to each other; B knows both.
+    let b = online("B").await;
+    let a = online("A").await;
+    let c = online("C").await;
+    for other in [&a, &c] {
+        let code = b.node.create_invite(3600, vec![]).await.unwrap();
+        other.node.accept_invite(&code).await.unwrap();
+        eventually("contact", || async {
+            other
+                .node
+                .contacts()
+                .await
+                .unwrap()
+                .first()
+                .map(|x| x.state == "connected")
+                .unwrap_or(false)
+        })
+        .await;
+    }
+    let ids = [
+        b.node.find_contact("A").await.unwrap().account,
+        b.node.find_contact("C").await.unwrap().account,
+    ];
+    let group = b.node.create_group("family", &ids).await.unwrap();
+    for p in [&a, &c] {
+        eventually("joined the group", || async {
+            p.node.chat(&group).await.is_ok()
+        })
+        .await;
+    }
+    a.node
+        .send(&group, "from A, carried by B", None)
+        .await
+        .unwrap();
+    eventually("C receives A's message", || async {
+        c.bodies(&group)
+            .await
+            .contains(&"from A, carried by B".to_string())
+    })
+    .await;
+    let a_account = c
+        .node
+        .members(&group)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name.is_empty() || m.name == "A")
+        .map(|m| m.account);
+    assert!(a_account.is_some());
+    let status = c.node.network_status().await.unwrap().unwrap();
+    let a_device = a.node.profile().await.unwrap().device;
+    assert!(
+        status
+            .peers
+            .iter()
+            .any(|p| p.device == a_device && matches!(p.path, hearth_core::net::Path::Mesh { .. })),
+        "{status:?}"
+    );
+    c.node.send(&group, "C answers", None).await.unwrap();
+    eventually("A receives C's reply", || async {
+        a.bodies(&group).await.contains(&"C answers".to_string())
+    })
+    .await;
 }

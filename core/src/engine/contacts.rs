@@ -325,12 +325,23 @@ const MAX_REMEMBERED_ADDRS: usize = 8;
 
 impl Engine {
     /// Records where and when a device was seen.
-    pub fn remember_peer(&mut self, device: &DeviceId, addr: Option<String>, seen: bool) -> Result<()> {
+    pub fn remember_peer(
+        &mut self,
+        device: &DeviceId,
+        addr: Option<String>,
+        seen: bool,
+    ) -> Result<()> {
         let old: Option<String> = self
             .conn
-            .query_row("SELECT addrs FROM peers WHERE device = ?1", [device.0], |r| r.get(0))
+            .query_row(
+                "SELECT addrs FROM peers WHERE device = ?1",
+                [device.0],
+                |r| r.get(0),
+            )
             .optional()?;
-        let mut addrs: Vec<String> = old.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+        let mut addrs: Vec<String> = old
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
         if let Some(a) = addr {
             addrs.retain(|x| *x != a);
             addrs.insert(0, a);
@@ -340,7 +351,11 @@ impl Engine {
         self.conn.execute(
             "INSERT INTO peers (device, addrs, last_seen) VALUES (?1, ?2, ?3)
              ON CONFLICT (device) DO UPDATE SET addrs = ?2, last_seen = MAX(last_seen, ?3)",
-            params![device.0, serde_json::to_string(&addrs).unwrap_or_else(|_| "[]".into()), now],
+            params![
+                device.0,
+                serde_json::to_string(&addrs).unwrap_or_else(|_| "[]".into()),
+                now
+            ],
         )?;
         Ok(())
     }

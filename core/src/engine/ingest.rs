@@ -311,6 +311,9 @@ impl Engine {
                 client,
                 update,
             } => self.apply_doc(&chat, env, key, client, &update),
+            GroupContent::Receipt { delivered, read_at } => {
+                self.on_receipt(&chat, env.header.author, &delivered, read_at)
+            }
         }
     }
 
@@ -404,6 +407,9 @@ impl Engine {
                     segment: n,
                 };
                 let added = self.project_segment(doc_id, &origin)?;
+                if added > 0 {
+                    self.receipts_due.insert(*chat);
+                }
                 self.persist_update(doc_id, bytes, added)
             }
         }

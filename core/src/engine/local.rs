@@ -171,16 +171,32 @@ impl Engine {
         self.write_segment(&chat, None, |doc| Ok(segment::react(doc, *id, Some(value))))
     }
 
-    /// Marks everything in a conversation as read on this device.
+    /// Marks everything in a conversation as read on this device and tells the other members.
     pub fn mark_read(&mut self, chat: &ChatId) -> Result<()> {
-        let n = self.conn.execute(
+        let before: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT read_at FROM chats WHERE chat = ?1",
+                [chat.as_bytes()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(before) = before else {
+            return Err(Error::NotFound("no such conversation".into()));
+        };
+        self.conn.execute(
             "UPDATE chats SET unread = 0,
              read_at = MAX(read_at, (SELECT COALESCE(MAX(sent_at), 0) FROM messages WHERE chat = ?1))
              WHERE chat = ?1",
             [chat.as_bytes()],
         )?;
-        if n == 0 {
-            return Err(Error::NotFound("no such conversation".into()));
+        let after: i64 = self.conn.query_row(
+            "SELECT read_at FROM chats WHERE chat = ?1",
+            [chat.as_bytes()],
+            |r| r.get(0),
+        )?;
+        if after > before {
+            self.send_read_receipt(chat)?;
         }
         self.emit(Event::ChatsChanged);
         Ok(())

@@ -15,6 +15,7 @@ mod groups;
 mod ingest;
 mod local;
 mod project;
+mod receipts;
 mod sessions;
 
 use std::collections::HashMap;
@@ -91,6 +92,8 @@ pub struct Engine {
     pending_events: Vec<Event>,
     /// (topic, author) pairs whose waiting envelopes may now be processable.
     wake: Vec<(TopicId, DeviceId)>,
+    /// Conversations that received new messages: a delivered receipt is due.
+    receipts_due: std::collections::BTreeSet<ChatId>,
     stop: bool,
 }
 
@@ -113,6 +116,7 @@ impl Engine {
             events,
             pending_events: Vec::new(),
             wake: Vec::new(),
+            receipts_due: Default::default(),
             stop: false,
         };
         eng.load_me()?;
@@ -197,6 +201,7 @@ impl Engine {
         self.out_sessions.clear();
         self.in_sessions.clear();
         self.wake.clear();
+        self.receipts_due.clear();
         let _ = self.load_me();
     }
 

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::identity::DeviceBundle;
-use crate::ids::{ChatId, TopicId};
+use crate::ids::{ChatId, DeviceId, TopicId};
 
 /// Limit on decrypted content; an envelope is at most 64 KiB.
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
@@ -38,6 +38,12 @@ pub enum GroupContent {
         doc: DocKey,
         client: u64,
         update: Vec<u8>,
+    },
+    /// Delivered: per author device, the highest seq this device has applied. Read: the HLC
+    /// time of the newest message this device has read.
+    Receipt {
+        delivered: Vec<(DeviceId, u64)>,
+        read_at: Option<u64>,
     },
 }
 

@@ -40,10 +40,22 @@ mod tests {
 
     #[test]
     fn classes() {
-        for lan in ["/ip4/192.168.1.5/tcp/1", "/ip4/10.0.0.1/udp/1/quic-v1", "/ip4/127.0.0.1/tcp/1", "/ip6/fe80::1/tcp/1", "/ip6/fd00::1/tcp/1", "/ip4/169.254.3.3/tcp/1"] {
+        for lan in [
+            "/ip4/192.168.1.5/tcp/1",
+            "/ip4/10.0.0.1/udp/1/quic-v1",
+            "/ip4/127.0.0.1/tcp/1",
+            "/ip6/fe80::1/tcp/1",
+            "/ip6/fd00::1/tcp/1",
+            "/ip4/169.254.3.3/tcp/1",
+        ] {
             assert!(is_lan(&lan.parse().unwrap()), "{lan}");
         }
-        for wan in ["/ip4/8.8.8.8/tcp/1", "/dns4/example.org/tcp/1", "/ip6/2001:db8::1/tcp/1", "/ip4/100.64.0.1/tcp/1"] {
+        for wan in [
+            "/ip4/8.8.8.8/tcp/1",
+            "/dns4/example.org/tcp/1",
+            "/ip6/2001:db8::1/tcp/1",
+            "/ip4/100.64.0.1/tcp/1",
+        ] {
             assert!(!is_lan(&wan.parse().unwrap()), "{wan}");
         }
     }

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{connection_limits, identify, mdns, memory_connection_limits, ping, request_response, StreamProtocol};
+use libp2p::{
+    connection_limits, identify, mdns, memory_connection_limits, ping, request_response,
+    StreamProtocol,
+};
 
 use crate::sync::protocol::{Request, Response, MAX_MESSAGE_BYTES, PROTOCOL};
 
@@ -33,7 +36,11 @@ pub struct Behaviour {
 impl Behaviour {
     pub fn new(key: &libp2p::identity::Keypair, use_mdns: bool) -> std::io::Result<Self> {
         let mdns = if use_mdns {
-            let cfg = mdns::Config { ttl: MDNS_TTL, query_interval: MDNS_QUERY_INTERVAL, enable_ipv6: false };
+            let cfg = mdns::Config {
+                ttl: MDNS_TTL,
+                query_interval: MDNS_QUERY_INTERVAL,
+                enable_ipv6: false,
+            };
             Some(mdns::tokio::Behaviour::new(cfg, key.public().to_peer_id())?)
         } else {
             None
@@ -59,7 +66,10 @@ impl Behaviour {
             mdns: Toggle::from(mdns),
             sync: request_response::Behaviour::with_codec(
                 codec,
-                [(StreamProtocol::new(PROTOCOL), request_response::ProtocolSupport::Full)],
+                [(
+                    StreamProtocol::new(PROTOCOL),
+                    request_response::ProtocolSupport::Full,
+                )],
                 request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
             ),
         })

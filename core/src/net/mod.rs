@@ -48,8 +48,12 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: vec![
-                "/ip4/0.0.0.0/tcp/0".parse().unwrap_or_else(|_| Multiaddr::empty()),
-                "/ip4/0.0.0.0/udp/0/quic-v1".parse().unwrap_or_else(|_| Multiaddr::empty()),
+                "/ip4/0.0.0.0/tcp/0"
+                    .parse()
+                    .unwrap_or_else(|_| Multiaddr::empty()),
+                "/ip4/0.0.0.0/udp/0/quic-v1"
+                    .parse()
+                    .unwrap_or_else(|_| Multiaddr::empty()),
             ],
             lan_only: false,
             mdns: true,
@@ -67,7 +71,9 @@ pub enum Path {
     /// A direct connection over the internet.
     Direct,
     /// Not connected, but a connected member is, and carries messages both ways.
-    Mesh { via: DeviceId },
+    Mesh {
+        via: DeviceId,
+    },
     None,
 }
 

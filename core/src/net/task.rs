@@ -16,7 +16,10 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::addr::{is_lan, is_unspecified};
 use super::behaviour::{Behaviour, BehaviourEvent};
-use super::{Command, Config, Handle, Path, PeerStatus, Status, ANTI_ENTROPY_INTERVAL, COMMAND_QUEUE, IDLE_TIMEOUT};
+use super::{
+    Command, Config, Handle, Path, PeerStatus, Status, ANTI_ENTROPY_INTERVAL, COMMAND_QUEUE,
+    IDLE_TIMEOUT,
+};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -42,29 +45,50 @@ struct Peer {
 
 enum Internal {
     Respond(ResponseChannel<Response>, Response),
-    Shared { peer: PeerId, topics: Vec<TopicId>, sync: bool },
+    Shared {
+        peer: PeerId,
+        topics: Vec<TopicId>,
+        sync: bool,
+    },
     Flushed(Vec<(PeerId, Vec<Vec<Vec<u8>>>, VersionVectors)>),
-    Ingested { from: PeerId, gap: bool, more: bool },
+    Ingested {
+        from: PeerId,
+        gap: bool,
+        more: bool,
+    },
     DialKnown(Vec<(PeerId, Vec<Multiaddr>)>),
-    SendSync { peer: PeerId, have: protocol::WireHave, reach: Vec<DeviceId> },
+    SendSync {
+        peer: PeerId,
+        have: protocol::WireHave,
+        reach: Vec<DeviceId>,
+    },
 }
 
 pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair) -> Result<Handle> {
-    let me = device_of(&keypair.public().to_peer_id()).ok_or_else(|| Error::Invalid("device key".into()))?;
+    let me = device_of(&keypair.public().to_peer_id())
+        .ok_or_else(|| Error::Invalid("device key".into()))?;
     let use_mdns = cfg.mdns;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
         .map_err(|e| Error::Invalid(format!("network transport: {e}")))?
         .with_quic()
-        .with_behaviour(|key| -> std::result::Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
-            Ok(Behaviour::new(key, use_mdns)?)
-        })
+        .with_behaviour(
+            |key| -> std::result::Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(Behaviour::new(key, use_mdns)?)
+            },
+        )
         .map_err(|e| Error::Invalid(format!("network behaviour: {e}")))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
         .build();
     for addr in &cfg.listen {
-        swarm.listen_on(addr.clone()).map_err(|e| Error::Invalid(format!("cannot listen on {addr}: {e}")))?;
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| Error::Invalid(format!("cannot listen on {addr}: {e}")))?;
     }
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let (itx, irx) = mpsc::channel(INTERNAL_QUEUE);
@@ -110,7 +134,12 @@ fn device_of(peer: &PeerId) -> Option<DeviceId> {
 }
 
 impl Task {
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut internal: mpsc::Receiver<Internal>, mut events: broadcast::Receiver<Event>) {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut internal: mpsc::Receiver<Internal>,
+        mut events: broadcast::Receiver<Event>,
+    ) {
         let mut tick = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -156,10 +185,15 @@ impl Task {
         match c {
             Command::Dial(addr, reply) => {
                 if self.cfg.lan_only && !is_lan(&addr) {
-                    let _ = reply.send(Err(Error::NotAllowed("LAN-only mode: that address is outside the local network".into())));
+                    let _ = reply.send(Err(Error::NotAllowed(
+                        "LAN-only mode: that address is outside the local network".into(),
+                    )));
                     return;
                 }
-                let res = self.swarm.dial(addr).map_err(|e| Error::Invalid(format!("cannot dial: {e}")));
+                let res = self
+                    .swarm
+                    .dial(addr)
+                    .map_err(|e| Error::Invalid(format!("cannot dial: {e}")));
                 let _ = reply.send(res);
             }
             Command::Status(reply) => {
@@ -176,7 +210,11 @@ impl Task {
             .map(|(d, p)| PeerStatus {
                 device: *d,
                 path: p.clone(),
-                addr: self.peers.values().find(|x| x.device == *d).map(|x| x.addr.to_string()),
+                addr: self
+                    .peers
+                    .values()
+                    .find(|x| x.device == *d)
+                    .map(|x| x.addr.to_string()),
             })
             .collect();
         peers.sort_by_key(|p| p.device);
@@ -213,7 +251,9 @@ impl Task {
         let itx = self.itx.clone();
         let connected: BTreeSet<PeerId> = self.swarm.connected_peers().copied().collect();
         tokio::spawn(async move {
-            let Ok(list) = node.read(store::devices_to_dial).await else { return };
+            let Ok(list) = node.read(store::devices_to_dial).await else {
+                return;
+            };
             let mut out = Vec::new();
             for (d, addrs) in list {
                 let Some(peer) = d.peer_id() else { continue };
@@ -247,7 +287,13 @@ impl Task {
                 for (peer, batches, mine) in list {
                     for batch in batches {
                         let envelopes = batch.into_iter().map(ByteBuf::from).collect();
-                        self.swarm.behaviour_mut().sync.send_request(&peer, Request::Push { version: protocol::VERSION, envelopes });
+                        self.swarm.behaviour_mut().sync.send_request(
+                            &peer,
+                            Request::Push {
+                                version: protocol::VERSION,
+                                envelopes,
+                            },
+                        );
                     }
                     if let Some(p) = self.peers.get_mut(&peer) {
                         for (t, authors) in mine.0 {
@@ -269,7 +315,14 @@ impl Task {
             }
             Internal::SendSync { peer, have, reach } => {
                 if self.swarm.is_connected(&peer) {
-                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Sync { version: protocol::VERSION, have, reach });
+                    let id = self.swarm.behaviour_mut().sync.send_request(
+                        &peer,
+                        Request::Sync {
+                            version: protocol::VERSION,
+                            have,
+                            reach,
+                        },
+                    );
                     self.pending_sync.insert(id, peer);
                 }
             }
@@ -278,11 +331,16 @@ impl Task {
                     if self.swarm.is_connected(&peer) {
                         continue;
                     }
-                    let addrs: Vec<Multiaddr> = addrs.into_iter().filter(|a| !self.cfg.lan_only || is_lan(a)).collect();
+                    let addrs: Vec<Multiaddr> = addrs
+                        .into_iter()
+                        .filter(|a| !self.cfg.lan_only || is_lan(a))
+                        .collect();
                     if addrs.is_empty() {
                         continue;
                     }
-                    let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer).addresses(addrs).build();
+                    let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                        .addresses(addrs)
+                        .build();
                     if let Err(e) = self.swarm.dial(opts) {
                         tracing::debug!(%peer, error = %e, "dial failed");
                     }
@@ -310,12 +368,17 @@ impl Task {
     }
 
     fn refresh_shared(&self, peer: PeerId, sync: bool) {
-        let Some(p) = self.peers.get(&peer) else { return };
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
         let device = p.device;
         let node = self.node.clone();
         let itx = self.itx.clone();
         tokio::spawn(async move {
-            let topics = node.read(move |c| store::shared_topics(c, &device)).await.unwrap_or_default();
+            let topics = node
+                .read(move |c| store::shared_topics(c, &device))
+                .await
+                .unwrap_or_default();
             let _ = itx.send(Internal::Shared { peer, topics, sync }).await;
         });
     }
@@ -329,7 +392,9 @@ impl Task {
 
     /// Devices we are directly connected to that `peer` has a conversation with too.
     fn reach_for(&self, peer: &PeerId) -> Vec<DeviceId> {
-        let Some(p) = self.peers.get(peer) else { return Vec::new() };
+        let Some(p) = self.peers.get(peer) else {
+            return Vec::new();
+        };
         self.peers
             .iter()
             .filter(|(id, other)| *id != peer && other.shared.iter().any(|t| p.shared.contains(t)))
@@ -338,7 +403,9 @@ impl Task {
     }
 
     fn send_sync(&mut self, peer: PeerId) {
-        let Some(p) = self.peers.get(&peer) else { return };
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
         if p.shared.is_empty() {
             return;
         }
@@ -348,8 +415,16 @@ impl Task {
         let itx = self.itx.clone();
         // The request needs our version vectors: read them off the loop, then send.
         tokio::spawn(async move {
-            let Ok(mine) = node.read(move |c| store::have(c, &topics)).await else { return };
-            let _ = itx.send(Internal::SendSync { peer, have: protocol::to_wire(&mine), reach }).await;
+            let Ok(mine) = node.read(move |c| store::have(c, &topics)).await else {
+                return;
+            };
+            let _ = itx
+                .send(Internal::SendSync {
+                    peer,
+                    have: protocol::to_wire(&mine),
+                    reach,
+                })
+                .await;
         });
     }
 
@@ -363,7 +438,11 @@ impl Task {
             .peers
             .iter()
             .map(|(id, p)| {
-                let topics: Vec<TopicId> = dirty.iter().filter(|t| p.shared.contains(t)).copied().collect();
+                let topics: Vec<TopicId> = dirty
+                    .iter()
+                    .filter(|t| p.shared.contains(t))
+                    .copied()
+                    .collect();
                 (*id, topics, p.known.clone())
             })
             .filter(|(_, t, _)| !t.is_empty())
@@ -387,7 +466,9 @@ impl Task {
                             for e in &batch {
                                 if let Ok(env) = Envelope::decode(e) {
                                     for w in wants.iter_mut() {
-                                        if w.topic == env.header.topic && w.author == env.header.author {
+                                        if w.topic == env.header.topic
+                                            && w.author == env.header.author
+                                        {
                                             w.after = w.after.max(env.header.seq);
                                         }
                                     }
@@ -422,7 +503,9 @@ impl Task {
                     self.swarm.add_external_address(address);
                 }
             }
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
                 let addr = endpoint.get_remote_address().clone();
                 if self.cfg.lan_only && !is_lan(&addr) {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
@@ -436,15 +519,32 @@ impl Task {
                     return;
                 }
                 tracing::info!(peer = %peer_id, %addr, "connected");
-                self.peers.insert(peer_id, Peer { device, addr: addr.clone(), shared: Vec::new(), known: VersionVectors::default(), reach: Vec::new() });
+                self.peers.insert(
+                    peer_id,
+                    Peer {
+                        device,
+                        addr: addr.clone(),
+                        shared: Vec::new(),
+                        known: VersionVectors::default(),
+                        reach: Vec::new(),
+                    },
+                );
                 self.refresh_shared(peer_id, true);
                 let node = self.node.clone();
-                let a = if endpoint.is_dialer() { Some(addr.to_string()) } else { None };
+                let a = if endpoint.is_dialer() {
+                    Some(addr.to_string())
+                } else {
+                    None
+                };
                 tokio::spawn(async move {
                     let _ = node.remember_peer(device, a, true).await;
                 });
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
                 if let Some(p) = self.peers.remove(&peer_id) {
                     tracing::info!(peer = %peer_id, "disconnected");
                     let node = self.node.clone();
@@ -486,7 +586,9 @@ impl Task {
                     let _ = itx.send(Internal::DialKnown(list)).await;
                 });
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { .. })) => {}
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                ..
+            })) => {}
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
             _ => {}
         }
@@ -495,8 +597,13 @@ impl Task {
     fn on_sync(&mut self, ev: request_response::Event<Request, Response>) {
         match ev {
             request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { request, channel, .. } => self.on_request(peer, request, channel),
-                request_response::Message::Response { response, request_id } => {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => self.on_request(peer, request, channel),
+                request_response::Message::Response {
+                    response,
+                    request_id,
+                } => {
                     self.pending_sync.remove(&request_id);
                     self.on_response(peer, response);
                 }
@@ -514,12 +621,20 @@ impl Task {
     fn on_request(&mut self, peer: PeerId, req: Request, channel: ResponseChannel<Response>) {
         if let Err(e) = protocol::check(&req) {
             tracing::info!(%peer, error = %e, "peer broke the protocol; disconnecting");
-            let _ = self.swarm.behaviour_mut().sync.send_response(channel, Response::Refused);
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .sync
+                .send_response(channel, Response::Refused);
             let _ = self.swarm.disconnect_peer_id(peer);
             return;
         }
         let Some(p) = self.peers.get_mut(&peer) else {
-            let _ = self.swarm.behaviour_mut().sync.send_response(channel, Response::Refused);
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .sync
+                .send_response(channel, Response::Refused);
             return;
         };
         let device = p.device;
@@ -557,15 +672,28 @@ impl Task {
                 // What the peer sent, it holds.
                 for e in &envelopes {
                     if let Ok(env) = Envelope::decode(e) {
-                        protocol::note_held(&mut p.known, env.header.topic, env.header.author, env.header.seq);
+                        protocol::note_held(
+                            &mut p.known,
+                            env.header.topic,
+                            env.header.author,
+                            env.header.seq,
+                        );
                     }
                 }
                 tokio::spawn(async move {
                     let envs: Vec<Vec<u8>> = envelopes.into_iter().map(|b| b.into_vec()).collect();
                     let (accepted, new, gap) = ingest_from(&node, device, envs).await;
-                    let _ = itx.send(Internal::Respond(channel, Response::Pushed { new })).await;
+                    let _ = itx
+                        .send(Internal::Respond(channel, Response::Pushed { new }))
+                        .await;
                     let _ = accepted;
-                    let _ = itx.send(Internal::Ingested { from: peer, gap, more: false }).await;
+                    let _ = itx
+                        .send(Internal::Ingested {
+                            from: peer,
+                            gap,
+                            more: false,
+                        })
+                        .await;
                 });
             }
         }
@@ -573,7 +701,12 @@ impl Task {
 
     fn on_response(&mut self, peer: PeerId, resp: Response) {
         match resp {
-            Response::Sync { envelopes, more, have, reach } => {
+            Response::Sync {
+                envelopes,
+                more,
+                have,
+                reach,
+            } => {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     let theirs = protocol::from_wire(&have);
                     for (t, a) in theirs.0 {
@@ -588,13 +721,21 @@ impl Task {
                 }
                 self.update_paths();
                 self.maybe_flush();
-                let Some(device) = self.peers.get(&peer).map(|p| p.device) else { return };
+                let Some(device) = self.peers.get(&peer).map(|p| p.device) else {
+                    return;
+                };
                 let node = self.node.clone();
                 let itx = self.itx.clone();
                 tokio::spawn(async move {
                     let envs: Vec<Vec<u8>> = envelopes.into_iter().map(|b| b.into_vec()).collect();
                     let (_, _, gap) = ingest_from(&node, device, envs).await;
-                    let _ = itx.send(Internal::Ingested { from: peer, gap, more }).await;
+                    let _ = itx
+                        .send(Internal::Ingested {
+                            from: peer,
+                            gap,
+                            more,
+                        })
+                        .await;
                 });
             }
             Response::Pushed { .. } | Response::Refused => {}
@@ -605,7 +746,14 @@ impl Task {
     fn update_paths(&mut self) {
         let mut now: HashMap<DeviceId, Path> = HashMap::new();
         for p in self.peers.values() {
-            now.insert(p.device, if is_lan(&p.addr) { Path::Lan } else { Path::Direct });
+            now.insert(
+                p.device,
+                if is_lan(&p.addr) {
+                    Path::Lan
+                } else {
+                    Path::Direct
+                },
+            );
         }
         for p in self.peers.values() {
             for d in &p.reach {
@@ -619,11 +767,17 @@ impl Task {
                 now.insert(*d, Path::None);
             }
         }
-        let changed: Vec<(DeviceId, Path)> =
-            now.iter().filter(|(d, p)| self.paths.get(d) != Some(p)).map(|(d, p)| (*d, p.clone())).collect();
+        let changed: Vec<(DeviceId, Path)> = now
+            .iter()
+            .filter(|(d, p)| self.paths.get(d) != Some(p))
+            .map(|(d, p)| (*d, p.clone()))
+            .collect();
         self.paths = now;
         for (device, path) in changed {
-            self.node.emit(Event::PathChanged { device, path: path.name().to_string() });
+            self.node.emit(Event::PathChanged {
+                device,
+                path: path.name().to_string(),
+            });
         }
     }
 
@@ -646,7 +800,9 @@ async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (usiz
             let shared = store::shared_topics(c, &device)?;
             let mut out = Vec::new();
             for e in envs {
-                let Ok(env) = Envelope::decode(&e) else { continue };
+                let Ok(env) = Envelope::decode(&e) else {
+                    continue;
+                };
                 let t = env.header.topic;
                 if shared.contains(&t) || store::is_open_invite(c, &t)? {
                     out.push((t, env.header.author, env.header.seq, e));
@@ -660,13 +816,25 @@ async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (usiz
     if n == 0 {
         return (0, 0, false);
     }
-    let heads: Vec<(TopicId, DeviceId, u64)> = filtered.iter().map(|(t, a, s, _)| (*t, *a, *s)).collect();
-    let report = match node.ingest(filtered.into_iter().map(|(.., e)| e).collect()).await {
+    let heads: Vec<(TopicId, DeviceId, u64)> =
+        filtered.iter().map(|(t, a, s, _)| (*t, *a, *s)).collect();
+    let report = match node
+        .ingest(filtered.into_iter().map(|(.., e)| e).collect())
+        .await
+    {
         Ok(r) => r,
         Err(_) => return (n, 0, false),
     };
-    let topics: Vec<TopicId> = heads.iter().map(|h| h.0).collect::<BTreeSet<_>>().into_iter().collect();
-    let held = node.read(move |c| store::have(c, &topics)).await.unwrap_or_default();
+    let topics: Vec<TopicId> = heads
+        .iter()
+        .map(|h| h.0)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let held = node
+        .read(move |c| store::have(c, &topics))
+        .await
+        .unwrap_or_default();
     let gap = heads.iter().any(|(t, a, s)| *s > held.get(t, a));
     (n, report.new as u32, gap)
 }

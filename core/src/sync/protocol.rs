@@ -37,14 +37,28 @@ pub type WireHave = Vec<(TopicId, Vec<(DeviceId, u64)>)>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    Sync { version: u8, have: WireHave, reach: Vec<DeviceId> },
-    Push { version: u8, envelopes: Vec<ByteBuf> },
+    Sync {
+        version: u8,
+        have: WireHave,
+        reach: Vec<DeviceId>,
+    },
+    Push {
+        version: u8,
+        envelopes: Vec<ByteBuf>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
-    Sync { envelopes: Vec<ByteBuf>, more: bool, have: WireHave, reach: Vec<DeviceId> },
-    Pushed { new: u32 },
+    Sync {
+        envelopes: Vec<ByteBuf>,
+        more: bool,
+        have: WireHave,
+        reach: Vec<DeviceId>,
+    },
+    Pushed {
+        new: u32,
+    },
     /// Unsupported version or malformed request.
     Refused,
 }
@@ -60,11 +74,18 @@ pub enum Error {
 /// Checks a request's version and limits before anything acts on it.
 pub fn check(req: &Request) -> Result<(), Error> {
     match req {
-        Request::Sync { version, have, reach } => {
+        Request::Sync {
+            version,
+            have,
+            reach,
+        } => {
             if *version != VERSION {
                 return Err(Error::Version(*version));
             }
-            if have.len() > MAX_TOPICS || have.iter().any(|(_, a)| a.len() > MAX_AUTHORS) || reach.len() > MAX_AUTHORS {
+            if have.len() > MAX_TOPICS
+                || have.iter().any(|(_, a)| a.len() > MAX_AUTHORS)
+                || reach.len() > MAX_AUTHORS
+            {
                 return Err(Error::TooLarge);
             }
         }
@@ -82,7 +103,9 @@ pub fn check(req: &Request) -> Result<(), Error> {
 }
 
 pub fn to_wire(vv: &VersionVectors) -> WireHave {
-    vv.0.iter().map(|(t, a)| (*t, a.iter().map(|(d, s)| (*d, *s)).collect())).collect()
+    vv.0.iter()
+        .map(|(t, a)| (*t, a.iter().map(|(d, s)| (*d, *s)).collect()))
+        .collect()
 }
 
 pub fn from_wire(have: &WireHave) -> VersionVectors {
@@ -109,11 +132,17 @@ pub struct Want {
 pub fn missing(mine: &VersionVectors, theirs: &VersionVectors, topics: &[TopicId]) -> Vec<Want> {
     let mut out = Vec::new();
     for t in topics {
-        let Some(authors) = mine.0.get(t) else { continue };
+        let Some(authors) = mine.0.get(t) else {
+            continue;
+        };
         for (author, held) in authors {
             let have = theirs.get(t, author);
             if *held > have {
-                out.push(Want { topic: *t, author: *author, after: have });
+                out.push(Want {
+                    topic: *t,
+                    author: *author,
+                    after: have,
+                });
             }
         }
     }
@@ -164,7 +193,13 @@ mod tests {
         fn send(&self, wants: &[Want], limit: usize) -> (Vec<(TopicId, DeviceId, u64)>, bool) {
             let mut out = Vec::new();
             for w in wants {
-                for s in self.held.get(&(w.topic, w.author)).into_iter().flatten().filter(|s| **s > w.after) {
+                for s in self
+                    .held
+                    .get(&(w.topic, w.author))
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| **s > w.after)
+                {
                     if out.len() == limit {
                         return (out, true);
                     }
@@ -192,7 +227,11 @@ mod tests {
                 }
             }
             for _round in 0..200 {
-                let (from, to) = if rng.random_range(0..2) == 0 { (&a, &mut b) } else { (&b, &mut a) };
+                let (from, to) = if rng.random_range(0..2) == 0 {
+                    (&a, &mut b)
+                } else {
+                    (&b, &mut a)
+                };
                 let wants = missing(&from.vv(), &to.vv(), &topics);
                 let (mut batch, _more) = from.send(&wants, 7);
                 batch.shuffle(&mut rng);
@@ -214,17 +253,45 @@ mod tests {
     #[test]
     fn only_shared_topics_are_offered() {
         let mut mine = VersionVectors::default();
-        mine.0.entry(TopicId([1; 16])).or_default().insert(dev(1), 5);
-        mine.0.entry(TopicId([9; 16])).or_default().insert(dev(1), 5);
+        mine.0
+            .entry(TopicId([1; 16]))
+            .or_default()
+            .insert(dev(1), 5);
+        mine.0
+            .entry(TopicId([9; 16]))
+            .or_default()
+            .insert(dev(1), 5);
         let w = missing(&mine, &VersionVectors::default(), &[TopicId([1; 16])]);
-        assert_eq!(w, vec![Want { topic: TopicId([1; 16]), author: dev(1), after: 0 }]);
+        assert_eq!(
+            w,
+            vec![Want {
+                topic: TopicId([1; 16]),
+                author: dev(1),
+                after: 0
+            }]
+        );
     }
 
     #[test]
     fn limits_and_versions_are_checked() {
-        assert_eq!(check(&Request::Push { version: 9, envelopes: vec![] }), Err(Error::Version(9)));
-        let big = Request::Sync { version: VERSION, have: vec![(TopicId([0; 16]), vec![]); MAX_TOPICS + 1], reach: vec![] };
+        assert_eq!(
+            check(&Request::Push {
+                version: 9,
+                envelopes: vec![]
+            }),
+            Err(Error::Version(9))
+        );
+        let big = Request::Sync {
+            version: VERSION,
+            have: vec![(TopicId([0; 16]), vec![]); MAX_TOPICS + 1],
+            reach: vec![],
+        };
         assert_eq!(check(&big), Err(Error::TooLarge));
-        assert!(check(&Request::Sync { version: VERSION, have: vec![], reach: vec![] }).is_ok());
+        assert!(check(&Request::Sync {
+            version: VERSION,
+            have: vec![],
+            reach: vec![]
+        })
+        .is_ok());
     }
 }

@@ -41,15 +41,22 @@ pub fn is_open_invite(c: &Connection, topic: &TopicId) -> Result<bool> {
 
 /// True if we know this device (a contact's, a fellow member's, or an inviter's).
 pub fn is_known_device(c: &Connection, device: &DeviceId) -> Result<bool> {
-    Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM devices WHERE device = ?1)", [device.0], |r| r.get(0))?)
+    Ok(c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM devices WHERE device = ?1)",
+        [device.0],
+        |r| r.get(0),
+    )?)
 }
 
 /// What this device holds for the given topics.
 pub fn have(c: &Connection, topics: &[TopicId]) -> Result<VersionVectors> {
-    let mut st = c.prepare_cached("SELECT author, held FROM heads WHERE topic = ?1 AND held > 0")?;
+    let mut st =
+        c.prepare_cached("SELECT author, held FROM heads WHERE topic = ?1 AND held > 0")?;
     let mut out = VersionVectors::default();
     for t in topics {
-        let rows = st.query_map([t.as_bytes()], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+        let rows = st.query_map([t.as_bytes()], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+        })?;
         for row in rows {
             let (a, h) = row?;
             if let Some(a) = DeviceId::from_slice(&a) {
@@ -83,9 +90,15 @@ pub fn envelopes(c: &Connection, wants: &[Want]) -> Result<(Vec<Vec<u8>>, bool)>
 
 /// Addresses remembered for a device, newest first.
 pub fn remembered_addrs(c: &Connection, device: &DeviceId) -> Result<Vec<String>> {
-    let a: Option<String> =
-        c.query_row("SELECT addrs FROM peers WHERE device = ?1", [device.0], |r| r.get(0)).optional()?;
-    Ok(a.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default())
+    let a: Option<String> = c
+        .query_row(
+            "SELECT addrs FROM peers WHERE device = ?1",
+            [device.0],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(a.and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
 }
 
 /// Every known device with remembered addresses (to dial on start).
@@ -93,7 +106,9 @@ pub fn devices_to_dial(c: &Connection) -> Result<Vec<(DeviceId, Vec<String>)>> {
     let mut st = c.prepare_cached(
         "SELECT p.device, p.addrs FROM peers p JOIN devices d ON d.device = p.device ORDER BY p.last_seen DESC",
     )?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+    })?;
     let mut out = Vec::new();
     for row in rows {
         let (d, a) = row?;

@@ -134,7 +134,16 @@ pub async fn online(name: &str) -> Peer {
         dial: vec![],
     };
     p.node.start_network(cfg).await.expect("network");
-    eventually("listening", || async { !p.node.network_status().await.unwrap().unwrap().listen.is_empty() }).await;
+    eventually("listening", || async {
+        !p.node
+            .network_status()
+            .await
+            .unwrap()
+            .unwrap()
+            .listen
+            .is_empty()
+    })
+    .await;
     p
 }
 
@@ -146,7 +155,13 @@ pub async fn online_contacts(a: &str, b: &str) -> (Peer, Peer) {
     bob.node.accept_invite(&code).await.unwrap();
     for p in [&alice, &bob] {
         eventually("contact connected on both sides", || async {
-            p.node.contacts().await.unwrap().first().map(|c| c.state == "connected").unwrap_or(false)
+            p.node
+                .contacts()
+                .await
+                .unwrap()
+                .first()
+                .map(|c| c.state == "connected")
+                .unwrap_or(false)
         })
         .await;
     }

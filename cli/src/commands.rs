@@ -29,8 +29,18 @@ pub async fn run(cli: Cli) -> Result<()> {
     if let Command::Bench(args) = cli.command {
         return crate::bench::run(args, cli.json).await;
     }
-    let node = Node::open(&dir).await?;
-    let res = dispatch(&node, cli.json, cli.command).await;
+    let node = match Node::open(&dir).await {
+        Ok(n) => n,
+        // A node is running on this directory: it executes the command for us.
+        Err(hearth_core::Error::InUse(_)) if crate::control::socket_path(&dir).exists() => {
+            return crate::control::forward(&dir).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let res = match cli.command {
+        Command::Run(args) => crate::run::run(&node, &dir, args, cli.json).await,
+        other => dispatch(&node, cli.json, other).await,
+    };
     node.shutdown().await?;
     res
 }
@@ -39,8 +49,43 @@ async fn chat_of(node: &Node, q: &str) -> Result<Chat> {
     Ok(node.find_chat(q).await?)
 }
 
-async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
+pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
     match command {
+        Command::Status => {
+            let p = node.profile().await?;
+            let net = node.network_status().await?;
+            let reach = node.reachability().await?;
+            line(
+                json,
+                &json!({ "name": p.name, "device": p.device, "network": net, "contacts": reach }),
+                || {
+                    let mut s = format!("{} ({})\n", p.name, p.device);
+                    match &net {
+                        Some(n) => s.push_str(&format!(
+                            "network: on{}, listening on {}\n",
+                            if n.lan_only { " (LAN only)" } else { "" },
+                            n.listen.join(", ")
+                        )),
+                        None => s.push_str("network: off (run `hearth run` to go online)\n"),
+                    }
+                    for r in &reach {
+                        let via = r
+                            .via
+                            .as_ref()
+                            .map(|v| format!(" via {v}"))
+                            .unwrap_or_default();
+                        let seen = if r.last_seen_ms > 0 {
+                            format!(", last seen {}", crate::output::time(r.last_seen_ms))
+                        } else {
+                            String::new()
+                        };
+                        s.push_str(&format!("  {:<20} {}{}{}\n", r.name, r.path, via, seen));
+                    }
+                    s.trim_end().to_string()
+                },
+            );
+        }
+        Command::Run(_) => anyhow::bail!("a node is already running on this data directory"),
         Command::Init { name } => {
             let p = node.init(&name).await?;
             line(json, &p, || {
@@ -67,7 +112,7 @@ async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
             line(json, &json!({ "invite": code }), || code.clone());
             if qr && !json {
                 if let Some(q) = Invite::qr_for_terminal(&code) {
-                    println!("{q}");
+                    crate::output::text(&q);
                 }
             }
         }
@@ -213,7 +258,7 @@ async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 Some(p) => {
                     std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?
                 }
-                None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
+                None => crate::output::bytes(&bytes),
             }
         }
         Command::Check => {
@@ -231,7 +276,7 @@ async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 bail!("the check found problems: {}", r.problems.join("; "));
             }
         }
-        Command::Bench(_) => unreachable!("handled before opening the node"),
+        Command::Bench(_) => anyhow::bail!("bench runs on its own data directory"),
     }
     Ok(())
 }

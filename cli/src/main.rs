@@ -4,7 +4,9 @@
 
 mod bench;
 mod commands;
+mod control;
 mod output;
+mod run;
 
 use std::path::PathBuf;
 
@@ -127,6 +129,10 @@ pub enum Command {
     Check,
     /// Measure performance against the budgets in ARCHITECTURE.md.
     Bench(bench::Args),
+    /// Run the node in the foreground: listen, discover family, sync (Ctrl-C stops).
+    Run(run::Args),
+    /// Show this device, the network, and how each contact is reached.
+    Status,
 }
 
 #[derive(Subcommand)]

@@ -2,14 +2,37 @@
 
 use serde::Serialize;
 
-pub fn line<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
+tokio::task_local! {
+    /// Set while a command runs for another process (through `hearth run`'s control socket):
+    /// output goes back over the socket instead of this process's stdout.
+    pub static CAPTURE: std::cell::RefCell<Vec<u8>>;
+}
+
+/// Writes command output: to the capture buffer when serving a forwarded command.
+pub fn bytes(b: &[u8]) {
+    let captured = CAPTURE
+        .try_with(|c| c.borrow_mut().extend_from_slice(b))
+        .is_ok();
+    if !captured {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(b);
+        let _ = out.flush();
+    }
+}
+
+pub fn text(s: &str) {
+    bytes(format!("{s}\n").as_bytes());
+}
+
+pub fn line<T: Serialize>(json: bool, value: &T, text_of: impl FnOnce() -> String) {
     if json {
         match serde_json::to_string(value) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => text(&s),
             Err(e) => eprintln!("error: {e}"),
         }
     } else {
-        println!("{}", text());
+        text(&text_of());
     }
 }
 

@@ -19,7 +19,11 @@ type Stranger = Swarm<request_response::cbor::Behaviour<Request, Response>>;
 fn stranger() -> Stranger {
     libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
-        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
         .unwrap()
         .with_behaviour(|_| {
             request_response::cbor::Behaviour::new(
@@ -50,7 +54,10 @@ async fn ask(s: &mut Stranger, addr: &Multiaddr, req: Request) -> Option<Respons
     s.behaviour_mut().send_request(&peer, req);
     loop {
         match s.select_next_some().await {
-            SwarmEvent::Behaviour(request_response::Event::Message { message: request_response::Message::Response { response, .. }, .. }) => return Some(response),
+            SwarmEvent::Behaviour(request_response::Event::Message {
+                message: request_response::Message::Response { response, .. },
+                ..
+            }) => return Some(response),
             SwarmEvent::Behaviour(request_response::Event::OutboundFailure { .. }) => return None,
             SwarmEvent::ConnectionClosed { .. } => return None,
             _ => {}
@@ -63,16 +70,35 @@ async fn stranger_gets_nothing_and_garbage_is_cut_off() {
     let (alice, bob) = online_contacts("Alice", "Bob").await;
     let chat = dm(&alice, "Bob").await;
     alice.node.send(&chat, "family only", None).await.unwrap();
-    eventually("bob receives", || async { bob.bodies(&chat).await.len() == 1 }).await;
-    let addr: Multiaddr = alice.node.network_status().await.unwrap().unwrap().listen[0].parse().unwrap();
+    eventually("bob receives", || async {
+        bob.bodies(&chat).await.len() == 1
+    })
+    .await;
+    let addr: Multiaddr = alice.node.network_status().await.unwrap().unwrap().listen[0]
+        .parse()
+        .unwrap();
 
     // The stranger even knows every topic id and author Alice holds (worst case).
     let vv = alice.node.version_vectors().await.unwrap();
     let have: Vec<_> = vv.0.keys().map(|t| (*t, vec![])).collect();
     let mut eve = stranger();
-    let resp = ask(&mut eve, &addr, Request::Sync { version: VERSION, have, reach: vec![] }).await;
+    let resp = ask(
+        &mut eve,
+        &addr,
+        Request::Sync {
+            version: VERSION,
+            have,
+            reach: vec![],
+        },
+    )
+    .await;
     match resp {
-        Some(Response::Sync { envelopes, have, reach, .. }) => {
+        Some(Response::Sync {
+            envelopes,
+            have,
+            reach,
+            ..
+        }) => {
             assert!(envelopes.is_empty(), "a stranger got envelopes");
             assert!(have.is_empty(), "a stranger learned which topics exist");
             assert!(reach.is_empty());
@@ -83,17 +109,48 @@ async fn stranger_gets_nothing_and_garbage_is_cut_off() {
     let f = alice.path("all.bundle");
     alice.node.export_bundle(&f, None).await.unwrap();
     let (envs, _) = hearth_core::sync::bundle::read(&mut std::fs::File::open(&f).unwrap()).unwrap();
-    let resp = ask(&mut eve, &addr, Request::Push { version: VERSION, envelopes: envs.into_iter().map(ByteBuf::from).collect() }).await;
-    assert!(matches!(resp, Some(Response::Pushed { new: 0 })), "{resp:?}");
+    let resp = ask(
+        &mut eve,
+        &addr,
+        Request::Push {
+            version: VERSION,
+            envelopes: envs.into_iter().map(ByteBuf::from).collect(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(resp, Some(Response::Pushed { new: 0 })),
+        "{resp:?}"
+    );
 
     // Garbage (an unknown protocol version) gets refused and the stranger disconnected.
-    let resp = ask(&mut eve, &addr, Request::Push { version: 99, envelopes: vec![] }).await;
+    let resp = ask(
+        &mut eve,
+        &addr,
+        Request::Push {
+            version: 99,
+            envelopes: vec![],
+        },
+    )
+    .await;
     assert!(matches!(resp, Some(Response::Refused) | None), "{resp:?}");
     // A sync of a version we do not speak, from a fresh stranger.
     let mut raw = stranger();
-    let _ = ask(&mut raw, &addr, Request::Sync { version: 0, have: vec![], reach: vec![] }).await;
+    let _ = ask(
+        &mut raw,
+        &addr,
+        Request::Sync {
+            version: 0,
+            have: vec![],
+            reach: vec![],
+        },
+    )
+    .await;
 
     // The family is unaffected.
     bob.node.send(&chat, "still here", None).await.unwrap();
-    eventually("alice still receives", || async { alice.bodies(&chat).await.len() == 2 }).await;
+    eventually("alice still receives", || async {
+        alice.bodies(&chat).await.len() == 2
+    })
+    .await;
 }

@@ -1,0 +1,151 @@
+//! `hearth run`: a node in the foreground. It listens, discovers family on the LAN, syncs, and
+//! prints what happens: peers reachable or lost (with the path), messages received, delivered
+//! and read. Ctrl-C (or SIGTERM) shuts it down cleanly.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Result;
+use clap::Args as ClapArgs;
+use hearth_core::{Event, MessageId, Node};
+use serde_json::json;
+
+use crate::output::line;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// Address to listen on (repeatable). Default: every interface, TCP and QUIC.
+    #[arg(long)]
+    listen: Vec<String>,
+    /// Only local networks: no DNS, no relay, no address outside the LAN.
+    #[arg(long)]
+    lan_only: bool,
+    /// Also dial this address at start (repeatable).
+    #[arg(long)]
+    dial: Vec<String>,
+    /// Do not use mDNS discovery.
+    #[arg(long)]
+    no_mdns: bool,
+}
+
+pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> {
+    let mut cfg = hearth_core::net::Config {
+        lan_only: args.lan_only,
+        mdns: !args.no_mdns,
+        ..Default::default()
+    };
+    if !args.listen.is_empty() {
+        cfg.listen = args
+            .listen
+            .iter()
+            .map(|a| a.parse())
+            .collect::<Result<_, _>>()?;
+    }
+    cfg.dial = args
+        .dial
+        .iter()
+        .map(|a| a.parse())
+        .collect::<Result<_, _>>()?;
+    let mut events = node.subscribe();
+    node.start_network(cfg).await?;
+    let control = crate::control::serve(node.clone(), dir).await?;
+    // Report where we listen once the addresses are known.
+    for _ in 0..100 {
+        if let Some(s) = node.network_status().await? {
+            if !s.listen.is_empty() {
+                line(
+                    json,
+                    &json!({ "event": "listening", "device": s.device, "addrs": s.listen, "lan_only": s.lan_only }),
+                    || {
+                        format!(
+                            "Listening as {} on {}{}",
+                            s.device,
+                            s.listen.join(", "),
+                            if s.lan_only { " (LAN only)" } else { "" }
+                        )
+                    },
+                );
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut statuses: HashMap<MessageId, String> = HashMap::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            ev = events.recv() => match ev {
+                Ok(e) => report(node, json, e, &mut statuses).await,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => break,
+            },
+        }
+    }
+    control.abort();
+    let _ = std::fs::remove_file(crate::control::socket_path(dir));
+    line(json, &json!({ "event": "stopped" }), || "Stopped.".into());
+    Ok(())
+}
+
+async fn report(node: &Node, json: bool, e: Event, statuses: &mut HashMap<MessageId, String>) {
+    match e {
+        Event::PathChanged { device, path } => {
+            let reach = node.reachability().await.unwrap_or_default();
+            let who = node.contacts().await.unwrap_or_default();
+            // Name the contact whose device this is, if it is one.
+            let name = who
+                .iter()
+                .find(|c| {
+                    reach
+                        .iter()
+                        .any(|r| r.account == c.account && r.path == path)
+                })
+                .map(|c| c.name.clone());
+            let event = if path == "none" {
+                "peer_lost"
+            } else {
+                "peer_reachable"
+            };
+            line(
+                json,
+                &json!({ "event": event, "device": device, "path": path, "name": name }),
+                || match (&name, path.as_str()) {
+                    (Some(n), "none") => format!("{n} is not reachable"),
+                    (Some(n), p) => format!("{n} is reachable ({p})"),
+                    (None, "none") => format!("device {device} is not reachable"),
+                    (None, p) => format!("device {device} is reachable ({p})"),
+                },
+            );
+        }
+        Event::MessageReceived { chat, message } => {
+            if let Ok(m) = node.message(&message).await {
+                line(
+                    json,
+                    &json!({ "event": "message_received", "chat": chat, "message": message, "from": m.author, "from_name": m.author_name, "body": m.body }),
+                    || format!("{}: {}", m.author_name, m.body),
+                );
+            }
+        }
+        Event::DeliveryChanged { chat } => {
+            let Ok(msgs) = node.messages(&chat, 50, None).await else {
+                return;
+            };
+            for m in msgs.into_iter().filter(|m| m.mine) {
+                let Some(s) = m.status else { continue };
+                if statuses.get(&m.id) != Some(&s) {
+                    statuses.insert(m.id, s.clone());
+                    if s != "sent" {
+                        line(
+                            json,
+                            &json!({ "event": s, "chat": chat, "message": m.id }),
+                            || format!("{} {}", m.id, s),
+                        );
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -101,6 +101,7 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
         Command::Invite {
             qr,
             ttl_hours,
+            addr,
             revoke,
         } => {
             if let Some(code) = revoke {
@@ -108,7 +109,7 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 line(json, &json!({"revoked": true}), || "Invite revoked.".into());
                 return Ok(());
             }
-            let code = node.create_invite(ttl_hours * 3600, vec![]).await?;
+            let code = node.create_invite(ttl_hours * 3600, addr).await?;
             line(json, &json!({ "invite": code }), || code.clone());
             if qr && !json {
                 if let Some(q) = Invite::qr_for_terminal(&code) {

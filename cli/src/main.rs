@@ -45,6 +45,9 @@ pub enum Command {
         /// How long the invite stays valid, in hours.
         #[arg(long, default_value_t = 168)]
         ttl_hours: u64,
+        /// An extra address to put in the invite (repeatable), e.g. a forwarded port.
+        #[arg(long)]
+        addr: Vec<String>,
         /// Revoke this invite code instead of making one.
         #[arg(long, value_name = "CODE")]
         revoke: Option<String>,

@@ -266,11 +266,14 @@ impl Node {
 
     // ---- contacts ----
 
-    /// Makes an invite code. With the network running, it carries this device's addresses.
+    /// Makes an invite code carrying `addrs` and, with the network running, this device's
+    /// listen addresses.
     pub async fn create_invite(&self, ttl_secs: u64, mut addrs: Vec<String>) -> Result<String> {
-        if addrs.is_empty() {
-            if let Some(s) = self.network_status().await? {
-                addrs = s.listen;
+        if let Some(s) = self.network_status().await? {
+            for a in s.listen {
+                if !addrs.contains(&a) {
+                    addrs.push(a);
+                }
             }
         }
         self.call(move |e| e.create_invite(ttl_secs, addrs)).await

@@ -104,6 +104,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
         flushing: false,
         pending_sync: HashMap::new(),
         paths: HashMap::new(),
+        discovered: HashMap::new(),
     };
     for a in task.cfg.dial.clone() {
         task.dial_addr(a);
@@ -124,6 +125,9 @@ struct Task {
     flushing: bool,
     pending_sync: HashMap<OutboundRequestId, PeerId>,
     paths: HashMap<DeviceId, Path>,
+    /// Peers seen by mDNS and their addresses: dialed once we know them (a stranger on the
+    /// LAN may become a fellow member later).
+    discovered: HashMap<PeerId, Vec<Multiaddr>>,
 }
 
 fn device_of(peer: &PeerId) -> Option<DeviceId> {
@@ -245,8 +249,9 @@ impl Task {
         }
     }
 
-    /// Dials known devices we are not connected to, at their remembered addresses.
+    /// Dials known devices we are not connected to: seen on the LAN, or at remembered addresses.
     fn dial_remembered(&self) {
+        self.dial_discovered();
         let node = self.node.clone();
         let itx = self.itx.clone();
         let connected: BTreeSet<PeerId> = self.swarm.connected_peers().copied().collect();
@@ -556,41 +561,66 @@ impl Task {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(list))) => {
                 let lan_only = self.cfg.lan_only;
-                let mut found: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
                 for (peer, addr) in list {
-                    if (!lan_only || is_lan(&addr)) && !self.swarm.is_connected(&peer) {
-                        found.entry(peer).or_default().push(addr);
+                    if !lan_only || is_lan(&addr) {
+                        let e = self.discovered.entry(peer).or_default();
+                        if !e.contains(&addr) {
+                            e.push(addr);
+                        }
                     }
                 }
-                if found.is_empty() {
-                    return;
+                self.dial_discovered();
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Expired(list))) => {
+                for (peer, addr) in list {
+                    if let Some(e) = self.discovered.get_mut(&peer) {
+                        e.retain(|a| *a != addr);
+                        if e.is_empty() {
+                            self.discovered.remove(&peer);
+                        }
+                    }
                 }
-                // Dial only devices we know: strangers on the LAN get nothing from us anyway.
-                let node = self.node.clone();
-                let itx = self.itx.clone();
-                tokio::spawn(async move {
-                    let list = node
-                        .read(move |c| {
-                            let mut out = Vec::new();
-                            for (peer, addrs) in found {
-                                if let Some(d) = device_of(&peer) {
-                                    if store::is_known_device(c, &d)? {
-                                        out.push((peer, addrs));
-                                    }
-                                }
-                            }
-                            Ok(out)
-                        })
-                        .await
-                        .unwrap_or_default();
-                    let _ = itx.send(Internal::DialKnown(list)).await;
-                });
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 ..
             })) => {}
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
             _ => {}
+        }
+    }
+
+    /// Dials peers seen on the LAN that are devices we know and are not connected to.
+    fn dial_discovered(&self) {
+        let found: HashMap<PeerId, Vec<Multiaddr>> = self
+            .discovered
+            .iter()
+            .filter(|(p, _)| !self.swarm.is_connected(p))
+            .map(|(p, a)| (*p, a.clone()))
+            .collect();
+        if found.is_empty() {
+            return;
+        }
+        {
+            // Dial only devices we know: strangers on the LAN get nothing from us anyway.
+            let node = self.node.clone();
+            let itx = self.itx.clone();
+            tokio::spawn(async move {
+                let list = node
+                    .read(move |c| {
+                        let mut out = Vec::new();
+                        for (peer, addrs) in found {
+                            if let Some(d) = device_of(&peer) {
+                                if store::is_known_device(c, &d)? {
+                                    out.push((peer, addrs));
+                                }
+                            }
+                        }
+                        Ok(out)
+                    })
+                    .await
+                    .unwrap_or_default();
+                let _ = itx.send(Internal::DialKnown(list)).await;
+            });
         }
     }
 

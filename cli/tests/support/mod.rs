@@ -1,0 +1,290 @@
+//! Test fixtures for real processes: `hearth` in data directories, `hearth run` nodes whose
+//! JSON event lines can be awaited, and Linux network namespaces joined by bridges (needs root
+//! and `ip`; traffic stays inside the namespaces the test created).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
+
+/// Interface names are global to the root namespace while being created: unique per process.
+static CABLES: AtomicUsize = AtomicUsize::new(0);
+
+fn cable_names(kind: &str) -> (String, String) {
+    let n = CABLES.fetch_add(1, Ordering::SeqCst);
+    let id = format!("{}{n}", std::process::id() % 100000);
+    (format!("{kind}a{id}"), format!("{kind}b{id}"))
+}
+
+pub fn hearth(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(HEARTH)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run hearth");
+    assert!(
+        out.status.success(),
+        "hearth {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn hearth_json(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    hearth(dir, &a)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+/// Waits (up to `secs`) until `check` holds.
+pub fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// A `hearth run` process and its event lines.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<serde_json::Value>,
+}
+
+impl Running {
+    /// Starts `hearth run` with `args`, optionally inside a network namespace and under strace.
+    pub fn start(
+        dir: &Path,
+        netns: Option<&str>,
+        strace_to: Option<&Path>,
+        args: &[&str],
+    ) -> Running {
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]);
+                c
+            }
+            None => Command::new("env"),
+        };
+        if let Some(out) = strace_to {
+            cmd.args([
+                "strace",
+                "-f",
+                "-qq",
+                "-e",
+                "trace=connect,sendto,sendmsg",
+                "-o",
+            ])
+            .arg(out);
+        }
+        cmd.arg(HEARTH)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--json", "run"])
+            .args(args);
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn hearth run");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&l) {
+                    if tx.send(v).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let r = Running { child, lines };
+        r.wait_for("listening", 20, |v| v["event"] == "listening");
+        r
+    }
+
+    pub fn wait_for(
+        &self,
+        what: &str,
+        secs: u64,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(v) if pred(&v) => return v,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    /// Stops the node with SIGTERM (a clean shutdown) and waits for it.
+    pub fn stop(mut self) {
+        // Under strace the node is strace's child: stop the node, strace then exits with it.
+        let pid = self.child.id().to_string();
+        let _ = Command::new("pkill").args(["-TERM", "-P", &pid]).status();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Network namespaces for one test: bridges (switches) and hosts plugged into them. Nothing
+/// routes anywhere else: no default route, no uplink.
+pub struct Net {
+    prefix: String,
+    namespaces: Vec<String>,
+    /// (host, bridge, namespace, device): where to pull each cable.
+    cables: Vec<(String, String, String, String)>,
+}
+
+impl Net {
+    pub fn new(tag: &str) -> Net {
+        if Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
+            panic!("these tests need root and iproute2 (`ip netns`); CI has both");
+        }
+        Net {
+            prefix: format!("h{}{}", std::process::id() % 100000, tag),
+            namespaces: Vec::new(),
+            cables: Vec::new(),
+        }
+    }
+
+    pub fn ns(&self, name: &str) -> String {
+        format!("{}-{name}", self.prefix)
+    }
+
+    fn add_ns(&mut self, name: &str) -> String {
+        let ns = self.ns(name);
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        ip(&["netns", "add", &ns]);
+        ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        self.namespaces.push(ns.clone());
+        ns
+    }
+
+    pub fn bridge(&mut self, name: &str) {
+        let ns = self.add_ns(name);
+        ip(&["-n", &ns, "link", "add", "br0", "type", "bridge"]);
+        ip(&["-n", &ns, "link", "set", "br0", "up"]);
+    }
+
+    /// A host with one interface per (bridge, address/prefix).
+    pub fn host(&mut self, name: &str, links: &[(&str, &str)]) {
+        let ns = self.add_ns(name);
+        for (i, (bridge, addr)) in links.iter().enumerate() {
+            let (a, b) = cable_names("v");
+            let br = self.ns(bridge);
+            ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
+            ip(&["link", "set", &a, "netns", &ns]);
+            ip(&["link", "set", &b, "netns", &br]);
+            let eth = format!("eth{i}");
+            ip(&["-n", &ns, "link", "set", &a, "name", &eth]);
+            ip(&["-n", &ns, "addr", "add", addr, "dev", &eth]);
+            ip(&["-n", &ns, "link", "set", &eth, "multicast", "on"]);
+            ip(&["-n", &ns, "link", "set", &eth, "up"]);
+            ip(&["-n", &br, "link", "set", &b, "master", "br0"]);
+            ip(&["-n", &br, "link", "set", &b, "up"]);
+            self.cables
+                .push((name.to_string(), bridge.to_string(), br.clone(), b));
+        }
+    }
+
+    /// Joins two bridges with a cable (a trunk), to partition and heal.
+    pub fn trunk(&mut self, left: &str, right: &str) {
+        let (a, b) = cable_names("t");
+        let (l, r) = (self.ns(left), self.ns(right));
+        ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
+        ip(&["link", "set", &a, "netns", &l]);
+        ip(&["link", "set", &b, "netns", &r]);
+        ip(&["-n", &l, "link", "set", &a, "master", "br0"]);
+        ip(&["-n", &r, "link", "set", &b, "master", "br0"]);
+        ip(&["-n", &l, "link", "set", &a, "up"]);
+        ip(&["-n", &r, "link", "set", &b, "up"]);
+        self.cables
+            .push((left.to_string(), right.to_string(), l.clone(), a));
+    }
+
+    /// Plugs or pulls the cable between `host` and `bridge` (or a trunk, left → right).
+    pub fn cable(&self, host: &str, bridge: &str, up: bool) {
+        let (_, _, ns, dev) = self
+            .cables
+            .iter()
+            .find(|(h, b, _, _)| h == host && b == bridge)
+            .expect("no such cable");
+        ip(&["-n", ns, "link", "set", dev, if up { "up" } else { "down" }]);
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for ns in &self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+/// A data directory with an identity.
+pub fn identity(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    hearth(&dir, &["init", "--name", name]);
+    dir
+}
+
+/// Makes `acceptor` a contact of `inviter`, both running (commands are forwarded to them).
+pub fn befriend(inviter: &Path, acceptor: &Path) {
+    let code = hearth(inviter, &["invite"]);
+    hearth(acceptor, &["accept", code.trim()]);
+    eventually("contact connected", 20, || {
+        hearth_json(acceptor, &["contacts"])
+            .iter()
+            .any(|c| c["state"] == "connected")
+            && hearth_json(inviter, &["contacts"]).len() >= 1
+    });
+}
+
+/// Message bodies of a chat, in order.
+pub fn bodies(dir: &Path, chat: &str) -> Vec<String> {
+    hearth_json(dir, &["messages", "--chat", chat, "--limit", "100000"])
+        .iter()
+        .map(|m| m["body"].as_str().unwrap_or_default().to_string())
+        .collect()
+}

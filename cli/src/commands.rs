@@ -29,6 +29,9 @@ pub async fn run(cli: Cli) -> Result<()> {
     if let Command::Bench(args) = cli.command {
         return crate::bench::run(args, cli.json).await;
     }
+    if let Command::BenchNet(args) = cli.command {
+        return crate::bench_net::run(args, cli.json, cli.data_dir).await;
+    }
     let node = match Node::open(&dir).await {
         Ok(n) => n,
         // A node is running on this directory: it executes the command for us.
@@ -277,7 +280,9 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 bail!("the check found problems: {}", r.problems.join("; "));
             }
         }
-        Command::Bench(_) => anyhow::bail!("bench runs on its own data directory"),
+        Command::Bench(_) | Command::BenchNet(_) => {
+            anyhow::bail!("benchmarks run on their own data directories")
+        }
     }
     Ok(())
 }

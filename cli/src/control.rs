@@ -73,11 +73,18 @@ async fn handle(node: Node, stream: UnixStream) -> Result<()> {
             code: 2,
             error: Some(e.to_string()),
         },
-        Ok(cli) if matches!(cli.command, Command::Run(_) | Command::Bench(_)) => Reply {
-            out: String::new(),
-            code: 2,
-            error: Some("a node is already running on this data directory".into()),
-        },
+        Ok(cli)
+            if matches!(
+                cli.command,
+                Command::Run(_) | Command::Bench(_) | Command::BenchNet(_)
+            ) =>
+        {
+            Reply {
+                out: String::new(),
+                code: 2,
+                error: Some("a node is already running on this data directory".into()),
+            }
+        }
         Ok(cli) => {
             let json = cli.json;
             let (res, out) = CAPTURE

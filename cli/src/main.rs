@@ -3,6 +3,7 @@
 //! lines with `--json`; errors go to stderr as a sentence with a non-zero exit code.
 
 mod bench;
+mod bench_net;
 mod commands;
 mod control;
 mod output;
@@ -132,6 +133,8 @@ pub enum Command {
     Check,
     /// Measure performance against the budgets in ARCHITECTURE.md.
     Bench(bench::Args),
+    /// Measure network latency, catch-up and the libp2p floor (see bench_net.rs).
+    BenchNet(bench_net::Args),
     /// Run the node in the foreground: listen, discover family, sync (Ctrl-C stops).
     Run(run::Args),
     /// Show this device, the network, and how each contact is reached.

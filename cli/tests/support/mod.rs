@@ -277,7 +277,7 @@ pub fn befriend(inviter: &Path, acceptor: &Path) {
         hearth_json(acceptor, &["contacts"])
             .iter()
             .any(|c| c["state"] == "connected")
-            && hearth_json(inviter, &["contacts"]).len() >= 1
+            && !hearth_json(inviter, &["contacts"]).is_empty()
     });
 }
 

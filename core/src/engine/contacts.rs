@@ -31,11 +31,11 @@ impl Engine {
             addrs,
         };
         let code = inv.encode(&me.id.account);
-        self.conn.execute(
+        self.exec(
             "INSERT INTO invites (secret, topic, created_at, expires_at, state) VALUES (?1, ?2, ?3, ?4, 'open')",
             params![inv.secret, inv.topic.as_bytes(), self.now_secs() as i64, inv.expires_at as i64],
         )?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO topics (topic, kind) VALUES (?1, 'invite')",
             [inv.topic.as_bytes()],
         )?;
@@ -46,7 +46,7 @@ impl Engine {
     pub fn revoke_invite(&mut self, code: &str) -> Result<()> {
         // Our own code may have expired; parse it without the expiry check.
         let inv = Invite::decode(code, 0)?;
-        let n = self.conn.execute(
+        let n = self.exec(
             "UPDATE invites SET state = 'revoked' WHERE secret = ?1 AND state = 'open'",
             [inv.secret],
         )?;
@@ -81,7 +81,7 @@ impl Engine {
         self.remember_device(&inv.bundle)?;
         let chat = ChatId::random();
         let chat_topic = TopicId::random();
-        self.conn.execute(
+        self.exec(
             "INSERT INTO contacts (account, name, state, channel, chat, created_at)
              VALUES (?1, ?2, 'pending', ?3, ?4, ?5)",
             params![
@@ -92,7 +92,7 @@ impl Engine {
                 self.now_secs() as i64
             ],
         )?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO topics (topic, kind, peer) VALUES (?1, 'channel', ?2)",
             params![inv.topic.as_bytes(), their.0],
         )?;
@@ -128,18 +128,18 @@ impl Engine {
         peer: &DeviceBundle,
     ) -> Result<()> {
         let now = self.hlc.now() as i64;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO chats (chat, topic, kind, created_at, last_at) VALUES (?1, ?2, 'direct', ?3, ?3)",
             params![chat.as_bytes(), topic.as_bytes(), now],
         )?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO topics (topic, kind, chat) VALUES (?1, 'chat', ?2)",
             params![topic.as_bytes(), chat.as_bytes()],
         )?;
         let me = self.me()?;
         let (my_dev, my_acc) = (me.id.device_id(), me.id.account_id());
         for (dev, acc) in [(my_dev, my_acc), (peer.device, peer.account)] {
-            self.conn.execute(
+            self.exec(
                 "INSERT INTO members (chat, device, account) VALUES (?1, ?2, ?3)",
                 params![chat.as_bytes(), dev.0, acc.0],
             )?;
@@ -194,7 +194,7 @@ impl Engine {
             return Err(invite::Error::Expired.into());
         }
         let their = bundle.account;
-        let known: bool = self.conn.query_row(
+        let known: bool = self.qrow(
             "SELECT EXISTS (SELECT 1 FROM contacts WHERE account = ?1)",
             [their.0],
             |r| r.get(0),
@@ -202,16 +202,16 @@ impl Engine {
         if known {
             return Err(invite::Error::AlreadyContact.into());
         }
-        self.conn.execute(
+        self.exec(
             "UPDATE invites SET state = 'used', used_by = ?2 WHERE secret = ?1",
             params![secret, their.0],
         )?;
         self.remember_device(&bundle)?;
-        self.conn.execute(
+        self.exec(
             "UPDATE topics SET kind = 'channel', peer = ?2 WHERE topic = ?1",
             params![topic.as_bytes(), their.0],
         )?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO contacts (account, name, state, channel, chat, created_at)
              VALUES (?1, ?2, 'connected', ?3, ?4, ?5)",
             params![
@@ -267,7 +267,7 @@ impl Engine {
             .ok_or_else(|| Error::NotFound("contact".into()))?;
         let chat_topic = self.chat_topic(&chat)?;
         self.remember_device(&bundle)?;
-        self.conn.execute(
+        self.exec(
             "UPDATE contacts SET state = 'connected', name = ?2 WHERE account = ?1",
             params![peer.0, name],
         )?;
@@ -311,7 +311,7 @@ impl Engine {
         account: &AccountId,
         v: impl rusqlite::ToSql,
     ) -> Result<()> {
-        let n = self.conn.execute(sql, params![account.0, v])?;
+        let n = self.exec(sql, params![account.0, v])?;
         if n == 0 {
             return Err(Error::NotFound("no such contact".into()));
         }
@@ -348,7 +348,7 @@ impl Engine {
             addrs.truncate(MAX_REMEMBERED_ADDRS);
         }
         let now = if seen { self.hlc.wall_ms() as i64 } else { 0 };
-        self.conn.execute(
+        self.exec(
             "INSERT INTO peers (device, addrs, last_seen) VALUES (?1, ?2, ?3)
              ON CONFLICT (device) DO UPDATE SET addrs = ?2, last_seen = MAX(last_seen, ?3)",
             params![

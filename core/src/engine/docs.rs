@@ -76,7 +76,7 @@ impl Engine {
         if let Some(id) = id {
             return Ok(id);
         }
-        self.conn.execute(
+        self.exec(
             "INSERT INTO docs (topic, owner, segment) VALUES (?1, ?2, ?3)",
             params![r.topic.as_bytes(), r.owner_bytes(), r.segment()],
         )?;
@@ -117,7 +117,7 @@ impl Engine {
     }
 
     pub(crate) fn load_doc(&self, doc_id: i64) -> Result<Doc> {
-        let snapshot: Vec<u8> = self.conn.query_row(
+        let snapshot: Vec<u8> = self.qrow(
             "SELECT snapshot FROM docs WHERE doc_id = ?1",
             [doc_id],
             |r| r.get(0),
@@ -150,7 +150,7 @@ impl Engine {
         update: &[u8],
         new_messages: i64,
     ) -> Result<()> {
-        let (n, snap_len, pending): (i64, i64, i64) = self.conn.query_row(
+        let (n, snap_len, pending): (i64, i64, i64) = self.qrow(
             "SELECT next_update, snapshot_len, pending_len FROM docs WHERE doc_id = ?1",
             [doc_id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -161,7 +161,7 @@ impl Engine {
                 let snap = doc::snapshot(&c.doc);
                 self.conn
                     .execute("DELETE FROM doc_updates WHERE doc_id = ?1", [doc_id])?;
-                self.conn.execute(
+                self.exec(
                     "UPDATE docs SET snapshot = ?2, snapshot_len = ?3, pending_len = 0,
                      msg_count = msg_count + ?4 WHERE doc_id = ?1",
                     params![doc_id, snap, snap.len() as i64, new_messages],
@@ -169,11 +169,11 @@ impl Engine {
                 return Ok(());
             }
         }
-        self.conn.execute(
+        self.exec(
             "INSERT INTO doc_updates (doc_id, n, body) VALUES (?1, ?2, ?3)",
             params![doc_id, n, update],
         )?;
-        self.conn.execute(
+        self.exec(
             "UPDATE docs SET next_update = ?2, pending_len = ?3, msg_count = msg_count + ?4 WHERE doc_id = ?1",
             params![doc_id, n + 1, pending, new_messages],
         )?;

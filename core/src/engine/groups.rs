@@ -129,17 +129,17 @@ impl Engine {
         let chat = ChatId::random();
         let topic = TopicId::random();
         let now = self.hlc.now() as i64;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO chats (chat, topic, kind, title, created_at, last_at) VALUES (?1, ?2, 'group', ?3, ?4, ?4)",
             params![chat.as_bytes(), topic.as_bytes(), title, now],
         )?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO topics (topic, kind, chat) VALUES (?1, 'chat', ?2)",
             params![topic.as_bytes(), chat.as_bytes()],
         )?;
         for (a, rec) in &records {
             for b in &rec.bundles {
-                self.conn.execute(
+                self.exec(
                     "INSERT INTO members (chat, device, account) VALUES (?1, ?2, ?3)",
                     params![chat.as_bytes(), b.device.0, a.0],
                 )?;
@@ -258,7 +258,7 @@ impl Engine {
         rec.removed = Some(BTreeMap::from([(device, cut)]));
         let account = self.me()?.id.account_id();
         self.write_meta(chat, |d| meta::set_member(d, &account, &rec))?;
-        self.conn.execute(
+        self.exec(
             "UPDATE chats SET left_chat = 1 WHERE chat = ?1",
             [chat.as_bytes()],
         )?;
@@ -273,18 +273,18 @@ impl Engine {
         kind: ChatKind,
         meta_state: Vec<u8>,
     ) -> Result<()> {
-        let known: bool = self.conn.query_row(
+        let known: bool = self.qrow(
             "SELECT EXISTS (SELECT 1 FROM chats WHERE chat = ?1)",
             [chat.as_bytes()],
             |r| r.get(0),
         )?;
         if known {
-            self.conn.execute(
+            self.exec(
                 "UPDATE chats SET left_chat = 0 WHERE chat = ?1 AND topic = ?2",
                 params![chat.as_bytes(), topic.as_bytes()],
             )?;
         } else {
-            let topic_taken: bool = self.conn.query_row(
+            let topic_taken: bool = self.qrow(
                 "SELECT EXISTS (SELECT 1 FROM topics WHERE topic = ?1)",
                 [topic.as_bytes()],
                 |r| r.get(0),
@@ -295,11 +295,11 @@ impl Engine {
                 ));
             }
             let now = self.hlc.now() as i64;
-            self.conn.execute(
+            self.exec(
                 "INSERT INTO chats (chat, topic, kind, created_at, last_at) VALUES (?1, ?2, ?3, ?4, ?4)",
                 params![chat.as_bytes(), topic.as_bytes(), kind.as_str(), now],
             )?;
-            self.conn.execute(
+            self.exec(
                 "INSERT INTO topics (topic, kind, chat) VALUES (?1, 'chat', ?2)",
                 params![topic.as_bytes(), chat.as_bytes()],
             )?;

@@ -93,7 +93,7 @@ impl Engine {
                 Some(a) if a == *peer => Ok(()),
                 _ => {
                     // Someone else using the invite this channel came from: a replayed code.
-                    let from_invite: bool = self.conn.query_row(
+                    let from_invite: bool = self.qrow(
                         "SELECT EXISTS (SELECT 1 FROM invites WHERE topic = ?1)",
                         [env.header.topic.as_bytes()],
                         |r| r.get(0),
@@ -153,13 +153,13 @@ impl Engine {
             return Err(EnvError::NotMember.into());
         }
         self.authorise(&kind, &env)?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO envelopes (topic, author, seq, body) VALUES (?1, ?2, ?3, ?4)",
             params![h.topic.as_bytes(), h.author.0, h.seq as i64, env.encode()],
         )?;
         let mut new_held = held;
         loop {
-            let next: bool = self.conn.query_row(
+            let next: bool = self.qrow(
                 "SELECT EXISTS (SELECT 1 FROM envelopes WHERE topic = ?1 AND author = ?2 AND seq = ?3)",
                 params![h.topic.as_bytes(), h.author.0, (new_held + 1) as i64],
                 |r| r.get(0),
@@ -169,7 +169,7 @@ impl Engine {
             }
             new_held += 1;
         }
-        self.conn.execute(
+        self.exec(
             "INSERT INTO heads (topic, author, held, applied) VALUES (?1, ?2, ?3, 0)
              ON CONFLICT (topic, author) DO UPDATE SET held = ?3",
             params![h.topic.as_bytes(), h.author.0, new_held as i64],
@@ -205,13 +205,13 @@ impl Engine {
                 return Ok(());
             }
             let seq = applied + 1;
-            let body: Vec<u8> = self.conn.query_row(
+            let body: Vec<u8> = self.qrow(
                 "SELECT body FROM envelopes WHERE topic = ?1 AND author = ?2 AND seq = ?3",
                 params![topic.as_bytes(), author.0, seq],
                 |r| r.get(0),
             )?;
             let env = Envelope::decode(&body)?;
-            let early = self.conn.execute(
+            let early = self.exec(
                 "DELETE FROM read_early WHERE topic = ?1 AND author = ?2 AND seq = ?3",
                 params![topic.as_bytes(), author.0, seq],
             )? > 0;
@@ -233,7 +233,7 @@ impl Engine {
                     tracing::warn!(topic = %topic, author = %author, seq, error = %e, "skipping envelope content");
                 }
             }
-            self.conn.execute(
+            self.exec(
                 "UPDATE heads SET applied = ?3 WHERE topic = ?1 AND author = ?2",
                 params![topic.as_bytes(), author.0, seq],
             )?;
@@ -263,7 +263,7 @@ impl Engine {
             if !env.is_pairwise() || !env.pairwise_parts()?.iter().any(|p| p.to == me) {
                 continue;
             }
-            self.conn.execute(
+            self.exec(
                 "INSERT OR IGNORE INTO read_early (topic, author, seq) VALUES (?1, ?2, ?3)",
                 params![topic.as_bytes(), author.0, seq],
             )?;

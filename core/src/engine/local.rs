@@ -93,7 +93,7 @@ impl Engine {
     ) -> Result<MessageId> {
         let body = check_body(body)?;
         if let Some(r) = reply_to {
-            let same_chat: bool = self.conn.query_row(
+            let same_chat: bool = self.qrow(
                 "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND chat = ?2)",
                 params![r.as_bytes(), chat.as_bytes()],
                 |row| row.get(0),
@@ -184,13 +184,13 @@ impl Engine {
         let Some(before) = before else {
             return Err(Error::NotFound("no such conversation".into()));
         };
-        self.conn.execute(
+        self.exec(
             "UPDATE chats SET unread = 0,
              read_at = MAX(read_at, (SELECT COALESCE(MAX(sent_at), 0) FROM messages WHERE chat = ?1))
              WHERE chat = ?1",
             [chat.as_bytes()],
         )?;
-        let after: i64 = self.conn.query_row(
+        let after: i64 = self.qrow(
             "SELECT read_at FROM chats WHERE chat = ?1",
             [chat.as_bytes()],
             |r| r.get(0),
@@ -221,7 +221,7 @@ impl Engine {
             Some(d) if d == device.0 => Ok(()),
             Some(_) => Err(crate::doc::Error::ForeignClient.into()),
             None => {
-                self.conn.execute(
+                self.exec(
                     "INSERT INTO doc_clients (topic, client, device) VALUES (?1, ?2, ?3)",
                     params![topic.as_bytes(), client as i64, device.0],
                 )?;

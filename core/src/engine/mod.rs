@@ -255,7 +255,7 @@ impl Engine {
 
     pub(crate) fn save_olm_account(&mut self) -> Result<()> {
         let pickle = self.me()?.olm.pickle(self.key.pickle_key());
-        self.conn.execute(
+        self.exec(
             "UPDATE identity SET olm_account = ?1 WHERE id = 1",
             [pickle],
         )?;
@@ -270,7 +270,7 @@ impl Engine {
         let name = clean_name(name)?;
         let id = Identity::generate(name.clone());
         let olm = OlmAccount::generate();
-        self.conn.execute(
+        self.exec(
             "INSERT INTO identity (id, account, device, account_secret, device_secret, olm_account, name, created_at)
              VALUES (1, ?6, ?7, ?1, ?2, ?3, ?4, ?5)",
             params![
@@ -310,7 +310,7 @@ impl Engine {
     fn fresh_client_id(&self) -> Result<u64> {
         loop {
             let c = u64::from(rand::random::<u32>());
-            let used: bool = self.conn.query_row(
+            let used: bool = self.qrow(
                 "SELECT EXISTS (SELECT 1 FROM doc_clients WHERE client = ?1)",
                 [c as i64],
                 |r| r.get(0),
@@ -332,6 +332,27 @@ impl Engine {
             .optional()?;
         t.and_then(|b| TopicId::from_slice(&b))
             .ok_or_else(|| Error::NotFound("no such conversation".into()))
+    }
+}
+
+impl Engine {
+    /// Executes a statement through the prepared-statement cache: the engine runs the same few
+    /// dozen statements for every envelope, and preparing them anew would dominate catch-up.
+    pub(crate) fn exec<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
+    /// `query_row` through the prepared-statement cache.
+    pub(crate) fn qrow<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.conn.prepare_cached(sql)?.query_row(params, f)
     }
 }
 

@@ -52,21 +52,21 @@ impl Engine {
                     tracing::warn!(message = %id, "segment claims a message id of another author");
                 }
                 Some((rowid, _)) => {
-                    self.conn.execute(
+                    self.exec(
                         "UPDATE messages SET body = ?2, edited_at = ?3, deleted = ?4 WHERE rowid = ?1",
                         params![rowid, f.body, f.edited_at.map(|v| v as i64), f.deleted],
                     )?;
                     self.conn
                         .execute("DELETE FROM messages_fts WHERE rowid = ?1", [rowid])?;
                     if !f.deleted {
-                        self.conn.execute(
+                        self.exec(
                             "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
                             params![rowid, search::index_text(&f.body)],
                         )?;
                     }
                 }
                 None => {
-                    self.conn.execute(
+                    self.exec(
                         "INSERT INTO messages (id, chat, author, device, seq, sent_at, body, reply_to,
                          edited_at, deleted, segment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                         params![
@@ -85,14 +85,14 @@ impl Engine {
                     )?;
                     let rowid = self.conn.last_insert_rowid();
                     if !f.deleted {
-                        self.conn.execute(
+                        self.exec(
                             "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",
                             params![rowid, search::index_text(&f.body)],
                         )?;
                     }
                     added += 1;
                     let mine = origin.owner == me;
-                    self.conn.execute(
+                    self.exec(
                         "UPDATE chats SET last_at = MAX(last_at, ?2),
                          unread = unread + CASE WHEN ?3 AND ?2 > read_at THEN 1 ELSE 0 END
                          WHERE chat = ?1",
@@ -110,14 +110,14 @@ impl Engine {
         for target in &changes.reactions {
             match segment::reaction(&doc, target).filter(|e| !e.is_empty()) {
                 Some(emoji) => {
-                    self.conn.execute(
+                    self.exec(
                         "INSERT INTO reactions (message, account, emoji) VALUES (?1, ?2, ?3)
                          ON CONFLICT (message, account) DO UPDATE SET emoji = ?3",
                         params![target.as_bytes(), origin.owner.0, emoji],
                     )?;
                 }
                 None => {
-                    self.conn.execute(
+                    self.exec(
                         "DELETE FROM reactions WHERE message = ?1 AND account = ?2",
                         params![target.as_bytes(), origin.owner.0],
                     )?;
@@ -139,7 +139,7 @@ impl Engine {
         };
         let state: MetaState = meta::read(&cached.doc);
         let topic = self.chat_topic(chat)?;
-        self.conn.execute(
+        self.exec(
             "UPDATE chats SET title = ?2 WHERE chat = ?1 AND kind = 'group'",
             params![chat.as_bytes(), state.title],
         )?;
@@ -170,30 +170,30 @@ impl Engine {
                     (Some(None), Some(_)) | (None, Some(_)) => removed_any = true,
                     _ => {}
                 }
-                self.conn.execute(
+                self.exec(
                     "INSERT INTO members (chat, device, account, removed_after) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (chat, device) DO UPDATE SET removed_after = ?4",
                     params![chat.as_bytes(), b.device.0, account.0, cut.map(|c| c as i64)],
                 )?;
                 if let Some(cut) = cut {
                     // Anything the removed device sent after its cut is not part of the history.
-                    self.conn.execute(
+                    self.exec(
                         "DELETE FROM envelopes WHERE topic = ?1 AND author = ?2 AND seq > ?3",
                         params![topic.as_bytes(), b.device.0, cut as i64],
                     )?;
-                    self.conn.execute(
+                    self.exec(
                         "UPDATE heads SET held = MIN(held, ?3), applied = MIN(applied, ?3)
                          WHERE topic = ?1 AND author = ?2",
                         params![topic.as_bytes(), b.device.0, cut as i64],
                     )?;
-                    self.conn.execute(
+                    self.exec(
                         "DELETE FROM messages WHERE chat = ?1 AND device = ?2 AND seq > ?3",
                         params![chat.as_bytes(), b.device.0, cut as i64],
                     )?;
                 }
             }
             if *account == me && rec.removed.is_some() {
-                self.conn.execute(
+                self.exec(
                     "UPDATE chats SET left_chat = 1 WHERE chat = ?1",
                     [chat.as_bytes()],
                 )?;

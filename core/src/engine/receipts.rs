@@ -52,7 +52,7 @@ impl Engine {
         delivered: Vec<(DeviceId, u64)>,
         read_at: Option<u64>,
     ) -> Result<()> {
-        let left: bool = self.conn.query_row(
+        let left: bool = self.qrow(
             "SELECT left_chat FROM chats WHERE chat = ?1",
             [chat.as_bytes()],
             |r| r.get(0),
@@ -73,7 +73,7 @@ impl Engine {
 
     /// Sends a read receipt up to the newest message of the conversation.
     pub(crate) fn send_read_receipt(&mut self, chat: &ChatId) -> Result<()> {
-        let read_at: i64 = self.conn.query_row(
+        let read_at: i64 = self.qrow(
             "SELECT read_at FROM chats WHERE chat = ?1",
             [chat.as_bytes()],
             |r| r.get(0),
@@ -90,14 +90,14 @@ impl Engine {
         read_at: Option<u64>,
     ) -> Result<()> {
         for (author, seq) in delivered.iter().take(1024) {
-            self.conn.execute(
+            self.exec(
                 "INSERT INTO receipts (chat, reporter, author, delivered) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (chat, reporter, author) DO UPDATE SET delivered = MAX(delivered, ?4)",
                 params![chat.as_bytes(), reporter.0, author.0, *seq as i64],
             )?;
         }
         if let Some(r) = read_at {
-            self.conn.execute(
+            self.exec(
                 "INSERT INTO read_marks (chat, reporter, read_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (chat, reporter) DO UPDATE SET read_at = MAX(read_at, ?3)",
                 params![chat.as_bytes(), reporter.0, r as i64],

@@ -34,11 +34,11 @@ impl Engine {
     /// Stores an envelope this device just authored (seq = held + 1) as held and applied.
     fn store_own(&mut self, env: &Envelope) -> Result<()> {
         let h = &env.header;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO envelopes (topic, author, seq, body) VALUES (?1, ?2, ?3, ?4)",
             params![h.topic.as_bytes(), h.author.0, h.seq as i64, env.encode()],
         )?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO heads (topic, author, held, applied) VALUES (?1, ?2, ?3, ?3)
              ON CONFLICT (topic, author) DO UPDATE SET held = ?3, applied = ?3",
             params![h.topic.as_bytes(), h.author.0, h.seq as i64],
@@ -135,7 +135,7 @@ impl Engine {
             self.out_sessions.insert(topic, (key_no as u32, out, false));
             return Ok(());
         }
-        let last: i64 = self.conn.query_row(
+        let last: i64 = self.qrow(
             "SELECT COALESCE(MAX(key_no), 0) FROM group_in WHERE topic = ?1 AND device = ?2",
             params![topic.as_bytes(), self.me()?.id.device_id().0],
             |r| r.get(0),
@@ -147,7 +147,7 @@ impl Engine {
         let inbound = Inbound::from_session_key(&session_key)?;
         let me = self.me()?.id.device_id();
         self.save_inbound(topic, me, key_no, &inbound)?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO group_out (topic, key_no, pickle) VALUES (?1, ?2, ?3)",
             params![
                 topic.as_bytes(),
@@ -182,7 +182,7 @@ impl Engine {
             return Ok(());
         }
         let has: bool = self.out_sessions.contains_key(&topic)
-            || self.conn.query_row(
+            || self.qrow(
                 "SELECT EXISTS (SELECT 1 FROM group_out WHERE topic = ?1)",
                 [topic.as_bytes()],
                 |r| r.get(0),
@@ -220,10 +220,11 @@ impl Engine {
         let key = *self.key.pickle_key();
         for (topic, (key_no, out, dirty)) in self.out_sessions.iter_mut() {
             if *dirty {
-                self.conn.execute(
-                    "UPDATE group_out SET pickle = ?3 WHERE topic = ?1 AND key_no = ?2",
-                    params![topic.as_bytes(), *key_no as i64, out.pickle(&key)],
-                )?;
+                self.conn
+                    .prepare_cached(
+                        "UPDATE group_out SET pickle = ?3 WHERE topic = ?1 AND key_no = ?2",
+                    )?
+                    .execute(params![topic.as_bytes(), *key_no as i64, out.pickle(&key)])?;
                 *dirty = false;
             }
         }
@@ -237,7 +238,7 @@ impl Engine {
         key_no: u32,
         s: &Inbound,
     ) -> Result<()> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO group_in (topic, device, key_no, pickle) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (topic, device, key_no) DO NOTHING",
             params![
@@ -353,7 +354,7 @@ impl Engine {
         if !b.verify() {
             return Err(Error::Invalid("a device bundle does not verify".into()));
         }
-        self.conn.execute(
+        self.exec(
             "INSERT INTO devices (device, account, bundle) VALUES (?1, ?2, ?3)
              ON CONFLICT (device) DO UPDATE SET bundle = ?3 WHERE account = ?2",
             params![b.device.0, b.account.0, wire::encode(b)],
@@ -391,7 +392,7 @@ impl Engine {
 
     fn save_channel(&mut self, device: &DeviceId, ch: &Channel) -> Result<()> {
         let now = self.hlc.now() as i64;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO olm_sessions (device, session_id, pickle, last_used) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (device, session_id) DO UPDATE SET pickle = ?3, last_used = ?4",
             params![device.0, ch.id(), ch.pickle(self.key.pickle_key()), now],

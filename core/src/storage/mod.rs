@@ -54,7 +54,8 @@ pub fn open(path: &Path, read_only: bool) -> Result<Connection> {
         .map_err(wrap)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(wrap)?;
-    conn.set_prepared_statement_cache_capacity(64);
+    // The engine's hot statements all stay prepared.
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
 }
 

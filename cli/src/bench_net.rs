@@ -100,6 +100,7 @@ pub async fn run(args: Args, json: bool, dir: Option<std::path::PathBuf>) -> Res
     })
     .await?;
     let code = a.create_invite(3600, vec![]).await?;
+    let t = Instant::now();
     let chat = b.accept_invite(&code).await?.chat.context("chat")?;
     wait(|| async {
         a.contacts()
@@ -115,6 +116,11 @@ pub async fn run(args: Args, json: bool, dir: Option<std::path::PathBuf>) -> Res
             .unwrap_or(false)
     })
     .await?;
+
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    line(json, &json!({ "bench": "invite_accepted_both_sides", "ms": ms }), || {
+        format!("invite accepted → both sides show the contact (loopback, first connection): {ms:.1} ms (target ≤ 1000)")
+    });
 
     // send → received, warm connection.
     let mut events = a.subscribe();

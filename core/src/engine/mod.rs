@@ -210,7 +210,11 @@ impl Engine {
     }
 
     pub(crate) fn emit(&mut self, ev: Event) {
-        if !self.pending_events.contains(&ev) {
+        // Per-message events are distinct by nature; coalesce only the per-conversation ones,
+        // and only against the last few, so a batch of thousands stays linear.
+        let repeat = !matches!(ev, Event::MessageReceived { .. })
+            && self.pending_events.iter().rev().take(16).any(|e| *e == ev);
+        if !repeat {
             self.pending_events.push(ev);
         }
     }

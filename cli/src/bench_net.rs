@@ -118,9 +118,13 @@ pub async fn run(args: Args, json: bool, dir: Option<std::path::PathBuf>) -> Res
     .await?;
 
     let ms = t.elapsed().as_secs_f64() * 1000.0;
-    line(json, &json!({ "bench": "invite_accepted_both_sides", "ms": ms }), || {
-        format!("invite accepted → both sides show the contact (loopback, first connection): {ms:.1} ms (target ≤ 1000)")
-    });
+    line(
+        json,
+        &json!({ "bench": "invite_accepted_both_sides", "ms": ms }),
+        || {
+            format!("invite accepted → both sides show the contact (loopback, first connection): {ms:.1} ms (target ≤ 1000)")
+        },
+    );
 
     // send → received, warm connection.
     let mut events = a.subscribe();

@@ -5,28 +5,13 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::{RngExt, SeedableRng};
 
-const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
-
-fn hearth(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(HEARTH)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run hearth");
-    assert!(
-        out.status.success(),
-        "hearth {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf8")
-}
+mod support;
+use support::{hearth, HEARTH};
 
 #[test]
 fn sigkill_mid_burst_loses_nothing_acknowledged() {

@@ -4,22 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
-
-fn hearth(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(HEARTH)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run hearth");
-    assert!(
-        out.status.success(),
-        "hearth {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod support;
+use support::hearth;
 
 #[test]
 fn yjs_export_loads_in_reference_yjs() {

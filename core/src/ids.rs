@@ -118,8 +118,27 @@ impl DeviceId {
     pub fn from_slice(b: &[u8]) -> Option<Self> {
         b.try_into().ok().map(Self)
     }
+    /// The device's verifying key. Decompressing a key costs about as much as half a
+    /// signature check and every envelope needs its author's, so decoded keys are kept in a
+    /// small process-wide cache (a family has few devices).
     pub fn public_key(&self) -> Option<libp2p_identity::ed25519::PublicKey> {
-        libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0).ok()
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        type Cache = Mutex<HashMap<[u8; 32], libp2p_identity::ed25519::PublicKey>>;
+        const MAX_CACHED_KEYS: usize = 4096;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+        if let Some(k) = cache.lock().ok().and_then(|c| c.get(&self.0).cloned()) {
+            return Some(k);
+        }
+        let key = libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0).ok()?;
+        if let Ok(mut c) = cache.lock() {
+            if c.len() >= MAX_CACHED_KEYS {
+                c.clear();
+            }
+            c.insert(self.0, key.clone());
+        }
+        Some(key)
     }
     /// The libp2p peer id of this device.
     pub fn peer_id(&self) -> Option<libp2p_identity::PeerId> {

@@ -420,10 +420,10 @@ impl Engine {
     /// [`Engine::ingest`] inside its own savepoint: a refused envelope leaves no trace, and
     /// the rest of the batch goes on.
     pub fn ingest_isolated(&mut self, bytes: &[u8]) -> Result<Ingested> {
-        self.conn.execute_batch("SAVEPOINT envelope")?;
+        self.exec("SAVEPOINT envelope", [])?;
         match self.ingest(bytes) {
             Ok(v) => {
-                self.conn.execute_batch("RELEASE envelope")?;
+                self.exec("RELEASE envelope", [])?;
                 Ok(v)
             }
             Err(e) => {

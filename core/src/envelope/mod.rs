@@ -110,6 +110,10 @@ impl Envelope {
         if env.header.seq == 0 {
             return Err(Error::ZeroSeq);
         }
+        // Sequences are stored as SQLite integers; nobody writes 2^63 messages.
+        if env.header.seq > i64::MAX as u64 {
+            return Err(Error::Malformed("seq out of range".into()));
+        }
         if env.signature.len() != 64 {
             return Err(Error::Malformed("signature length".into()));
         }

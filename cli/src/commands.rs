@@ -136,6 +136,9 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                     if c.blocked {
                         flags.push("blocked".into())
                     }
+                    if let Some(r) = &c.refused {
+                        flags.push(format!("refused: {r}"));
+                    }
                     format!(
                         "{:<20} {}  [{}]",
                         c.name,

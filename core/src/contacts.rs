@@ -13,8 +13,11 @@ pub struct Contact {
     /// The nickname we gave them, or else their own name.
     pub name: String,
     pub own_name: String,
-    /// "pending" until the other side confirms, then "connected".
+    /// "pending" until the other side confirms, then "connected"; "refused" if the inviter's
+    /// device refused the request (see `refused`).
     pub state: String,
+    /// Why the inviter's device refused our request, as a sentence.
+    pub refused: Option<String>,
     pub verified: bool,
     pub blocked: bool,
     pub safety_number: String,
@@ -25,11 +28,18 @@ fn from_row(me: &AccountId, r: &Row) -> rusqlite::Result<Contact> {
     let account = AccountId::from_slice(&r.get::<_, Vec<u8>>(0)?).unwrap_or(AccountId([0; 32]));
     let own_name: String = r.get(1)?;
     let nickname: Option<String> = r.get(2)?;
+    let refused: Option<String> = r.get(7)?;
+    let state: String = r.get(3)?;
     Ok(Contact {
         account,
         name: nickname.unwrap_or_else(|| own_name.clone()),
         own_name,
-        state: r.get(3)?,
+        state: if refused.is_some() && state == "pending" {
+            "refused".into()
+        } else {
+            state
+        },
+        refused,
         verified: r.get(4)?,
         blocked: r.get(5)?,
         safety_number: safety_number(me, &account),
@@ -39,7 +49,7 @@ fn from_row(me: &AccountId, r: &Row) -> rusqlite::Result<Contact> {
     })
 }
 
-const COLUMNS: &str = "account, name, nickname, state, verified, blocked, chat";
+const COLUMNS: &str = "account, name, nickname, state, verified, blocked, chat, refused";
 
 pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Contact>> {
     let mut st = conn.prepare_cached(&format!(

@@ -592,7 +592,10 @@ impl Node {
                         Err(Error::Envelope(crate::envelope::Error::UnknownTopic)) => {
                             unknown.push(bytes)
                         }
-                        Err(e) => report.rejected.push(e.to_string()),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "envelope refused");
+                            report.rejected.push(e.to_string())
+                        }
                     }
                 }
             }

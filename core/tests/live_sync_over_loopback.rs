@@ -134,3 +134,23 @@ async fn group_message_reaches_a_member_through_another_member() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_invite_is_refused_live_with_a_reason() {
+    let alice = online("Alice").await;
+    let bob = online("Bob").await;
+    let carol = online("Carol").await;
+    let code = alice.node.create_invite(3600, vec![]).await.unwrap();
+    bob.node.accept_invite(&code).await.unwrap();
+    eventually("bob connected", || async {
+        bob.node.contacts().await.unwrap()[0].state == "connected"
+    })
+    .await;
+    carol.node.accept_invite(&code).await.unwrap();
+    eventually("carol told the code was used", || async {
+        carol.node.contacts().await.unwrap()[0].refused.as_deref()
+            == Some("this invite has already been used")
+    })
+    .await;
+    assert_eq!(alice.node.contacts().await.unwrap().len(), 1);
+}

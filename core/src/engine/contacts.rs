@@ -277,6 +277,17 @@ impl Engine {
         Ok(())
     }
 
+    /// The inviter refused our request (the code was revoked, used or expired).
+    pub(crate) fn on_contact_refused(&mut self, peer: AccountId, reason: &str) -> Result<()> {
+        let reason: String = reason.chars().take(200).collect();
+        self.exec(
+            "UPDATE contacts SET refused = ?2 WHERE account = ?1 AND state = 'pending'",
+            params![peer.0, reason],
+        )?;
+        self.emit(Event::ContactsChanged);
+        Ok(())
+    }
+
     pub fn rename_contact(&mut self, account: &AccountId, nickname: Option<&str>) -> Result<()> {
         let nick = match nickname {
             Some(n) => Some(super::clean_name(n)?),

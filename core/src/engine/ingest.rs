@@ -336,6 +336,9 @@ impl Engine {
                     session_key,
                 },
             ) => self.on_contact_accept(author, *peer, name, bundle, session_key),
+            (TopicKind::Channel(peer), PairwiseContent::ContactRefused { reason }) => {
+                self.on_contact_refused(*peer, &reason)
+            }
             (
                 TopicKind::Channel(_),
                 PairwiseContent::ChatInvite {
@@ -433,8 +436,48 @@ impl Engine {
                 if !matches!(e, Error::Envelope(_)) {
                     self.invalidate();
                 }
+                if let Error::Invite(reason) = &e {
+                    // Tell the person who tried to use the invite why it did not work.
+                    let reason = reason.to_string();
+                    self.exec("SAVEPOINT refusal", [])?;
+                    match self.refuse_contact_request(bytes, &reason) {
+                        Ok(()) => {
+                            self.exec("RELEASE refusal", [])?;
+                        }
+                        Err(err) => {
+                            tracing::debug!(error = %err, "could not send a refusal");
+                            self.conn
+                                .execute_batch("ROLLBACK TO refusal; RELEASE refusal")?;
+                            self.invalidate();
+                        }
+                    }
+                }
                 Err(e)
             }
         }
+    }
+
+    /// Answers a refused contact request with a signed, encrypted refusal on its topic, and
+    /// remembers the device so the refusal is synced to it.
+    fn refuse_contact_request(&mut self, bytes: &[u8], reason: &str) -> Result<()> {
+        let env = Envelope::decode_verified(bytes)?;
+        if !env.is_pairwise() || self.decrypt_pairwise(&env)?.is_none() {
+            return Ok(());
+        }
+        let (topic, device) = (env.header.topic, env.header.author);
+        let first: bool = self.exec(
+            "INSERT OR IGNORE INTO refusals (topic, device) VALUES (?1, ?2)",
+            params![topic.as_bytes(), device.0],
+        )? > 0;
+        tracing::debug!(%device, first, "refusing a contact request");
+        if first {
+            let content = PairwiseContent::ContactRefused {
+                reason: reason.to_string(),
+            };
+            self.send_pairwise(topic, &[device], content)?;
+            // The refused device now shares this topic with us, so the refusal reaches it.
+            self.emit(crate::Event::ContactsChanged);
+        }
+        Ok(())
     }
 }

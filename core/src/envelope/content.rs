@@ -94,6 +94,8 @@ pub enum PairwiseContent {
         bundle: DeviceBundle,
         session_key: Vec<u8>,
     },
+    /// The inviter's device refused a contact request; `reason` is a sentence for a person.
+    ContactRefused { reason: String },
     /// "You were added to this conversation": its topic and the current meta document.
     ChatInvite {
         chat: ChatId,

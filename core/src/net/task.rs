@@ -110,7 +110,11 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
         task.dial_addr(a);
     }
     task.dial_remembered();
-    tokio::spawn(task.run(rx, irx, events));
+    let span = tracing::info_span!("net", me = %task.me);
+    tokio::spawn(tracing::Instrument::instrument(
+        task.run(rx, irx, events),
+        span,
+    ));
     Ok(Handle { tx })
 }
 
@@ -280,6 +284,7 @@ impl Task {
                 let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
             }
             Internal::Shared { peer, topics, sync } => {
+                tracing::debug!(%peer, topics = topics.len(), sync, "shared topics");
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.shared = topics;
                     if sync {
@@ -361,6 +366,7 @@ impl Task {
                 self.maybe_flush();
             }
             Event::ContactsChanged | Event::ChatsChanged => {
+                tracing::debug!("membership changed");
                 // Membership changed: recompute what each peer shares, and sync the new topics.
                 let peers: Vec<PeerId> = self.peers.keys().copied().collect();
                 for p in peers {
@@ -649,6 +655,7 @@ impl Task {
     }
 
     fn on_request(&mut self, peer: PeerId, req: Request, channel: ResponseChannel<Response>) {
+        tracing::debug!(%peer, kind = match &req { Request::Sync { .. } => "sync", Request::Push { .. } => "push" }, "request");
         if let Err(e) = protocol::check(&req) {
             tracing::info!(%peer, error = %e, "peer broke the protocol; disconnecting");
             let _ = self
@@ -730,6 +737,7 @@ impl Task {
     }
 
     fn on_response(&mut self, peer: PeerId, resp: Response) {
+        tracing::debug!(%peer, kind = match &resp { Response::Sync { envelopes, .. } => envelopes.len() as i64, _ => -1 }, "response");
         match resp {
             Response::Sync {
                 envelopes,
@@ -834,7 +842,7 @@ async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (usiz
                     continue;
                 };
                 let t = env.header.topic;
-                if shared.contains(&t) || store::is_open_invite(c, &t)? {
+                if shared.contains(&t) || store::is_invite_topic(c, &t)? {
                     out.push((t, env.header.author, env.header.seq, e));
                 }
             }

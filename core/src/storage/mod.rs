@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_network.sql"),
+    include_str!("migrations/0003_refusals.sql"),
 ];
 
 /// Wait this long for a lock held by a reader checkpointing the WAL.

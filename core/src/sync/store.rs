@@ -18,7 +18,8 @@ pub fn shared_topics(c: &Connection, device: &DeviceId) -> Result<Vec<TopicId>> 
            AND ((t.kind = 'chat'
                  AND EXISTS (SELECT 1 FROM members m WHERE m.chat = t.chat AND m.device = ?1 AND m.removed_after IS NULL)
                  AND EXISTS (SELECT 1 FROM chats c WHERE c.chat = t.chat AND c.left_chat = 0))
-             OR (t.kind = 'channel' AND EXISTS (SELECT 1 FROM devices d WHERE d.device = ?1 AND d.account = t.peer)))",
+             OR (t.kind = 'channel' AND EXISTS (SELECT 1 FROM devices d WHERE d.device = ?1 AND d.account = t.peer))
+             OR EXISTS (SELECT 1 FROM refusals r WHERE r.topic = t.topic AND r.device = ?1))",
     )?;
     let rows = st.query_map([device.0], |r| r.get::<_, Vec<u8>>(0))?;
     let mut out = Vec::new();
@@ -30,10 +31,11 @@ pub fn shared_topics(c: &Connection, device: &DeviceId) -> Result<Vec<TopicId>> 
     Ok(out)
 }
 
-/// True for a topic of one of our open invites: anyone may deliver a contact request there.
-pub fn is_open_invite(c: &Connection, topic: &TopicId) -> Result<bool> {
+/// True for the topic of one of our invites: anyone may deliver a contact request there (a
+/// request for a used, revoked or expired invite gets a refusal with the reason).
+pub fn is_invite_topic(c: &Connection, topic: &TopicId) -> Result<bool> {
     Ok(c.query_row(
-        "SELECT EXISTS (SELECT 1 FROM topics WHERE topic = ?1 AND kind = 'invite')",
+        "SELECT EXISTS (SELECT 1 FROM invites WHERE topic = ?1)",
         [topic.as_bytes()],
         |r| r.get(0),
     )?)

@@ -126,6 +126,11 @@ where
 
 /// A peer with networking on loopback only (no mDNS: tests never send multicast).
 pub async fn online(name: &str) -> Peer {
+    // HEARTH_LOG=debug shows what the nodes do.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("HEARTH_LOG"))
+        .with_writer(std::io::stderr)
+        .try_init();
     let p = Peer::new(name).await;
     let cfg = hearth_core::net::Config {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],

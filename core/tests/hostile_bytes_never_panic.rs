@@ -101,3 +101,42 @@ async fn mutated_envelopes_into_a_live_node() {
     assert_eq!(bob.bodies(&chat).await.len(), 5);
     assert!(bob.node.check().await.unwrap().ok());
 }
+
+#[tokio::test]
+async fn validly_signed_envelopes_from_strangers_and_replays_are_refused() {
+    let (alice, bob) = contacts("Alice", "Bob").await;
+    let chat = dm(&alice, "Bob").await;
+    alice.node.send(&chat, "hello", None).await.unwrap();
+    // A stranger who somehow knows every topic id signs envelopes for them with its own key.
+    let stranger = libp2p_identity::ed25519::Keypair::generate();
+    let author = hearth_core::DeviceId(stranger.public().to_bytes());
+    let vv = bob.node.version_vectors().await.unwrap();
+    let forged: Vec<Vec<u8>> =
+        vv.0.keys()
+            .map(|topic| {
+                let header = hearth_core::envelope::Header {
+                    version: 1,
+                    topic: *topic,
+                    author,
+                    seq: 1,
+                    key: 1,
+                };
+                Envelope::seal(header, vec![1, 2, 3], &stranger).encode()
+            })
+            .collect();
+    assert!(!forged.is_empty());
+    let report = bob.node.ingest(forged.clone()).await.unwrap();
+    assert_eq!(report.new, 0);
+    assert_eq!(report.rejected.len(), forged.len());
+    assert!(
+        report.rejected.iter().all(|r| r.contains("not a member")),
+        "{report:?}"
+    );
+    // Replaying what Bob already has changes nothing.
+    let f = alice.path("all.bundle");
+    alice.node.export_bundle(&f, None).await.unwrap();
+    let (envs, _) = bundle::read(&mut std::fs::File::open(&f).unwrap()).unwrap();
+    bob.node.ingest(envs.clone()).await.unwrap();
+    let again = bob.node.ingest(envs.clone()).await.unwrap();
+    assert_eq!((again.new, again.duplicate), (0, envs.len()));
+}

@@ -140,3 +140,41 @@ async fn validly_signed_envelopes_from_strangers_and_replays_are_refused() {
     let again = bob.node.ingest(envs.clone()).await.unwrap();
     assert_eq!((again.new, again.duplicate), (0, envs.len()));
 }
+
+/// A device restored from a copy of its data directory writes a different envelope under a
+/// seq it already used: receivers refuse the second one as equivocation and keep the first.
+#[tokio::test]
+async fn a_forked_device_is_caught_equivocating() {
+    let (alice, bob) = contacts("Alice", "Bob").await;
+    let chat = dm(&alice, "Bob").await;
+    let support::Peer { node, dir, .. } = alice;
+    node.shutdown().await.unwrap();
+    drop(node);
+    let copy = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() && !e.file_name().to_string_lossy().ends_with(".lock") {
+            std::fs::copy(e.path(), copy.path().join(e.file_name())).unwrap();
+        }
+    }
+    let original = hearth_core::Node::open(dir.path()).await.unwrap();
+    let fork = hearth_core::Node::open(copy.path()).await.unwrap();
+    original.send(&chat, "the real one", None).await.unwrap();
+    fork.send(&chat, "the fork", None).await.unwrap();
+    let since = bob.node.version_vectors().await.unwrap();
+    for (node, file) in [(&original, "a.bundle"), (&fork, "b.bundle")] {
+        let f = copy.path().join(file);
+        node.export_bundle(&f, Some(since.clone())).await.unwrap();
+        let report = bob.node.import_bundle(&f).await.unwrap();
+        if file == "b.bundle" {
+            assert!(
+                report
+                    .rejected
+                    .iter()
+                    .any(|r| r.contains("same author and seq")),
+                "{report:?}"
+            );
+        }
+    }
+    assert_eq!(bob.bodies(&chat).await, vec!["the real one"]);
+}

@@ -154,3 +154,35 @@ async fn reused_invite_is_refused_live_with_a_reason() {
     .await;
     assert_eq!(alice.node.contacts().await.unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_catch_up_arrives_in_several_pipelined_batches() {
+    let (alice, bob) = online_contacts("Alice", "Bob").await;
+    let chat = dm(&alice, "Bob").await;
+    bob.node.stop_network().await.unwrap();
+    // About 1.5 MB of envelopes: three or more sync batches.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..3000 {
+        let n = alice.node.clone();
+        let body = format!("catch-up {i:04} with some text to make the envelope a realistic size");
+        set.spawn(async move { n.send(&chat, &body, None).await });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap().unwrap();
+    }
+    eprintln!("sent");
+    let cfg = hearth_core::net::Config {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        lan_only: true,
+        mdns: false,
+        dial: vec![],
+    };
+    bob.node.start_network(cfg).await.unwrap();
+    eventually("bob has all 3000", || async {
+        let n = bob.node.messages(&chat, 5000, None).await.unwrap().len();
+        eprintln!("bob has {n}");
+        n == 3000
+    })
+    .await;
+    assert!(bob.node.check().await.unwrap().ok());
+}

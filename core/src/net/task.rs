@@ -41,6 +41,9 @@ struct Peer {
     known: VersionVectors,
     /// Devices the peer is directly connected to (for mesh paths).
     reach: Vec<DeviceId>,
+    /// The `have` of our last sync request to this peer, advanced by what its answers carry,
+    /// so the next batch of a long catch-up is requested before this one is ingested.
+    requested: VersionVectors,
 }
 
 enum Internal {
@@ -324,6 +327,9 @@ impl Task {
                 }
             }
             Internal::SendSync { peer, have, reach } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.requested = protocol::from_wire(&have);
+                }
                 if self.swarm.is_connected(&peer) {
                     let id = self.swarm.behaviour_mut().sync.send_request(
                         &peer,
@@ -538,6 +544,7 @@ impl Task {
                         shared: Vec::new(),
                         known: VersionVectors::default(),
                         reach: Vec::new(),
+                        requested: VersionVectors::default(),
                     },
                 );
                 self.refresh_shared(peer_id, true);
@@ -759,6 +766,9 @@ impl Task {
                 }
                 self.update_paths();
                 self.maybe_flush();
+                if more {
+                    self.request_next_batch(peer, &envelopes);
+                }
                 let Some(device) = self.peers.get(&peer).map(|p| p.device) else {
                     return;
                 };
@@ -771,13 +781,43 @@ impl Task {
                         .send(Internal::Ingested {
                             from: peer,
                             gap,
-                            more,
+                            more: false,
                         })
                         .await;
                 });
             }
             Response::Pushed { .. } | Response::Refused => {}
         }
+    }
+
+    /// Pipelined catch-up: asks for the batch after `batch` at once, claiming what it carries,
+    /// so the peer reads and sends the next batch while this one is being ingested. Should an
+    /// envelope of it be refused, the periodic sync (from what is really stored) fills the hole.
+    fn request_next_batch(&mut self, peer: PeerId, batch: &[ByteBuf]) {
+        let reach = self.reach_for(&peer);
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        for e in batch {
+            if let Ok(env) = Envelope::decode(e) {
+                protocol::note_held(
+                    &mut p.requested,
+                    env.header.topic,
+                    env.header.author,
+                    env.header.seq,
+                );
+            }
+        }
+        let have = protocol::to_wire(&p.requested);
+        let id = self.swarm.behaviour_mut().sync.send_request(
+            &peer,
+            Request::Sync {
+                version: protocol::VERSION,
+                have,
+                reach,
+            },
+        );
+        self.pending_sync.insert(id, peer);
     }
 
     /// Recomputes every device's path and emits an event for each change.

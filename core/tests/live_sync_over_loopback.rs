@@ -170,7 +170,6 @@ async fn long_catch_up_arrives_in_several_pipelined_batches() {
     while let Some(r) = set.join_next().await {
         r.unwrap().unwrap();
     }
-    eprintln!("sent");
     let cfg = hearth_core::net::Config {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         lan_only: true,
@@ -180,7 +179,6 @@ async fn long_catch_up_arrives_in_several_pipelined_batches() {
     bob.node.start_network(cfg).await.unwrap();
     eventually("bob has all 3000", || async {
         let n = bob.node.messages(&chat, 5000, None).await.unwrap().len();
-        eprintln!("bob has {n}");
         n == 3000
     })
     .await;

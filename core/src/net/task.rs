@@ -873,6 +873,7 @@ impl Task {
 /// Ingests envelopes from a peer: only for topics it shares with us, or our open invites.
 /// Returns (envelopes considered, new, whether a gap appeared).
 async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (usize, u32, bool) {
+    let n_in = envs.len();
     let filtered = node
         .read(move |c| {
             let shared = store::shared_topics(c, &device)?;
@@ -888,8 +889,19 @@ async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (usiz
             }
             Ok(out)
         })
-        .await
-        .unwrap_or_default();
+        .await;
+    let filtered = match filtered {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read what a peer shares");
+            return (0, 0, false);
+        }
+    };
+    tracing::debug!(
+        received = n_in,
+        accepted = filtered.len(),
+        "envelopes from a peer"
+    );
     let n = filtered.len();
     if n == 0 {
         return (0, 0, false);
@@ -901,7 +913,10 @@ async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (usiz
         .await
     {
         Ok(r) => r,
-        Err(_) => return (n, 0, false),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not ingest envelopes from a peer");
+            return (n, 0, false);
+        }
     };
     let topics: Vec<TopicId> = heads
         .iter()

@@ -55,13 +55,7 @@ async fn device_that_was_away_catches_up() {
             .await
             .unwrap();
     }
-    let cfg = hearth_core::net::Config {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        lan_only: true,
-        mdns: false,
-        dial: vec![],
-    };
-    bob.node.start_network(cfg).await.unwrap();
+    bob.node.start_network(loopback()).await.unwrap();
     eventually("bob has all 50", || async {
         bob.bodies(&chat).await.len() == 50
     })
@@ -170,13 +164,7 @@ async fn long_catch_up_arrives_in_several_pipelined_batches() {
     while let Some(r) = set.join_next().await {
         r.unwrap().unwrap();
     }
-    let cfg = hearth_core::net::Config {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        lan_only: true,
-        mdns: false,
-        dial: vec![],
-    };
-    bob.node.start_network(cfg).await.unwrap();
+    bob.node.start_network(loopback()).await.unwrap();
     eventually("bob has all 3000", || async {
         let n = bob.node.messages(&chat, 5000, None).await.unwrap().len();
         n == 3000

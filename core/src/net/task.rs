@@ -331,15 +331,7 @@ impl Task {
                     p.requested = protocol::from_wire(&have);
                 }
                 if self.swarm.is_connected(&peer) {
-                    let id = self.swarm.behaviour_mut().sync.send_request(
-                        &peer,
-                        Request::Sync {
-                            version: protocol::VERSION,
-                            have,
-                            reach,
-                        },
-                    );
-                    self.pending_sync.insert(id, peer);
+                    self.request_sync(peer, have, reach);
                 }
             }
             Internal::DialKnown(list) => {
@@ -809,14 +801,16 @@ impl Task {
             }
         }
         let have = protocol::to_wire(&p.requested);
-        let id = self.swarm.behaviour_mut().sync.send_request(
-            &peer,
-            Request::Sync {
-                version: protocol::VERSION,
-                have,
-                reach,
-            },
-        );
+        self.request_sync(peer, have, reach);
+    }
+
+    fn request_sync(&mut self, peer: PeerId, have: protocol::WireHave, reach: Vec<DeviceId>) {
+        let request = Request::Sync {
+            version: protocol::VERSION,
+            have,
+            reach,
+        };
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
         self.pending_sync.insert(id, peer);
     }
 

@@ -124,7 +124,17 @@ where
     panic!("timed out waiting until {what}");
 }
 
-/// A peer with networking on loopback only (no mDNS: tests never send multicast).
+/// Networking on loopback only, without mDNS: tests never send multicast.
+pub fn loopback() -> hearth_core::net::Config {
+    hearth_core::net::Config {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        lan_only: true,
+        mdns: false,
+        dial: vec![],
+    }
+}
+
+/// A peer with networking on loopback only.
 pub async fn online(name: &str) -> Peer {
     // HEARTH_LOG=debug shows what the nodes do.
     let _ = tracing_subscriber::fmt()
@@ -132,13 +142,7 @@ pub async fn online(name: &str) -> Peer {
         .with_writer(std::io::stderr)
         .try_init();
     let p = Peer::new(name).await;
-    let cfg = hearth_core::net::Config {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        lan_only: true,
-        mdns: false,
-        dial: vec![],
-    };
-    p.node.start_network(cfg).await.expect("network");
+    p.node.start_network(loopback()).await.expect("network");
     eventually("listening", || async {
         !p.node
             .network_status()

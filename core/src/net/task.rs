@@ -54,10 +54,10 @@ enum Internal {
         sync: bool,
     },
     Flushed(Vec<(PeerId, Vec<Vec<Vec<u8>>>, VersionVectors)>),
+    /// Envelopes from a peer were ingested; a gap means some wait for earlier ones.
     Ingested {
         from: PeerId,
         gap: bool,
-        more: bool,
     },
     DialKnown(Vec<(PeerId, Vec<Multiaddr>)>),
     SendSync {
@@ -321,8 +321,8 @@ impl Task {
                 self.flushing = false;
                 self.maybe_flush();
             }
-            Internal::Ingested { from, gap, more } => {
-                if gap || more {
+            Internal::Ingested { from, gap } => {
+                if gap {
                     self.send_sync(from);
                 }
             }
@@ -718,18 +718,11 @@ impl Task {
                 }
                 tokio::spawn(async move {
                     let envs: Vec<Vec<u8>> = envelopes.into_iter().map(|b| b.into_vec()).collect();
-                    let (accepted, new, gap) = ingest_from(&node, device, envs).await;
+                    let (new, gap) = ingest_from(&node, device, envs).await;
                     let _ = itx
                         .send(Internal::Respond(channel, Response::Pushed { new }))
                         .await;
-                    let _ = accepted;
-                    let _ = itx
-                        .send(Internal::Ingested {
-                            from: peer,
-                            gap,
-                            more: false,
-                        })
-                        .await;
+                    let _ = itx.send(Internal::Ingested { from: peer, gap }).await;
                 });
             }
         }
@@ -768,14 +761,8 @@ impl Task {
                 let itx = self.itx.clone();
                 tokio::spawn(async move {
                     let envs: Vec<Vec<u8>> = envelopes.into_iter().map(|b| b.into_vec()).collect();
-                    let (_, _, gap) = ingest_from(&node, device, envs).await;
-                    let _ = itx
-                        .send(Internal::Ingested {
-                            from: peer,
-                            gap,
-                            more: false,
-                        })
-                        .await;
+                    let (_, gap) = ingest_from(&node, device, envs).await;
+                    let _ = itx.send(Internal::Ingested { from: peer, gap }).await;
                 });
             }
             Response::Pushed { .. } | Response::Refused => {}
@@ -865,8 +852,8 @@ impl Task {
 }
 
 /// Ingests envelopes from a peer: only for topics it shares with us, or our open invites.
-/// Returns (envelopes considered, new, whether a gap appeared).
-async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (usize, u32, bool) {
+/// Returns (how many are new, whether a gap appeared).
+async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (u32, bool) {
     let n_in = envs.len();
     let filtered = node
         .read(move |c| {
@@ -888,7 +875,7 @@ async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (usiz
         Ok(f) => f,
         Err(e) => {
             tracing::warn!(error = %e, "could not read what a peer shares");
-            return (0, 0, false);
+            return (0, false);
         }
     };
     tracing::debug!(
@@ -898,7 +885,7 @@ async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (usiz
     );
     let n = filtered.len();
     if n == 0 {
-        return (0, 0, false);
+        return (0, false);
     }
     let heads: Vec<(TopicId, DeviceId, u64)> =
         filtered.iter().map(|(t, a, s, _)| (*t, *a, *s)).collect();
@@ -909,7 +896,7 @@ async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (usiz
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, "could not ingest envelopes from a peer");
-            return (n, 0, false);
+            return (0, false);
         }
     };
     let topics: Vec<TopicId> = heads
@@ -923,5 +910,5 @@ async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (usiz
         .await
         .unwrap_or_default();
     let gap = heads.iter().any(|(t, a, s)| *s > held.get(t, a));
-    (n, report.new as u32, gap)
+    (report.new as u32, gap)
 }

@@ -54,6 +54,27 @@ async fn chat_of(node: &Node, q: &str) -> Result<Chat> {
 
 pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
     match command {
+        Command::Checkin => {
+            let n = node.check_in().await?;
+            line(json, &json!({ "checked_in": n }), || {
+                format!("Checked in: your family sees you are safe ({n} conversations).")
+            });
+        }
+        Command::Board => {
+            let b = node.board().await?;
+            for e in &b.entries {
+                line(json, e, || {
+                    let check_in = e
+                        .check_in_ms
+                        .map(|t| format!(", safe at {}", crate::output::time(t)))
+                        .unwrap_or_default();
+                    format!(
+                        "{:<20} {:<7} waiting {}{}",
+                        e.name, e.path, e.waiting, check_in
+                    )
+                });
+            }
+        }
         Command::Status => {
             let p = node.profile().await?;
             let net = node.network_status().await?;

@@ -139,6 +139,10 @@ pub enum Command {
     Run(run::Args),
     /// Show this device, the network, and how each contact is reached.
     Status,
+    /// "I'm safe": a check-in to every conversation.
+    Checkin,
+    /// The family board: who is reachable, what waits for them, their latest check-in.
+    Board,
 }
 
 #[derive(Subcommand)]

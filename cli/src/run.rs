@@ -136,7 +136,7 @@ async fn report(node: &Node, json: bool, e: Event, statuses: &mut HashMap<Messag
                 let Some(s) = m.status else { continue };
                 if statuses.get(&m.id) != Some(&s) {
                     statuses.insert(m.id, s.clone());
-                    if s != "sent" {
+                    if s != "queued" {
                         line(
                             json,
                             &json!({ "event": s, "chat": chat, "message": m.id }),

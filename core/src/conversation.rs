@@ -101,7 +101,7 @@ pub fn members(
     chat: &ChatId,
 ) -> Result<Vec<Member>> {
     let mut st = conn.prepare_cached(
-        "SELECT DISTINCT m.account, COALESCE(k.nickname, k.name, '') FROM members m
+        "SELECT DISTINCT m.account, COALESCE(k.nickname, k.name, m.name) FROM members m
          LEFT JOIN contacts k ON k.account = m.account
          WHERE m.chat = ?1 AND m.removed_after IS NULL ORDER BY 2",
     )?;

@@ -107,6 +107,18 @@ impl Invite {
                 .build(),
         )
     }
+
+    /// The code as a QR code in an SVG document, for the app to show.
+    pub fn qr_svg(code: &str) -> Option<String> {
+        let qr = qrcode::QrCode::with_error_correction_level(code.as_bytes(), qrcode::EcLevel::L)
+            .ok()?;
+        Some(
+            qr.render::<qrcode::render::svg::Color>()
+                .min_dimensions(240, 240)
+                .quiet_zone(true)
+                .build(),
+        )
+    }
 }
 
 fn signed_bytes(inv: &Invite) -> Vec<u8> {
@@ -141,6 +153,7 @@ mod tests {
         let messy = format!("{}\n{}", &code[..20].to_lowercase(), &code[20..]);
         assert_eq!(Invite::decode(&messy, 10).unwrap(), inv);
         assert!(Invite::qr_for_terminal(&code).is_some());
+        assert!(Invite::qr_svg(&code).is_some_and(|svg| svg.contains("<svg")));
     }
 
     #[test]

@@ -20,6 +20,7 @@
 // Row tuples straight from rusqlite read better inline than behind one-off type aliases.
 #![allow(clippy::type_complexity)]
 
+pub mod board;
 pub mod check;
 pub mod clock;
 pub mod contacts;
@@ -39,6 +40,7 @@ pub mod net;
 pub mod node;
 pub mod reach;
 pub mod search;
+pub mod settings;
 pub mod storage;
 pub mod sync;
 pub mod wire;

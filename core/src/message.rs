@@ -22,12 +22,13 @@ pub struct Message {
     pub reply_to: Option<MessageId>,
     pub edited_at: Option<u64>,
     pub deleted: bool,
+    /// "text", or "check_in" for an "I'm safe" check-in.
+    pub kind: String,
     /// (account, emoji), sorted by account.
     pub reactions: Vec<(AccountId, String)>,
-    /// For my own messages: "sent" (stored on this device, on its way), "delivered" (on every
-    /// member's device), "read" (read by every member).
+    /// For my own messages, the delivery state (see [`DeliveryState`]).
     pub status: Option<String>,
-    /// For my own messages: the state per member (account, sent|delivered|read).
+    /// For my own messages: the state per member (account, queued|delivered|read).
     pub receipts: Vec<(AccountId, String)>,
     #[serde(skip)]
     seq: u64,
@@ -35,7 +36,9 @@ pub struct Message {
 
 const COLUMNS: &str =
     "m.id, m.chat, m.author, m.sent_at, m.body, m.reply_to, m.edited_at, m.deleted,
-    COALESCE(k.nickname, k.name), m.seq";
+    COALESCE(k.nickname, k.name, (SELECT mb.name FROM members mb
+        WHERE mb.chat = m.chat AND mb.account = m.author AND mb.name != '' LIMIT 1)),
+    m.seq, m.kind";
 
 fn from_row(me: &AccountId, my_name: &str, r: &Row) -> rusqlite::Result<Message> {
     let author = AccountId::from_slice(&r.get::<_, Vec<u8>>(2)?).unwrap_or(AccountId([0; 32]));
@@ -59,6 +62,7 @@ fn from_row(me: &AccountId, my_name: &str, r: &Row) -> rusqlite::Result<Message>
             .and_then(|b| MessageId::from_slice(&b)),
         edited_at: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
         deleted: r.get(7)?,
+        kind: r.get(10)?,
         reactions: Vec::new(),
         status: None,
         receipts: Vec::new(),
@@ -86,26 +90,81 @@ fn fill_status(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
         })?
         .collect::<rusqlite::Result<_>>()?;
     for m in msgs.iter_mut().filter(|m| m.mine && m.chat == chat) {
-        let mut worst = 2;
+        let mut states = Vec::with_capacity(members.len());
         for (account, delivered, read_at) in &members {
             let state = if *read_at as u64 >= m.sent_at {
-                2
+                MemberState::Read
             } else if *delivered as u64 >= m.seq {
-                1
+                MemberState::Delivered
             } else {
-                0
+                MemberState::Queued
             };
-            worst = worst.min(state);
-            let name = ["sent", "delivered", "read"][state];
+            states.push(state);
             if let Some(a) = AccountId::from_slice(account) {
-                m.receipts.push((a, name.to_string()));
+                m.receipts.push((a, state.as_str().to_string()));
             }
         }
-        m.status = Some(
-            ["sent", "delivered", "read"][if members.is_empty() { 0 } else { worst }].to_string(),
-        );
+        m.status = Some(DeliveryState::of(&states).as_str().to_string());
     }
     Ok(())
+}
+
+/// Where one member's devices are with one of my messages, from their receipts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MemberState {
+    Queued,
+    Delivered,
+    Read,
+}
+
+impl MemberState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberState::Queued => "queued",
+            MemberState::Delivered => "delivered",
+            MemberState::Read => "read",
+        }
+    }
+}
+
+/// Where one of my messages is, as the sender sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Stored on this device only, waiting for a path to anyone.
+    Queued,
+    /// On at least one other device (a member's, which carries it on), not yet on everyone's.
+    HandedOn,
+    /// On every member's device.
+    Delivered,
+    /// Read by every member.
+    Read,
+}
+
+impl DeliveryState {
+    /// The message's state from each member's: it is only as far as the furthest-behind
+    /// member, but it has left this device once anyone has it.
+    pub fn of(members: &[MemberState]) -> DeliveryState {
+        let Some(worst) = members.iter().min() else {
+            return DeliveryState::Queued;
+        };
+        match worst {
+            MemberState::Read => DeliveryState::Read,
+            MemberState::Delivered => DeliveryState::Delivered,
+            MemberState::Queued if members.iter().any(|s| *s > MemberState::Queued) => {
+                DeliveryState::HandedOn
+            }
+            MemberState::Queued => DeliveryState::Queued,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::HandedOn => "handed_on",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Read => "read",
+        }
+    }
 }
 
 fn fill_reactions(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
@@ -205,4 +264,19 @@ pub fn search(
     let mut msgs: Vec<Message> = rows.collect::<rusqlite::Result<_>>()?;
     fill_reactions(conn, &mut msgs)?;
     Ok(msgs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DeliveryState as D, MemberState as M};
+
+    #[test]
+    fn a_message_is_as_far_as_its_furthest_behind_member() {
+        assert_eq!(D::of(&[]), D::Queued);
+        assert_eq!(D::of(&[M::Queued, M::Queued]), D::Queued);
+        assert_eq!(D::of(&[M::Queued, M::Delivered]), D::HandedOn);
+        assert_eq!(D::of(&[M::Read, M::Queued]), D::HandedOn);
+        assert_eq!(D::of(&[M::Read, M::Delivered]), D::Delivered);
+        assert_eq!(D::of(&[M::Read, M::Read]), D::Read);
+    }
 }

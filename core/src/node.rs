@@ -50,6 +50,9 @@ impl NodeConfig {
     }
 }
 
+/// The text of a check-in for readers that do not show the check-in card.
+pub const CHECK_IN_TEXT: &str = "✔ I'm safe";
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Profile {
     pub name: String,
@@ -226,6 +229,58 @@ impl Node {
         let status = self.network_status().await?;
         self.read(move |c| crate::reach::compute(c, status.as_ref()))
             .await
+    }
+
+    /// The family board: every contact's reachability, my messages waiting for them, and
+    /// their latest check-in.
+    pub async fn board(&self) -> Result<crate::board::Board> {
+        let status = self.network_status().await?;
+        self.read(move |c| crate::board::compute(c, status.as_ref()))
+            .await
+    }
+
+    // ---- settings ----
+
+    pub async fn settings(&self) -> Result<crate::settings::Settings> {
+        self.read(crate::settings::read).await
+    }
+
+    /// Switches LAN-only mode; a running network restarts under the new rule at once.
+    pub async fn set_lan_only(&self, enabled: bool) -> Result<()> {
+        self.call(move |e| e.set_setting(crate::settings::LAN_ONLY, &enabled.into()))
+            .await?;
+        self.restart_network().await
+    }
+
+    /// Sets the family's relays (multiaddrs); a running network restarts to use them.
+    pub async fn set_relays(&self, relays: &[String]) -> Result<()> {
+        let relays = crate::settings::check_relays(relays)?;
+        self.call(move |e| e.set_setting(crate::settings::RELAYS, &relays.into()))
+            .await?;
+        self.restart_network().await
+    }
+
+    /// The network configuration the settings ask for: LAN-only or not, relays dialled.
+    pub async fn network_config(&self) -> Result<crate::net::Config> {
+        let s = self.settings().await?;
+        Ok(crate::net::Config {
+            lan_only: s.lan_only,
+            dial: s.relays.iter().filter_map(|r| r.parse().ok()).collect(),
+            ..crate::net::Config::default()
+        })
+    }
+
+    /// Restarts a running network with the configuration from the settings (no-op when
+    /// the network is off).
+    async fn restart_network(&self) -> Result<()> {
+        let Some(running) = self.net() else {
+            return Ok(());
+        };
+        let mut cfg = self.network_config().await?;
+        cfg.mdns = running.config().mdns;
+        cfg.listen = running.config().listen.clone();
+        self.stop_network().await?;
+        self.start_network(cfg).await
     }
 
     /// Stops the engine after everything queued is committed.
@@ -437,6 +492,12 @@ impl Node {
     ) -> Result<MessageId> {
         let (c, b) = (*chat, body.to_string());
         self.call(move |e| e.send_text(&c, &b, reply_to)).await
+    }
+
+    /// "I'm safe": a check-in in every conversation; returns how many conversations got it.
+    /// The body is what readers without the app's check-in card (the CLI, old versions) see.
+    pub async fn check_in(&self) -> Result<usize> {
+        self.call(|e| e.check_in(CHECK_IN_TEXT)).await
     }
 
     pub async fn edit(&self, message: &MessageId, body: &str) -> Result<()> {

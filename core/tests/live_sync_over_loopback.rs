@@ -30,7 +30,7 @@ async fn delivered_and_read_receipts_come_back() {
     let id = alice.node.send(&chat, "저녁 먹었어?", None).await.unwrap();
     assert_eq!(
         alice.node.message(&id).await.unwrap().status.as_deref(),
-        Some("sent")
+        Some("queued")
     );
     eventually("delivered", || async {
         alice.node.message(&id).await.unwrap().status.as_deref() == Some("delivered")

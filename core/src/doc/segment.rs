@@ -1,7 +1,8 @@
 //! A message segment: one account's messages (root map `m`) and reactions (root map `x`).
 //!
 //! ```text
-//! m: { <message id hex>: { t: sent-at HLC, b: body, r: reply-to id hex, e: edited-at, d: deleted } }
+//! m: { <message id hex>: { t: sent-at HLC, b: body, r: reply-to id hex, e: edited-at, d: deleted,
+//!                          k: kind ("c" = an "I'm safe" check-in; absent = text) } }
 //! x: { <message id hex>: emoji }      -- this account's reaction to any message
 //! ```
 //!
@@ -39,6 +40,26 @@ pub struct Fields {
     pub reply_to: Option<MessageId>,
     pub edited_at: Option<u64>,
     pub deleted: bool,
+    pub kind: Kind,
+}
+
+/// What a message is. Fixed when it is sent; an edit changes only the body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    #[default]
+    Text,
+    /// "I'm safe": shown as a card in the chat and at the top of the family board.
+    CheckIn,
+}
+
+impl Kind {
+    /// The name used in the projection and in the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::CheckIn => "check_in",
+        }
+    }
 }
 
 /// Installs observers that record which messages and reactions change.
@@ -96,12 +117,16 @@ pub fn add_message(
     sent_at: u64,
     body: &str,
     reply_to: Option<MessageId>,
+    kind: Kind,
 ) -> Vec<u8> {
     let m = messages(doc);
     let mut txn = doc.transact_mut();
     let mut fields: Vec<(&str, Any)> = vec![("t", int(sent_at)), ("b", Any::from(body))];
     if let Some(r) = reply_to {
         fields.push(("r", Any::from(r.to_string())));
+    }
+    if kind == Kind::CheckIn {
+        fields.push(("k", Any::from("c")));
     }
     let prelim: MapPrelim = fields.into_iter().collect();
     m.insert(&mut txn, id.to_string(), prelim);
@@ -183,6 +208,10 @@ pub fn read(doc: &Doc, id: &MessageId) -> Option<Fields> {
         reply_to,
         edited_at: as_u64(msg.get(&txn, "e")),
         deleted: matches!(msg.get(&txn, "d"), Some(Out::Any(Any::Bool(true)))),
+        kind: match msg.get(&txn, "k") {
+            Some(Out::Any(Any::String(k))) if &*k == "c" => Kind::CheckIn,
+            _ => Kind::Text,
+        },
     })
 }
 
@@ -221,7 +250,7 @@ mod tests {
         let b = Doc::with_client_id(2);
         let changes = observe(&b);
         let id = MessageId::random();
-        let u1 = add_message(&a, id, 42, "hello", None);
+        let u1 = add_message(&a, id, 42, "hello", None, Kind::Text);
         let u2 = edit(&a, id, "hello!", 43).unwrap();
         let target = MessageId::random();
         let u3 = react(&a, target, Some("❤️"));
@@ -246,7 +275,7 @@ mod tests {
     #[test]
     fn foreign_client_ids_are_refused() {
         let a = Doc::with_client_id(7);
-        let u = add_message(&a, MessageId::random(), 1, "x", None);
+        let u = add_message(&a, MessageId::random(), 1, "x", None, Kind::Text);
         assert_eq!(check_update(&u, 8).unwrap_err(), Error::ForeignClient);
         assert!(check_update(&u, 7).is_ok());
         assert_eq!(

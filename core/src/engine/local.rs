@@ -91,6 +91,34 @@ impl Engine {
         body: &str,
         reply_to: Option<MessageId>,
     ) -> Result<MessageId> {
+        self.send_message(chat, body, reply_to, segment::Kind::Text)
+    }
+
+    /// "I'm safe": a check-in message in every conversation this device is still part of, so
+    /// every family member sees it at the top of their board. Returns how many were sent.
+    pub fn check_in(&mut self, body: &str) -> Result<usize> {
+        let chats: Vec<Vec<u8>> = {
+            let mut st = self
+                .conn
+                .prepare_cached("SELECT chat FROM chats WHERE left_chat = 0")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut sent = 0;
+        for chat in chats.iter().filter_map(|c| ChatId::from_slice(c)) {
+            self.send_message(&chat, body, None, segment::Kind::CheckIn)?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    fn send_message(
+        &mut self,
+        chat: &ChatId,
+        body: &str,
+        reply_to: Option<MessageId>,
+        kind: segment::Kind,
+    ) -> Result<MessageId> {
         let body = check_body(body)?;
         if let Some(r) = reply_to {
             let same_chat: bool = self.qrow(
@@ -107,7 +135,7 @@ impl Engine {
         let id = MessageId::random();
         let at = self.hlc.now();
         self.write_segment(chat, None, |doc| {
-            Ok(segment::add_message(doc, id, at, &body, reply_to))
+            Ok(segment::add_message(doc, id, at, &body, reply_to, kind))
         })?;
         Ok(id)
     }

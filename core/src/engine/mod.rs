@@ -305,6 +305,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Stores one setting (see `crate::settings`) as a JSON value.
+    pub fn set_setting(&mut self, key: &str, value: &serde_json::Value) -> Result<()> {
+        self.exec(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            rusqlite::params![key, value.to_string()],
+        )?;
+        Ok(())
+    }
+
     pub(crate) fn now_secs(&self) -> u64 {
         self.hlc.wall_ms() / 1000
     }

@@ -68,7 +68,8 @@ impl Engine {
                 None => {
                     self.exec(
                         "INSERT INTO messages (id, chat, author, device, seq, sent_at, body, reply_to,
-                         edited_at, deleted, segment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                         edited_at, deleted, segment, kind)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                         params![
                             id.as_bytes(),
                             origin.chat.as_bytes(),
@@ -80,7 +81,8 @@ impl Engine {
                             f.reply_to.map(|r| r.0.to_vec()),
                             f.edited_at.map(|v| v as i64),
                             f.deleted,
-                            origin.segment as i64
+                            origin.segment as i64,
+                            f.kind.as_str()
                         ],
                     )?;
                     let rowid = self.conn.last_insert_rowid();
@@ -171,9 +173,16 @@ impl Engine {
                     _ => {}
                 }
                 self.exec(
-                    "INSERT INTO members (chat, device, account, removed_after) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (chat, device) DO UPDATE SET removed_after = ?4",
-                    params![chat.as_bytes(), b.device.0, account.0, cut.map(|c| c as i64)],
+                    "INSERT INTO members (chat, device, account, removed_after, name)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (chat, device) DO UPDATE SET removed_after = ?4, name = ?5",
+                    params![
+                        chat.as_bytes(),
+                        b.device.0,
+                        account.0,
+                        cut.map(|c| c as i64),
+                        rec.name
+                    ],
                 )?;
                 if let Some(cut) = cut {
                     // Anything the removed device sent after its cut is not part of the history.

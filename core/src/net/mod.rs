@@ -113,9 +113,15 @@ pub(crate) enum Command {
 #[derive(Clone)]
 pub struct Handle {
     tx: mpsc::Sender<Command>,
+    config: std::sync::Arc<Config>,
 }
 
 impl Handle {
+    /// The configuration the network was started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(make(tx)).await.map_err(|_| Error::Shutdown)?;

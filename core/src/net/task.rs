@@ -96,6 +96,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let (itx, irx) = mpsc::channel(INTERNAL_QUEUE);
     let events = node.subscribe();
+    let config = std::sync::Arc::new(cfg.clone());
     let mut task = Task {
         swarm,
         node,
@@ -118,7 +119,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
         task.run(rx, irx, events),
         span,
     ));
-    Ok(Handle { tx })
+    Ok(Handle { tx, config })
 }
 
 struct Task {

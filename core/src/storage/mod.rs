@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_network.sql"),
     include_str!("migrations/0003_refusals.sql"),
+    include_str!("migrations/0004_app.sql"),
 ];
 
 /// Wait this long for a lock held by a reader checkpointing the WAL.

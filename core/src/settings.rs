@@ -1,0 +1,70 @@
+//! Settings chosen by the person using this device, kept in the database so the app, the CLI
+//! and a restarted node all agree: LAN-only mode, the family's relays, and whether this device
+//! serves as a relay for its family.
+
+use rusqlite::{Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Make no connection outside local networks.
+    pub lan_only: bool,
+    /// Relay peers as multiaddrs (with `/p2p/<id>`).
+    pub relays: Vec<String>,
+    /// Serve as a relay and mailbox for the family.
+    pub relay_for_family: bool,
+}
+
+/// Longest relay list: a family needs two or three; this bounds a pasted mistake.
+pub const MAX_RELAYS: usize = 16;
+
+pub const LAN_ONLY: &str = "lan_only";
+pub const RELAYS: &str = "relays";
+pub const RELAY_FOR_FAMILY: &str = "relay_for_family";
+
+pub fn read(c: &Connection) -> Result<Settings> {
+    let get = |key: &str| -> Result<Option<String>> {
+        Ok(
+            c.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?,
+        )
+    };
+    let corrupt = |key: &str| Error::Corrupt(format!("setting {key}"));
+    let mut s = Settings::default();
+    if let Some(v) = get(LAN_ONLY)? {
+        s.lan_only = serde_json::from_str(&v).map_err(|_| corrupt(LAN_ONLY))?;
+    }
+    if let Some(v) = get(RELAYS)? {
+        s.relays = serde_json::from_str(&v).map_err(|_| corrupt(RELAYS))?;
+    }
+    if let Some(v) = get(RELAY_FOR_FAMILY)? {
+        s.relay_for_family = serde_json::from_str(&v).map_err(|_| corrupt(RELAY_FOR_FAMILY))?;
+    }
+    Ok(s)
+}
+
+/// Checks a relay list: each entry must be a network address; blank lines are dropped.
+pub fn check_relays(relays: &[String]) -> Result<Vec<String>> {
+    let out: Vec<String> = relays
+        .iter()
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect();
+    if out.len() > MAX_RELAYS {
+        return Err(Error::Invalid(format!(
+            "at most {MAX_RELAYS} relays can be set"
+        )));
+    }
+    for r in &out {
+        if r.parse::<libp2p::Multiaddr>().is_err() {
+            return Err(Error::Invalid(format!(
+                "not a relay address: {r} (expected something like /ip4/203.0.113.5/tcp/4001/p2p/12D3…)"
+            )));
+        }
+    }
+    Ok(out)
+}

@@ -1,15 +1,36 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian/Ubuntu machine (as root): iproute2 and strace
-# for the network-namespace scenarios, procps for pkill, Node.js for the Yjs check, and the
-# Rust lint components. Does nothing for what is already there.
+# Installs what building and testing Hearth needs on a fresh Debian/Ubuntu machine (as root, or
+# with sudo): iproute2 and strace for the network-namespace scenarios, procps for pkill,
+# Node.js for the UI and the Yjs check, the WebKitGTK libraries the Tauri app links against,
+# Xvfb and WebKitWebDriver for the app's end-to-end tests, rpm to build the .rpm installer,
+# and the Rust lint components. Does nothing for what is already there.
+#
+#   scripts/deps.sh          everything the tests need
+#   scripts/deps.sh app      only what building and running the app needs
 set -euo pipefail
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 need=()
-command -v ip >/dev/null || need+=(iproute2)
-command -v strace >/dev/null || need+=(strace)
-command -v pkill >/dev/null || need+=(procps)
+for p in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev pkg-config; do
+  have_pkg "$p" || need+=("$p")
+done
 command -v node >/dev/null || need+=(nodejs npm)
+if [ "${1:-}" != app ]; then
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v strace >/dev/null || need+=(strace)
+  command -v pkill >/dev/null || need+=(procps)
+  command -v Xvfb >/dev/null || need+=(xvfb)
+  command -v WebKitWebDriver >/dev/null || need+=(webkit2gtk-driver)
+  command -v rpm >/dev/null || need+=(rpm)
+  # Korean text and emoji in the end-to-end screenshots (a family's desktop has these fonts).
+  have_pkg fonts-noto-cjk || need+=(fonts-noto-cjk)
+  have_pkg fonts-noto-color-emoji || need+=(fonts-noto-color-emoji)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
+# tauri-driver bridges WebDriver clients to WebKitWebDriver and the app (end-to-end tests).
+if [ "${1:-}" != app ] && ! command -v tauri-driver >/dev/null; then
+  cargo install tauri-driver --version 2.1.0 --locked --quiet
 fi

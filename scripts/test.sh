@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
-# Every test: formatting, lints, unit and behaviour tests of every crate, crash tests, and the
-# network scenarios in Linux network namespaces (needs root, as CI has).
+# Every test: formatting, lints, unit and behaviour tests of every crate, crash tests, the
+# network scenarios in Linux network namespaces (needs root, as CI has), the UI's unit tests,
+# the app's end-to-end tests (real app window in WebKitWebDriver under Xvfb, screenshots in
+# target/e2e-artifacts/), and the .deb/.rpm installers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 cargo fmt --all -- --check
 npm ci --prefix tools/yjs-check --no-audit --no-fund --silent
+npm ci --prefix ui --no-audit --no-fund --silent
+npm ci --prefix e2e --no-audit --no-fund --silent
+npm test --prefix ui --silent
+npm run build --prefix ui --silent
+
+# hearth-core and the CLI (with its relay) build without Tauri, GTK or any system library:
+# nothing in their tree asks for one through system-deps, as the app's GTK crates do.
+if cargo tree --locked -p hearth-core -p hearth -e normal,build | grep -E '(tauri|gtk|webkit|system-deps) v'; then
+  echo "hearth-core or the CLI depends on a system library or on Tauri" >&2
+  exit 1
+fi
+
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+cargo build --locked -p hearth -p hearth-app
+npm test --prefix e2e
+./scripts/installers.sh

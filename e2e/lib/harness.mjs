@@ -1,0 +1,205 @@
+// The end-to-end harness: the real app binary in WebKitWebDriver (through tauri-driver) under
+// Xvfb, and real `hearth` CLI nodes as the family on the other side. Everything listens on
+// loopback only and LAN discovery (mDNS multicast) is off, so nothing leaves this machine.
+//
+// Waiting is always for a condition (with a deadline), never a fixed sleep.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import readline from 'node:readline';
+import { remote } from 'webdriverio';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = resolve(here, '../..');
+const TARGET = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
+export const APP = process.env.HEARTH_APP ?? join(TARGET, 'debug', 'hearth-app');
+export const HEARTH = process.env.HEARTH_CLI ?? join(TARGET, 'debug', 'hearth');
+export const ARTIFACTS = join(TARGET, 'e2e-artifacts');
+
+/** How long any one condition may take before the test fails. */
+export const DEADLINE_MS = 30_000;
+/** How often a condition is re-checked. */
+const POLL_MS = 100;
+
+export const tmp = (name) => mkdtempSync(join(tmpdir(), `hearth-e2e-${name}-`));
+
+/** Waits until `check()` returns a truthy value (returned), or fails with `what`. */
+export async function until(what, check, deadlineMs = DEADLINE_MS) {
+  const end = Date.now() + deadlineMs;
+  let last;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) {
+      throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+    s.on('error', rej);
+  });
+}
+
+function portOpen(port) {
+  return new Promise((res) => {
+    const c = net.connect(port, '127.0.0.1');
+    c.on('connect', () => { c.destroy(); res(true); });
+    c.on('error', () => res(false));
+  });
+}
+
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+/** Stops every process the harness started (Xvfb, drivers, nodes). */
+export function stopAll() {
+  for (const c of children) c.kill('SIGKILL');
+}
+process.on('exit', stopAll);
+
+/** An X display: the one we are given, or our own Xvfb. */
+export async function display() {
+  if (process.env.DISPLAY) return process.env.DISPLAY;
+  for (let n = 90; n < 110; n++) {
+    if (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) continue;
+    const x = track(spawn('Xvfb', [`:${n}`, '-screen', '0', '1280x900x24', '-nolisten', 'tcp'], {
+      stdio: 'ignore',
+    }));
+    await until('Xvfb to start', () => existsSync(`/tmp/.X11-unix/X${n}`), 10_000);
+    process.env.DISPLAY = `:${n}`;
+    return process.env.DISPLAY;
+  }
+  throw new Error('no free X display number');
+}
+
+/** Runs a `hearth` CLI command on a data directory; returns stdout. */
+export function hearth(dir, ...args) {
+  return execFileSync(HEARTH, ['--data-dir', dir, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export const hearthJson = (dir, ...args) =>
+  hearth(dir, '--json', ...args)
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
+
+/** `hearth run` on loopback, without mDNS; its JSON event lines are collected. */
+export async function runNode(dir) {
+  const child = track(spawn(HEARTH, ['--data-dir', dir, '--json', 'run', '--no-mdns',
+    '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const events = [];
+  readline.createInterface({ input: child.stdout }).on('line', (l) => {
+    try { events.push(JSON.parse(l)); } catch { /* not an event line */ }
+  });
+  await until('hearth run to listen', () => events.find((e) => e.event === 'listening'));
+  return {
+    events,
+    waitFor: (what, pred) => until(what, () => events.find(pred)),
+    stop: () => new Promise((res) => {
+      if (child.exitCode !== null) return res();
+      child.on('exit', res);
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/**
+ * The real app in its own data directory, driven through tauri-driver (which starts
+ * WebKitWebDriver and the app). Returns the WebdriverIO browser plus helpers.
+ */
+export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
+  await display();
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const port = await freePort();
+  const nativePort = await freePort();
+  const driver = track(spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...process.env,
+      HEARTH_DATA_DIR: dataDir,
+      HEARTH_LISTEN: '/ip4/127.0.0.1/tcp/0',
+      HEARTH_MDNS: '0',
+      ...env,
+    },
+  }));
+  await until('tauri-driver to listen', () => portOpen(port), 15_000);
+  await until('WebKitWebDriver to listen', () => portOpen(nativePort), 15_000);
+  const browser = await remote({
+    hostname: '127.0.0.1',
+    port,
+    logLevel: 'error',
+    connectionRetryCount: 0,
+    capabilities: {
+      // WebKitWebDriver speaks classic WebDriver only (no BiDi session).
+      'wdio:enforceWebDriverClassic': true,
+      'tauri:options': { application: APP },
+    },
+  });
+  let shot = 0;
+  const app = {
+    browser,
+    dataDir,
+    /** The element with this data-testid (optionally inside a CSS scope). */
+    $: (id, scope = '') => browser.$(`${scope} [data-testid="${id}"]`.trim()),
+    $$: (id, scope = '') => browser.$$(`${scope} [data-testid="${id}"]`.trim()),
+    async click(id) {
+      const el = await app.$(id);
+      await el.waitForClickable({ timeout: DEADLINE_MS });
+      await el.click();
+    },
+    async type(id, text) {
+      const el = await app.$(id);
+      await el.waitForDisplayed({ timeout: DEADLINE_MS });
+      await el.clearValue();
+      await el.setValue(text);
+    },
+    async text(id) {
+      const el = await app.$(id);
+      await el.waitForDisplayed({ timeout: DEADLINE_MS });
+      return (await el.getText()).trim();
+    },
+    async screenshot(label) {
+      shot += 1;
+      const file = join(ARTIFACTS, `${name}-${String(shot).padStart(2, '0')}-${label}.png`);
+      await browser.saveScreenshot(file);
+      return file;
+    },
+    async quit() {
+      try { await browser.deleteSession(); } catch { /* the app may already be gone */ }
+      await new Promise((res) => {
+        if (driver.exitCode !== null) return res();
+        driver.on('exit', res);
+        driver.kill('SIGTERM');
+      });
+    },
+  };
+  return app;
+}
+
+/** Writes a small JSON file next to the screenshots (figures from a run). */
+export function artifact(name, value) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  writeFileSync(join(ARTIFACTS, name), JSON.stringify(value, null, 2));
+}

@@ -1,0 +1,39 @@
+//! Declares the app's commands so each gets an `allow-<command>` permission; the capability
+//! in `capabilities/` grants exactly the ones the UI uses (see `src/commands.rs`).
+
+const COMMANDS: &[&str] = &[
+    "get_profile",
+    "create_profile",
+    "set_name",
+    "list_chats",
+    "list_messages",
+    "send_message",
+    "edit_message",
+    "delete_message",
+    "react",
+    "mark_read",
+    "search_messages",
+    "my_invite",
+    "accept_invite",
+    "list_contacts",
+    "set_verified",
+    "create_group",
+    "group_members",
+    "add_member",
+    "remove_member",
+    "rename_group",
+    "leave_group",
+    "family_board",
+    "check_in",
+    "get_settings",
+    "set_lan_only",
+    "set_relays",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build script");
+}

@@ -1,0 +1,111 @@
+//! hearth-app: the Tauri 2 shell over `hearth_core::Node`, for desktop and mobile.
+//!
+//! It only wires things together: it opens the node in the OS data directory (or
+//! `HEARTH_DATA_DIR`), exposes thin commands (`commands`), forwards node events to the UI
+//! (`forward`), and shuts the node down cleanly when the app exits, so nothing acknowledged
+//! is lost. Everything with logic lives in hearth-core.
+//!
+//! For tests and for two instances on one machine: `HEARTH_LISTEN` (comma-separated
+//! multiaddrs) replaces the listen addresses and `HEARTH_MDNS=0` turns LAN discovery off.
+
+mod commands;
+mod error;
+mod forward;
+
+use std::path::PathBuf;
+
+use hearth_core::Node;
+use tauri::{Manager, RunEvent};
+
+pub(crate) async fn start_network(node: &Node) -> hearth_core::Result<()> {
+    let mut cfg = node.network_config().await?;
+    if let Ok(listen) = std::env::var("HEARTH_LISTEN") {
+        cfg.listen = listen
+            .split(',')
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
+    }
+    if std::env::var("HEARTH_MDNS").is_ok_and(|v| v == "0") {
+        cfg.mdns = false;
+    }
+    node.start_network(cfg).await
+}
+
+fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    if let Some(d) = std::env::var_os("HEARTH_DATA_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    Ok(app.path().app_data_dir()?)
+}
+
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
+        .setup(|app| {
+            let dir = data_dir(app)?;
+            let node = tauri::async_runtime::block_on(async {
+                let node = Node::open(&dir).await?;
+                if node.profile().await.is_ok() {
+                    start_network(&node).await?;
+                }
+                Ok::<_, hearth_core::Error>(node)
+            })
+            .map_err(|e| format!("opening Hearth data at {}: {e}", dir.display()))?;
+            forward::spawn(app.handle().clone(), node.clone());
+            app.manage(node);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::get_profile,
+            commands::create_profile,
+            commands::set_name,
+            commands::list_chats,
+            commands::list_messages,
+            commands::send_message,
+            commands::edit_message,
+            commands::delete_message,
+            commands::react,
+            commands::mark_read,
+            commands::search_messages,
+            commands::my_invite,
+            commands::accept_invite,
+            commands::list_contacts,
+            commands::set_verified,
+            commands::create_group,
+            commands::group_members,
+            commands::add_member,
+            commands::remove_member,
+            commands::rename_group,
+            commands::leave_group,
+            commands::family_board,
+            commands::check_in,
+            commands::get_settings,
+            commands::set_lan_only,
+            commands::set_relays,
+        ])
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("Hearth could not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let RunEvent::Exit = event {
+            // Everything queued is committed before the process ends.
+            if let Some(node) = handle.try_state::<Node>() {
+                let node = node.inner().clone();
+                let _ = tauri::async_runtime::block_on(node.shutdown());
+            }
+        }
+    });
+}

@@ -1,0 +1,346 @@
+// A fake Tauri shell for working on the UI in a plain browser: `npm run dev`, then open
+// http://localhost:1420/dev/mock.html (add `?profile=1` to skip first run, `&big=1` for a
+// conversation of 100k messages). It implements CONTRACT.md in memory and emits the same
+// events; it is not part of the app build.
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+
+const params = new URLSearchParams(location.search);
+const BIG = params.has('big');
+const DAY = 86_400_000;
+
+const hex = (n: number, len = 32) => n.toString(16).padStart(len, '0');
+let seq = 1;
+const newId = () => hex(Date.now() * 1000 + seq++);
+/** HLC value as the shell sends it: `ms << 16 | counter`, rounded by JSON like the real one. */
+const hlc = (ms: number, counter = 0) => Number(BigInt(ms) * 65536n + BigInt(counter));
+
+const state: Any = {
+  profile: params.has('profile') ? { name: 'Mi-ja', account: hex(1, 64), device: hex(2, 64) } : null,
+  settings: { lan_only: false, relays: ['/dns4/relay.example/tcp/4001'], relay_for_family: true },
+  myCheckIn: null as number | null,
+  contacts: [] as Any[],
+  chats: [] as Any[],
+  messages: new Map<string, Any[]>(),
+  members: new Map<string, string[]>(),
+  paths: new Map<string, Any>(),
+};
+
+const me = () => state.profile?.account ?? hex(1, 64);
+
+function contact(n: number, name: string, st: string, path: string, via: string | null = null) {
+  const account = hex(100 + n, 64);
+  const c = {
+    account,
+    name,
+    own_name: name,
+    state: st,
+    refused: st === 'refused' ? 'The invite had expired.' : null,
+    verified: false,
+    blocked: false,
+    safety_number: '12345 67890 13579 24680 11223 34455',
+    chat: null as string | null,
+  };
+  state.contacts.push(c);
+  state.paths.set(account, {
+    path,
+    via,
+    last_seen_ms: path === 'none' ? Date.now() - 3 * DAY : Date.now() - 60_000,
+    check_in_ms: null,
+  });
+  return c;
+}
+
+function chat(kind: string, title: string, peer: string | null, members: string[]) {
+  const id = newId();
+  state.chats.push({ chat: id, kind, title, unread: 0, last_at: 0, last_message: null, active: true, peer });
+  state.messages.set(id, []);
+  state.members.set(id, [me(), ...members]);
+  return id;
+}
+
+function msg(chatId: string, author: string, body: string, ms: number, counter = 0, extra: Any = {}) {
+  const c = state.contacts.find((x: Any) => x.account === author);
+  const m = {
+    id: newId(),
+    chat: chatId,
+    author,
+    author_name: author === me() ? state.profile?.name ?? '' : c?.name ?? '?',
+    mine: author === me(),
+    sent_at: hlc(ms, counter),
+    sent_at_ms: ms,
+    body,
+    reply_to: null,
+    edited_at: null,
+    deleted: false,
+    kind: 'text',
+    reactions: [] as [string, string][],
+    status: author === me() ? 'read' : null,
+    receipts: [] as Any[],
+    ...extra,
+  };
+  state.messages.get(chatId).push(m);
+  return m;
+}
+
+function seed() {
+  const gran = contact(1, 'Grandma', 'connected', 'lan');
+  const dad = contact(2, 'Dad', 'connected', 'mesh', 'Grandma');
+  contact(3, 'Cousin Joon', 'pending', 'none');
+  contact(4, 'Old phone', 'refused', 'none');
+  const uncle = contact(5, 'Uncle', 'connected', 'none');
+  gran.chat = chat('direct', 'Grandma', gran.account, [gran.account]);
+  dad.chat = chat('direct', 'Dad', dad.account, [dad.account]);
+  uncle.chat = chat('direct', 'Uncle', uncle.account, [uncle.account]);
+  const fam = chat('group', 'Kim family', null, [gran.account, dad.account, uncle.account]);
+
+  const n = Number(params.get('n') ?? (BIG ? 100_000 : 400));
+  const start = Date.now() - 200 * DAY;
+  const step = (200 * DAY) / n;
+  for (let i = 0; i < n; i++) {
+    const who = i % 3 === 0 ? me() : gran.account;
+    const len = 1 + ((i * 7919) % 9);
+    const body = `Message ${i}: ` + 'lorem ipsum dolor sit amet '.repeat(len);
+    // Bursts: several messages in one millisecond, told apart by the counter only.
+    const ms = Math.floor(start + Math.floor(i / 4) * step * 4);
+    msg(gran.chat, who, body.trim(), ms, i % 4);
+  }
+  msg(dad.chat, dad.account, 'Are you home?', Date.now() - 2 * 3600_000);
+  msg(fam, uncle.account, 'Dinner on Sunday?', Date.now() - 600_000);
+  msg(fam, me(), 'Yes!', Date.now() - 500_000, 0, { status: 'delivered' });
+  state.paths.get(gran.account).check_in_ms = Date.now() - 3600_000;
+  for (const c of state.chats) touch(c.chat);
+  state.chats.find((c: Any) => c.chat === dad.chat).unread = 1;
+}
+
+function touch(chatId: string) {
+  const c = state.chats.find((x: Any) => x.chat === chatId);
+  const list = state.messages.get(chatId);
+  const last = list[list.length - 1];
+  if (!c || !last) return;
+  c.last_at = last.sent_at;
+  c.last_message = { id: last.id, author: last.author, preview: last.body.slice(0, 80), deleted: last.deleted };
+}
+
+// --- events ---------------------------------------------------------------------------------
+
+const callbacks = new Map<number, (x: Any) => void>();
+const listeners = new Map<string, number[]>();
+let nextCb = 1;
+
+function emit(payload: Any) {
+  for (const id of listeners.get('hearth://event') ?? []) {
+    callbacks.get(id)?.({ event: 'hearth://event', id, payload });
+  }
+}
+
+const fail = (kind: string, message: string) => Promise.reject({ kind, message });
+
+function findMsg(id: string): Any {
+  for (const list of state.messages.values()) {
+    const m = list.find((x: Any) => x.id === id);
+    if (m) return m;
+  }
+  return null;
+}
+
+function lowerBound(list: Any[], before: number) {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].sent_at < before) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
+
+const commands: Record<string, (a: Any) => Any> = {
+  get_profile: () => state.profile,
+  create_profile: ({ name }) => {
+    if (!name?.trim()) return fail('invalid', 'A name is needed.');
+    state.profile = { name, account: hex(1, 64), device: hex(2, 64) };
+    return state.profile;
+  },
+  set_name: ({ name }) => {
+    state.profile.name = name;
+    emit({ event: 'profile_changed' });
+  },
+  list_chats: () => [...state.chats].sort((a, b) => b.last_at - a.last_at),
+  list_messages: ({ chat: c, limit, before }) => {
+    const list = state.messages.get(c);
+    if (!list) return fail('not_found', 'No such conversation.');
+    const end = before == null ? list.length : lowerBound(list, before);
+    return clone(list.slice(Math.max(0, end - limit), end));
+  },
+  send_message: ({ chat: c, body, replyTo }) => {
+    const m = msg(c, me(), body, Date.now(), 0, { status: 'queued', reply_to: replyTo ?? null });
+    touch(c);
+    emit({ event: 'messages_changed', chat: c });
+    emit({ event: 'chats_changed' });
+    setTimeout(() => {
+      m.status = 'delivered';
+      emit({ event: 'delivery_changed', chat: c });
+    }, 1500);
+    setTimeout(() => {
+      m.status = 'read';
+      emit({ event: 'delivery_changed', chat: c });
+      const peer = state.chats.find((x: Any) => x.chat === c)?.peer;
+      if (peer) {
+        const r = msg(c, peer, `Got it: “${body.slice(0, 30)}”`, Date.now());
+        touch(c);
+        const ch = state.chats.find((x: Any) => x.chat === c);
+        ch.unread++;
+        emit({ event: 'message_received', chat: c, message: r.id });
+        emit({ event: 'chats_changed' });
+      }
+    }, 3000);
+    return m.id;
+  },
+  edit_message: ({ message, body }) => {
+    const m = findMsg(message);
+    if (!m) return fail('not_found', 'No such message.');
+    m.body = body;
+    m.edited_at = hlc(Date.now());
+    emit({ event: 'messages_changed', chat: m.chat });
+  },
+  delete_message: ({ message }) => {
+    const m = findMsg(message);
+    if (!m) return fail('not_found', 'No such message.');
+    m.deleted = true;
+    m.body = '';
+    touch(m.chat);
+    emit({ event: 'messages_changed', chat: m.chat });
+  },
+  react: ({ message, emoji }) => {
+    const m = findMsg(message);
+    m.reactions = m.reactions.filter(([a]: [string]) => a !== me());
+    if (emoji) m.reactions.push([me(), emoji]);
+    emit({ event: 'messages_changed', chat: m.chat });
+  },
+  mark_read: ({ chat: c }) => {
+    const ch = state.chats.find((x: Any) => x.chat === c);
+    if (ch && ch.unread) {
+      ch.unread = 0;
+      emit({ event: 'chats_changed' });
+    }
+  },
+  search_messages: ({ query, chat: c }) => {
+    const q = query.toLowerCase();
+    const out: Any[] = [];
+    for (const [id, list] of state.messages) {
+      if (c && id !== c) continue;
+      for (let i = list.length - 1; i >= 0 && out.length < 50; i--) {
+        if (!list[i].deleted && list[i].body.toLowerCase().includes(q)) out.push(list[i]);
+      }
+    }
+    return clone(out);
+  },
+  my_invite: () => {
+    const code = 'HEARTH1-' + 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43UOV3HO6DZPIYTEMZUGU3DOOBZ'.repeat(3);
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 21 21"><rect width="21" height="21" fill="#fff"/><rect x="1" y="1" width="7" height="7"/><rect x="13" y="1" width="7" height="7"/><rect x="1" y="13" width="7" height="7"/><rect x="10" y="10" width="3" height="3"/></svg>`;
+    return { code, qr_svg: svg };
+  },
+  accept_invite: ({ code }) => {
+    if (!code.startsWith('HEARTH1-') || code.length < 20) return fail('invalid', 'This is not a valid invite code.');
+    const c = contact(state.contacts.length + 10, 'New cousin', 'connected', 'direct');
+    c.chat = chat('direct', c.name, c.account, [c.account]);
+    emit({ event: 'contacts_changed' });
+    emit({ event: 'chats_changed' });
+    return c;
+  },
+  list_contacts: () => clone(state.contacts),
+  set_verified: ({ account, verified }) => {
+    state.contacts.find((c: Any) => c.account === account).verified = verified;
+    emit({ event: 'contacts_changed' });
+  },
+  create_group: ({ title, members }) => {
+    const id = chat('group', title, null, members);
+    emit({ event: 'chats_changed' });
+    return id;
+  },
+  group_members: ({ chat: c }) =>
+    (state.members.get(c) ?? []).map((a: string) => ({
+      account: a,
+      name: a === me() ? state.profile.name : state.contacts.find((x: Any) => x.account === a)?.name ?? '?',
+      me: a === me(),
+    })),
+  add_member: ({ chat: c, account }) => {
+    state.members.get(c).push(account);
+    emit({ event: 'chats_changed' });
+  },
+  remove_member: ({ chat: c, account }) => {
+    state.members.set(c, state.members.get(c).filter((a: string) => a !== account));
+    emit({ event: 'chats_changed' });
+  },
+  rename_group: ({ chat: c, title }) => {
+    state.chats.find((x: Any) => x.chat === c).title = title;
+    emit({ event: 'chats_changed' });
+  },
+  leave_group: ({ chat: c }) => {
+    state.chats.find((x: Any) => x.chat === c).active = false;
+    emit({ event: 'chats_changed' });
+  },
+  family_board: () => ({
+    my_check_in_ms: state.myCheckIn,
+    entries: state.contacts
+      .filter((c: Any) => c.state === 'connected')
+      .map((c: Any) => {
+        const p = state.paths.get(c.account);
+        const waiting = p.path === 'none' ? 3 : 0;
+        return { account: c.account, name: c.name, ...p, waiting };
+      }),
+  }),
+  check_in: () => {
+    state.myCheckIn = Date.now();
+    for (const c of state.chats) {
+      if (!c.active) continue;
+      msg(c.chat, me(), '', Date.now(), 0, { kind: 'check_in', status: 'queued' });
+      touch(c.chat);
+      emit({ event: 'messages_changed', chat: c.chat });
+    }
+    emit({ event: 'board_changed' });
+    emit({ event: 'chats_changed' });
+  },
+  get_settings: () => clone(state.settings),
+  set_lan_only: ({ enabled }) => {
+    state.settings.lan_only = enabled;
+  },
+  set_relays: ({ relays }) => {
+    if (relays.some((r: string) => !r.startsWith('/'))) return fail('invalid', 'A relay address must be a multiaddr.');
+    state.settings.relays = relays;
+  },
+  'plugin:event|listen': ({ event, handler }) => {
+    listeners.set(event, [...(listeners.get(event) ?? []), handler]);
+    return handler;
+  },
+  'plugin:event|unlisten': ({ event, eventId }) => {
+    listeners.set(event, (listeners.get(event) ?? []).filter((h) => h !== eventId));
+  },
+};
+
+seed();
+
+(window as Any).__TAURI_INTERNALS__ = {
+  transformCallback(cb: (x: Any) => void) {
+    const id = nextCb++;
+    callbacks.set(id, cb);
+    return id;
+  },
+  unregisterCallback(id: number) {
+    callbacks.delete(id);
+  },
+  async invoke(cmd: string, args: Any) {
+    const f = commands[cmd];
+    if (!f) throw { kind: 'unavailable', message: `The mock has no command ${cmd}.` };
+    // A round trip through JSON, like the real IPC.
+    const out = await f(args ? JSON.parse(JSON.stringify(args)) : {});
+    return out === undefined ? null : JSON.parse(JSON.stringify(out));
+  },
+  metadata: { currentWindow: { label: 'main' }, currentWebview: { windowLabel: 'main', label: 'main' } },
+};
+(window as Any).__TAURI_EVENT_PLUGIN_INTERNALS__ = { unregisterListener() {} };
+(window as Any).hearthMock = { state, emit };

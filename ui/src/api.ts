@@ -1,0 +1,199 @@
+// The one module that talks to the Tauri shell. Every command in CONTRACT.md has a typed
+// function here; everything else in the UI imports these instead of `@tauri-apps/api`, so the
+// shell boundary is in one place and the rest can be tested without Tauri.
+
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+
+// ---------------------------------------------------------------------------------------------
+// Types (CONTRACT.md)
+
+export type Profile = { name: string; account: string; device: string };
+
+export type LastMessage = { id: string; author: string; preview: string; deleted: boolean };
+
+export type Chat = {
+  chat: string;
+  kind: 'direct' | 'group';
+  title: string;
+  unread: number;
+  /** Hybrid-logical-clock value: ordering only. */
+  last_at: number;
+  last_message: LastMessage | null;
+  active: boolean;
+  /** The other account of a direct chat. */
+  peer: string | null;
+};
+
+export type DeliveryState = 'queued' | 'handed_on' | 'delivered' | 'read';
+export type MemberState = 'queued' | 'delivered' | 'read';
+
+export type Message = {
+  id: string;
+  chat: string;
+  author: string;
+  author_name: string;
+  mine: boolean;
+  /** Hybrid-logical-clock value: ordering only (see lib/history.ts about its precision). */
+  sent_at: number;
+  sent_at_ms: number;
+  body: string;
+  reply_to: string | null;
+  edited_at: number | null;
+  deleted: boolean;
+  kind: 'text' | 'check_in';
+  /** [account, emoji] */
+  reactions: [string, string][];
+  /** Only for mine. */
+  status: DeliveryState | null;
+  /** Per member, only for mine. */
+  receipts: [string, MemberState][];
+};
+
+export type ContactState = 'pending' | 'connected' | 'refused';
+
+export type Contact = {
+  account: string;
+  name: string;
+  own_name: string;
+  state: ContactState;
+  refused: string | null;
+  verified: boolean;
+  blocked: boolean;
+  safety_number: string;
+  chat: string | null;
+};
+
+export type Member = { account: string; name: string; me: boolean };
+
+export type Path = 'lan' | 'direct' | 'relayed' | 'mesh' | 'none';
+
+export type BoardEntry = {
+  account: string;
+  name: string;
+  path: Path;
+  /** For mesh: whose device carries it. */
+  via: string | null;
+  /** 0 = never. */
+  last_seen_ms: number;
+  /** My messages not yet on their device. */
+  waiting: number;
+  check_in_ms: number | null;
+};
+
+export type Board = { my_check_in_ms: number | null; entries: BoardEntry[] };
+
+export type Settings = { lan_only: boolean; relays: string[]; relay_for_family: boolean };
+
+export type Invite = { code: string; qr_svg: string };
+
+export type HearthEvent =
+  | { event: 'profile_changed' }
+  | { event: 'contacts_changed' }
+  | { event: 'chats_changed' }
+  | { event: 'messages_changed'; chat: string }
+  | { event: 'message_received'; chat: string; message: string }
+  | { event: 'envelopes_added'; topic: string }
+  | { event: 'path_changed'; device: string; path: Path }
+  | { event: 'delivery_changed'; chat: string }
+  | { event: 'board_changed' };
+
+/** A rejected command, normalised: `kind` is a machine word, `message` a sentence for people. */
+export type ApiError = { kind: string; message: string };
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** Turns whatever a command rejected with into an `ApiError`. */
+export function toApiError(e: unknown): ApiError {
+  if (e && typeof e === 'object') {
+    const o = e as Record<string, unknown>;
+    if (typeof o.kind === 'string') {
+      return { kind: o.kind, message: typeof o.message === 'string' ? o.message : '' };
+    }
+    if (e instanceof Error) {
+      return { kind: 'unavailable', message: e.message };
+    }
+  }
+  if (typeof e === 'string') {
+    // Outside Tauri (a plain browser), or a shell error that was sent as text.
+    return { kind: 'unknown', message: e };
+  }
+  return { kind: 'unknown', message: String(e) };
+}
+
+export function isApiError(e: unknown): e is ApiError {
+  return (
+    !!e &&
+    typeof e === 'object' &&
+    typeof (e as ApiError).kind === 'string' &&
+    typeof (e as ApiError).message === 'string'
+  );
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+export const getProfile = () => call<Profile | null>('get_profile');
+export const createProfile = (name: string) => call<Profile>('create_profile', { name });
+export const setName = (name: string) => call<void>('set_name', { name });
+
+export const listChats = () => call<Chat[]>('list_chats');
+export const listMessages = (chat: string, limit: number, before: number | null) =>
+  call<Message[]>('list_messages', { chat, limit, before });
+export const sendMessage = (chat: string, body: string, replyTo: string | null) =>
+  call<string>('send_message', { chat, body, replyTo });
+export const editMessage = (message: string, body: string) =>
+  call<void>('edit_message', { message, body });
+export const deleteMessage = (message: string) => call<void>('delete_message', { message });
+export const react = (message: string, emoji: string | null) =>
+  call<void>('react', { message, emoji });
+export const markRead = (chat: string) => call<void>('mark_read', { chat });
+export const searchMessages = (query: string, chat: string | null) =>
+  call<Message[]>('search_messages', { query, chat });
+
+export const myInvite = () => call<Invite>('my_invite');
+export const acceptInvite = (code: string) => call<Contact>('accept_invite', { code });
+export const listContacts = () => call<Contact[]>('list_contacts');
+export const setVerified = (account: string, verified: boolean) =>
+  call<void>('set_verified', { account, verified });
+
+export const createGroup = (title: string, members: string[]) =>
+  call<string>('create_group', { title, members });
+export const groupMembers = (chat: string) => call<Member[]>('group_members', { chat });
+export const addMember = (chat: string, account: string) =>
+  call<void>('add_member', { chat, account });
+export const removeMember = (chat: string, account: string) =>
+  call<void>('remove_member', { chat, account });
+export const renameGroup = (chat: string, title: string) =>
+  call<void>('rename_group', { chat, title });
+export const leaveGroup = (chat: string) => call<void>('leave_group', { chat });
+
+export const familyBoard = () => call<Board>('family_board');
+export const checkIn = () => call<void>('check_in');
+
+export const getSettings = () => call<Settings>('get_settings');
+export const setLanOnly = (enabled: boolean) => call<void>('set_lan_only', { enabled });
+export const setRelays = (relays: string[]) => call<void>('set_relays', { relays });
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+export const EVENT_NAME = 'hearth://event';
+
+/** Calls `cb` for every `hearth://event`; resolves to a function that stops listening. */
+export async function onEvent(cb: (e: HearthEvent) => void): Promise<UnlistenFn> {
+  try {
+    return await listen<HearthEvent>(EVENT_NAME, (e) => cb(e.payload));
+  } catch (e) {
+    throw toApiError(e);
+  }
+}

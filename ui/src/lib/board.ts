@@ -1,0 +1,61 @@
+// The family board's words: how a contact is reached, when they were last seen, and the
+// check-ins banner.
+
+import type { Board, BoardEntry, Path } from '../api';
+import { formatRelative } from './time';
+
+/** A translation key and its parameters. */
+export type Phrase = { key: string; params?: Record<string, string | number> };
+
+/** "On the home network", "Via Grandma's phone", "Not reachable"… */
+export function pathPhrase(path: Path, via: string | null): Phrase {
+  switch (path) {
+    case 'lan':
+      return { key: 'path.lan' };
+    case 'direct':
+      return { key: 'path.direct' };
+    case 'relayed':
+      return { key: 'path.relayed' };
+    case 'mesh':
+      return via ? { key: 'path.mesh_via', params: { name: via } } : { key: 'path.mesh' };
+    default:
+      return { key: 'path.none' };
+  }
+}
+
+/** "Seen 3 minutes ago" / "Never seen"; `justNow` and `never` are translated words. */
+export function lastSeenText(
+  lastSeenMs: number,
+  now: number,
+  locale: string,
+  words: { justNow: string; never: string },
+): string {
+  if (!lastSeenMs) return words.never;
+  return formatRelative(lastSeenMs, now, locale, words.justNow);
+}
+
+export type CheckInItem = { account: string; name: string; at: number; mine: boolean };
+
+/** Everyone's latest check-in (mine included), newest first. */
+export function checkIns(board: Board, me: { account: string; name: string }): CheckInItem[] {
+  const items: CheckInItem[] = [];
+  if (board.my_check_in_ms != null) {
+    items.push({ account: me.account, name: me.name, at: board.my_check_in_ms, mine: true });
+  }
+  for (const e of board.entries) {
+    if (e.check_in_ms != null) {
+      items.push({ account: e.account, name: e.name, at: e.check_in_ms, mine: false });
+    }
+  }
+  return items.sort((a, b) => b.at - a.at);
+}
+
+/** Reachable people first, then by name. */
+export function sortEntries(entries: readonly BoardEntry[], locale: string): BoardEntry[] {
+  const collator = new Intl.Collator(locale);
+  return [...entries].sort((a, b) => {
+    const ra = a.path === 'none' ? 1 : 0;
+    const rb = b.path === 'none' ? 1 : 0;
+    return ra - rb || collator.compare(a.name, b.name);
+  });
+}

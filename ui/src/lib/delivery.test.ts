@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { DELIVERY_STATES, deliveryLabel, summariseReceipts } from './delivery';
+
+describe('delivery state labels', () => {
+  it('maps each state to its icon and words', () => {
+    expect(deliveryLabel('queued')).toEqual({ icon: '⏳', key: 'delivery.queued' });
+    expect(deliveryLabel('handed_on')).toEqual({ icon: '↪', key: 'delivery.handed_on' });
+    expect(deliveryLabel('delivered')).toEqual({ icon: '✓✓', key: 'delivery.delivered' });
+    expect(deliveryLabel('read')?.key).toBe('delivery.read');
+  });
+
+  it('gives every state a distinct label', () => {
+    const keys = DELIVERY_STATES.map((s) => deliveryLabel(s)?.key);
+    expect(new Set(keys).size).toBe(DELIVERY_STATES.length);
+  });
+
+  it('shows nothing for messages without a state', () => {
+    expect(deliveryLabel(null)).toBeNull();
+    expect(deliveryLabel('')).toBeNull();
+    expect(deliveryLabel('bogus')).toBeNull();
+  });
+
+  it('counts read members as delivered too', () => {
+    expect(
+      summariseReceipts([
+        ['a', 'read'],
+        ['b', 'delivered'],
+        ['c', 'queued'],
+      ]),
+    ).toEqual({ total: 3, delivered: 2, read: 1 });
+  });
+});

@@ -1,0 +1,42 @@
+// How the delivery state of one of my messages is shown: an icon and words.
+
+import type { DeliveryState, MemberState } from '../api';
+
+export type DeliveryLabel = { icon: string; key: string };
+
+export const DELIVERY_STATES: readonly DeliveryState[] = [
+  'queued',
+  'handed_on',
+  'delivered',
+  'read',
+];
+
+const LABELS: Record<DeliveryState, DeliveryLabel> = {
+  queued: { icon: '⏳', key: 'delivery.queued' },
+  handed_on: { icon: '↪', key: 'delivery.handed_on' },
+  delivered: { icon: '✓✓', key: 'delivery.delivered' },
+  read: { icon: '👁', key: 'delivery.read' },
+};
+
+/** The label of a state, or null for messages that carry none (other people's). */
+export function deliveryLabel(status: string | null | undefined): DeliveryLabel | null {
+  if (!status) return null;
+  return (LABELS as Record<string, DeliveryLabel | undefined>)[status] ?? null;
+}
+
+export type ReceiptSummary = { total: number; delivered: number; read: number };
+
+/** For groups: how many members have it (delivered or read) and how many read it. */
+export function summariseReceipts(receipts: readonly [string, MemberState][]): ReceiptSummary {
+  let delivered = 0;
+  let read = 0;
+  for (const [, s] of receipts) {
+    if (s === 'read') {
+      read++;
+      delivered++;
+    } else if (s === 'delivered') {
+      delivered++;
+    }
+  }
+  return { total: receipts.length, delivered, read };
+}

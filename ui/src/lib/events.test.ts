@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Coalescer, topicsFor, type Topic } from './events';
+
+describe('what to re-read on an event', () => {
+  it('re-reads the conversation and the list for messages', () => {
+    expect(topicsFor({ event: 'message_received', chat: 'c1', message: 'm' })).toEqual(
+      expect.arrayContaining(['messages:c1', 'chats']),
+    );
+    expect(topicsFor({ event: 'messages_changed', chat: 'c2' })).toContain('messages:c2');
+    expect(topicsFor({ event: 'delivery_changed', chat: 'c3' })).toEqual(
+      expect.arrayContaining(['messages:c3', 'board']),
+    );
+  });
+
+  it('refreshes reachability on path and board changes', () => {
+    expect(topicsFor({ event: 'path_changed', device: 'd', path: 'lan' })).toEqual(
+      expect.arrayContaining(['board', 'chats']),
+    );
+    expect(topicsFor({ event: 'board_changed' })).toContain('board');
+    expect(topicsFor({ event: 'contacts_changed' })).toEqual(expect.arrayContaining(['contacts', 'chats']));
+    expect(topicsFor({ event: 'chats_changed' })).toEqual(['chats']);
+    expect(topicsFor({ event: 'envelopes_added', topic: 't' })).toEqual([]);
+  });
+});
+
+describe('Coalescer', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('hands over a burst once', () => {
+    vi.useFakeTimers();
+    const flushed: Set<Topic>[] = [];
+    const c = new Coalescer((t) => flushed.push(t), 100, 500, () => Date.now());
+    for (let i = 0; i < 1000; i++) c.add(['chats', 'messages:x']);
+    c.add(['board']);
+    expect(flushed).toHaveLength(0);
+    vi.advanceTimersByTime(100);
+    expect(flushed).toHaveLength(1);
+    expect([...flushed[0]].sort()).toEqual(['board', 'chats', 'messages:x']);
+  });
+
+  it('flushes during an endless stream by the maximum delay', () => {
+    vi.useFakeTimers();
+    const flushed: Set<Topic>[] = [];
+    const c = new Coalescer((t) => flushed.push(t), 100, 300, () => Date.now());
+    for (let i = 0; i < 10; i++) {
+      c.add(['chats']);
+      vi.advanceTimersByTime(50);
+    }
+    expect(flushed.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('ignores events that need no re-read', () => {
+    vi.useFakeTimers();
+    const flushed: Set<Topic>[] = [];
+    const c = new Coalescer((t) => flushed.push(t));
+    c.add([]);
+    vi.runAllTimers();
+    expect(flushed).toHaveLength(0);
+  });
+});

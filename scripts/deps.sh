@@ -22,6 +22,10 @@ if [ "${1:-}" != app ]; then
   command -v Xvfb >/dev/null || need+=(xvfb)
   command -v WebKitWebDriver >/dev/null || need+=(webkit2gtk-driver)
   command -v rpm >/dev/null || need+=(rpm)
+  # A private session bus for the notification test, and another window to take the focus.
+  command -v dbus-daemon >/dev/null || need+=(dbus-daemon)
+  command -v xdotool >/dev/null || need+=(xdotool)
+  command -v xmessage >/dev/null || need+=(x11-utils)
   # Korean text and emoji in the end-to-end screenshots (a family's desktop has these fonts).
   have_pkg fonts-noto-cjk || need+=(fonts-noto-cjk)
   have_pkg fonts-noto-color-emoji || need+=(fonts-noto-color-emoji)

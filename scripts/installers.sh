@@ -8,6 +8,7 @@
 # machine builds them with `npx --prefix ui tauri build` on that platform.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+npm run build --prefix ui --silent
 npx --prefix ui tauri build --bundles deb,rpm --ci
 BUNDLE=target/release/bundle
 DEB=$(ls "$BUNDLE"/deb/*.deb)
@@ -15,7 +16,7 @@ RPM=$(ls "$BUNDLE"/rpm/*.rpm)
 budget=$((15 * 1000 * 1000))
 for f in "$DEB" "$RPM"; do
   size=$(stat -c %s "$f")
-  printf 'installer %s: %.1f MB (budget 15 MB)\n' "$(basename "$f")" "$(echo "$size / 1000000" | bc -l)"
+  awk -v n="$(basename "$f")" -v s="$size" 'BEGIN { printf "installer %s: %.2f MB (budget 15 MB)\n", n, s / 1e6 }'
   [ "$size" -le "$budget" ] || echo "warning: $(basename "$f") is over the size budget" >&2
 done
 

@@ -16,6 +16,8 @@ pub struct Chat {
     pub title: String,
     pub unread: u64,
     pub last_at: u64,
+    /// `last_at` as Unix milliseconds, for display (HLC values exceed JavaScript's safe integers).
+    pub last_at_ms: u64,
     pub last_message: Option<LastMessage>,
     /// False once this device left or was removed.
     pub active: bool,
@@ -29,6 +31,8 @@ pub struct LastMessage {
     pub author: AccountId,
     pub preview: String,
     pub deleted: bool,
+    /// "text" or "check_in".
+    pub kind: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -65,6 +69,7 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
             kind,
             unread: r.get::<_, i64>(3)? as u64,
             last_at: r.get::<_, i64>(4)? as u64,
+            last_at_ms: crate::clock::hlc_millis(r.get::<_, i64>(4)? as u64),
             last_message: None,
             active: r.get::<_, i64>(5)? == 0,
             peer: if direct {
@@ -76,7 +81,7 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
     })?;
     let mut chats: Vec<Chat> = rows.collect::<rusqlite::Result<_>>()?;
     let mut last = conn.prepare_cached(
-        "SELECT id, author, body, deleted FROM messages WHERE chat = ?1 ORDER BY sent_at DESC, id DESC LIMIT 1",
+        "SELECT id, author, body, deleted, kind FROM messages WHERE chat = ?1 ORDER BY sent_at DESC, id DESC LIMIT 1",
     )?;
     for c in &mut chats {
         let mut rows = last.query(params![c.chat.as_bytes()])?;
@@ -88,6 +93,7 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
                     .unwrap_or(AccountId([0; 32])),
                 preview: body.chars().take(PREVIEW_CHARS).collect(),
                 deleted: r.get(3)?,
+                kind: r.get(4)?,
             });
         }
     }

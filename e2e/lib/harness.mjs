@@ -139,6 +139,10 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
     env: {
       ...process.env,
       HEARTH_DATA_DIR: dataDir,
+      // The webview's own storage (language, theme) belongs to this instance alone.
+      XDG_DATA_HOME: join(dataDir, 'xdg-data'),
+      XDG_CONFIG_HOME: join(dataDir, 'xdg-config'),
+      XDG_CACHE_HOME: join(dataDir, 'xdg-cache'),
       HEARTH_LISTEN: '/ip4/127.0.0.1/tcp/0',
       HEARTH_MDNS: '0',
       ...env,

@@ -65,6 +65,14 @@ test('adding Grandma by her code connects us', async () => {
   await app.click('nav-add-contact');
   await app.$('my-code').then((e) => e.waitForDisplayed());
   assert.match(await app.text('my-code'), /^HEARTH1-/, 'my own code is shown');
+  // A mangled code is refused with a clear message, and nothing is added.
+  await app.type('paste-code-input', 'HEARTH1-THISISNOTAREALCODE');
+  await app.click('accept-code');
+  const banner = await app.$('error-banner');
+  await banner.waitForDisplayed({ timeout: 30_000 });
+  assert.ok((await banner.getText()).trim().length > 0, 'the error says something');
+  await app.screenshot('bad-code');
+  assert.equal((await app.$$('contact-row')).length, 0);
   await app.type('paste-code-input', `  ${code}\n`);
   await app.click('accept-code');
   await app.$('accept-result').then((e) => e.waitForDisplayed({ timeout: 30_000 }));

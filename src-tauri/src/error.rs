@@ -27,3 +27,22 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_core_error_reaches_the_ui_as_kind_and_sentence() {
+        let e: Error =
+            hearth_core::Error::Invalid("that code is not a Hearth invite".into()).into();
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["kind"], "invalid");
+        assert!(v["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a Hearth invite"));
+        let e: Error = hearth_core::Error::NoIdentity.into();
+        assert_eq!(serde_json::to_value(&e).unwrap()["kind"], "no_identity");
+    }
+}

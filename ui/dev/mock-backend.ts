@@ -54,7 +54,7 @@ function contact(n: number, name: string, st: string, path: string, via: string 
 
 function chat(kind: string, title: string, peer: string | null, members: string[]) {
   const id = newId();
-  state.chats.push({ chat: id, kind, title, unread: 0, last_at: 0, last_message: null, active: true, peer });
+  state.chats.push({ chat: id, kind, title, unread: 0, last_at: 0, last_at_ms: 0, last_message: null, active: true, peer });
   state.messages.set(id, []);
   state.members.set(id, [me(), ...members]);
   return id;
@@ -120,7 +120,8 @@ function touch(chatId: string) {
   const last = list[list.length - 1];
   if (!c || !last) return;
   c.last_at = last.sent_at;
-  c.last_message = { id: last.id, author: last.author, preview: last.body.slice(0, 80), deleted: last.deleted };
+  c.last_at_ms = last.sent_at_ms;
+  c.last_message = { id: last.id, author: last.author, preview: last.body.slice(0, 80), deleted: last.deleted, kind: last.kind };
 }
 
 // --- events ---------------------------------------------------------------------------------

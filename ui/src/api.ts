@@ -10,7 +10,13 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 
 export type Profile = { name: string; account: string; device: string };
 
-export type LastMessage = { id: string; author: string; preview: string; deleted: boolean };
+export type LastMessage = {
+  id: string;
+  author: string;
+  preview: string;
+  deleted: boolean;
+  kind: 'text' | 'check_in';
+};
 
 export type Chat = {
   chat: string;
@@ -19,6 +25,8 @@ export type Chat = {
   unread: number;
   /** Hybrid-logical-clock value: ordering only. */
   last_at: number;
+  /** `last_at` as Unix milliseconds, for display. */
+  last_at_ms: number;
   last_message: LastMessage | null;
   active: boolean;
   /** The other account of a direct chat. */

@@ -1,0 +1,73 @@
+// A message that arrives while the Hearth window is not focused shows a desktop notification
+// (through the freedesktop Notifications service on the session bus) with who wrote and what;
+// closing the window shuts the node down cleanly, so the data directory is free and whole.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchApp, runNode, hearth, hearthJson, tmp, until, stopAll } from '../lib/harness.mjs';
+import { notificationService } from '../lib/notifications.mjs';
+import { focusAnotherWindow } from '../lib/focus.mjs';
+
+let app;
+let grandma;
+let notifications;
+const grandmaDir = tmp('grandma-n');
+
+before(async () => {
+  hearth(grandmaDir, 'init', '--name', 'Grandma');
+  grandma = await runNode(grandmaDir);
+  notifications = await notificationService();
+  app = await launchApp('notify', { env: { DBUS_SESSION_BUS_ADDRESS: notifications.address } });
+});
+
+after(async () => {
+  await app?.quit();
+  await grandma?.stop();
+  notifications?.stop();
+  stopAll();
+});
+
+test('a message while the window is not focused shows a notification', async () => {
+  await app.type('name-input', 'Minji');
+  await app.click('create-profile');
+  await app.click('nav-add-contact');
+  await app.type('paste-code-input', hearth(grandmaDir, 'invite').trim());
+  await app.click('accept-code');
+  await until('Grandma to see Minji connected', () =>
+    hearthJson(grandmaDir, 'contacts').some((c) => c.state === 'connected'));
+  // While the window is focused, a new message shows in the app and nowhere else. (The
+  // notification is decided before the UI hears of the message, so once the chat list shows
+  // it, any notification would already have been sent.)
+  await app.click('nav-chats');
+  assert.equal(await app.browser.execute(() => document.hasFocus()), true);
+  hearth(grandmaDir, 'send', '--chat', 'Minji', '보고 있니?');
+  await app.screenshot('focused-before');
+  await until('the chat list to show it', async () =>
+    app.browser.execute(() =>
+      document.querySelector('[data-testid="chat-item"]')?.textContent.includes('보고 있니?')));
+  assert.deepEqual(notifications.shown, [], 'no notification while the window is focused');
+
+  // The family member is busy in another window: focus moves to it.
+  await focusAnotherWindow();
+  await until('the app window to lose focus', async () =>
+    !(await app.browser.execute(() => document.hasFocus())));
+  hearth(grandmaDir, 'send', '--chat', 'Minji', '저녁 7시에 와');
+  const n = await until('a notification', () => notifications.shown.find((s) => s.summary === 'Grandma'));
+  assert.equal(n.body, '저녁 7시에 와');
+  await app.screenshot('notified');
+});
+
+test('closing the window shuts the node down cleanly', async () => {
+  // WebdriverIO ends the session when the last window goes; that is expected here.
+  await app.browser.closeWindow().catch(() => {});
+  // The node released its data directory: the CLI can open it, and everything is whole.
+  await until('the data directory to be free', () => {
+    try {
+      return hearthJson(app.dataDir, 'messages', '--chat', 'Grandma')
+        .some((m) => m.body === '저녁 7시에 와');
+    } catch {
+      return false;
+    }
+  });
+  assert.match(hearth(app.dataDir, 'check'), /ok/i);
+});

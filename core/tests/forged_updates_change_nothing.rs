@@ -54,7 +54,14 @@ async fn crafted_edit_and_delete_of_anothers_message_are_rejected() {
         .await
         .unwrap();
     // 3. A new message in Bob's segment reusing Alice's message id.
-    let dup = segment::add_message(&Doc::with_client_id(own + 2), msg, 4, "hijacked", None);
+    let dup = segment::add_message(
+        &Doc::with_client_id(own + 2),
+        msg,
+        4,
+        "hijacked",
+        None,
+        segment::Kind::Text,
+    );
     bob.node
         .send_raw_doc_update(&chat, DocKey::Segment(0), own + 2, dup)
         .await

@@ -40,7 +40,7 @@ proptest! {
 fn mutated_yrs_updates() {
     let d = yrs::Doc::with_client_id(5);
     let id = hearth_core::MessageId::random();
-    let u = doc::segment::add_message(&d, id, 1, "hello there", None);
+    let u = doc::segment::add_message(&d, id, 1, "hello there", None, doc::segment::Kind::Text);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for _ in 0..20_000 {
         let mut m = u.clone();

@@ -10,6 +10,14 @@ export const KNOWN_ERROR_KINDS = [
   'corrupt',
   'refused',
   'unavailable',
+  'invite',
+  'not_allowed',
+  'no_identity',
+  'identity_exists',
+  'shutdown',
+  'envelope',
+  'document',
+  'bundle',
   'unknown',
 ] as const;
 

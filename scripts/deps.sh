@@ -20,6 +20,7 @@ if [ "${1:-}" != app ]; then
   command -v strace >/dev/null || need+=(strace)
   command -v pkill >/dev/null || need+=(procps)
   command -v Xvfb >/dev/null || need+=(xvfb)
+  command -v xauth >/dev/null || need+=(xauth)
   command -v WebKitWebDriver >/dev/null || need+=(webkit2gtk-driver)
   command -v rpm >/dev/null || need+=(rpm)
   # A private session bus for the notification test, and another window to take the focus.

@@ -8,9 +8,10 @@
 # machine builds them with `npx --prefix ui tauri build` on that platform.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BUNDLE=${CARGO_TARGET_DIR:-target}/release/bundle
+rm -rf "$BUNDLE"
 npm run build --prefix ui --silent
 npx --prefix ui tauri build --bundles deb,rpm --ci
-BUNDLE=target/release/bundle
 DEB=$(ls "$BUNDLE"/deb/*.deb)
 RPM=$(ls "$BUNDLE"/rpm/*.rpm)
 budget=$((15 * 1000 * 1000))
@@ -26,18 +27,18 @@ rpm -qpl "$RPM" | grep -q '\.desktop$'
 
 # The .deb installs (with its dependencies from the distribution) and the installed app starts.
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "./$DEB" >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$(realpath "$DEB")" >/dev/null
 test -x /usr/bin/hearth-app
 grep -q '^Exec=hearth-app' /usr/share/applications/*earth*.desktop
 data=$(mktemp -d)
-xvfb-run -a env HEARTH_DATA_DIR="$data" HEARTH_MDNS=0 HEARTH_LISTEN=/ip4/127.0.0.1/tcp/0 \
-  timeout --preserve-status -s TERM 20 /usr/bin/hearth-app &
-app=$!
-# Started means: the node opened its database in the data directory.
-for _ in $(seq 200); do [ -f "$data/hearth.db" ] && break; sleep 0.1; done
-[ -f "$data/hearth.db" ] || { echo "the installed app did not start" >&2; exit 1; }
-kill -0 "$app" 2>/dev/null || { echo "the installed app exited early" >&2; exit 1; }
-kill "$app" 2>/dev/null || true
-wait "$app" 2>/dev/null || true
+# Started means: the node opened its database in the data directory while the app runs.
+# Everything happens inside xvfb-run, which then stops its X server.
+HEARTH_DATA_DIR="$data" HEARTH_MDNS=0 HEARTH_LISTEN=/ip4/127.0.0.1/tcp/0 xvfb-run -a sh -c '
+  /usr/bin/hearth-app & app=$!
+  for _ in $(seq 200); do [ -f "$HEARTH_DATA_DIR/hearth.db" ] && break; sleep 0.1; done
+  [ -f "$HEARTH_DATA_DIR/hearth.db" ] || { echo "the installed app did not start" >&2; kill $app; exit 1; }
+  kill -0 $app || { echo "the installed app exited early" >&2; exit 1; }
+  kill $app; wait $app; exit 0
+'
 $SUDO apt-get remove -y -qq hearth >/dev/null 2>&1 || true
 echo "installers ok"

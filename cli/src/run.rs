@@ -29,11 +29,10 @@ pub struct Args {
 }
 
 pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> {
-    let mut cfg = hearth_core::net::Config {
-        lan_only: args.lan_only,
-        mdns: !args.no_mdns,
-        ..Default::default()
-    };
+    // The saved settings (LAN-only, relays) apply here too; flags only add to them.
+    let mut cfg = node.network_config().await?;
+    cfg.lan_only |= args.lan_only;
+    cfg.mdns = !args.no_mdns;
     if !args.listen.is_empty() {
         cfg.listen = args
             .listen
@@ -41,11 +40,9 @@ pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> 
             .map(|a| a.parse())
             .collect::<Result<_, _>>()?;
     }
-    cfg.dial = args
-        .dial
-        .iter()
-        .map(|a| a.parse())
-        .collect::<Result<_, _>>()?;
+    for a in &args.dial {
+        cfg.dial.push(a.parse()?);
+    }
     let mut events = node.subscribe();
     node.start_network(cfg).await?;
     let control = crate::control::serve(node.clone(), dir).await?;

@@ -59,18 +59,23 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Board> {
     })
 }
 
+/// My messages (?2 account, ?3 device) in the conversations I share with ?1 that no device of
+/// theirs has confirmed. Uses `messages_by_device`.
+const WAITING: &str = "SELECT COUNT(*) FROM messages m
+    JOIN (SELECT mb.chat, MAX(COALESCE(r.delivered, 0)) AS delivered
+          FROM members mb
+          JOIN chats c ON c.chat = mb.chat AND c.left_chat = 0
+          LEFT JOIN receipts r ON r.chat = mb.chat AND r.reporter = mb.device AND r.author = ?3
+          WHERE mb.account = ?1 AND mb.removed_after IS NULL
+            AND NOT EXISTS (SELECT 1 FROM contacts k WHERE k.account = ?1 AND k.blocked)
+          GROUP BY mb.chat) s
+      ON s.chat = m.chat
+    WHERE m.author = ?2 AND m.device = ?3 AND m.seq > s.delivered";
+
 /// My messages in the conversations we share that no device of theirs has confirmed.
 fn waiting_for(c: &Connection, me: &[u8], my_device: &[u8], them: &AccountId) -> Result<u64> {
     let n: i64 = c
-        .prepare_cached(
-            "SELECT COUNT(*) FROM messages m
-             JOIN (SELECT mb.chat, MAX(COALESCE(r.delivered, 0)) AS delivered
-                   FROM members mb
-                   LEFT JOIN receipts r ON r.chat = mb.chat AND r.reporter = mb.device AND r.author = ?3
-                   WHERE mb.account = ?1 AND mb.removed_after IS NULL GROUP BY mb.chat) s
-               ON s.chat = m.chat
-             WHERE m.author = ?2 AND m.device = ?3 AND m.seq > s.delivered",
-        )?
+        .prepare_cached(WAITING)?
         .query_row(params![them.0, me, my_device], |r| r.get(0))?;
     Ok(n as u64)
 }
@@ -82,4 +87,24 @@ fn latest_check_in(c: &Connection, account: &[u8]) -> Result<Option<u64>> {
         )?
         .query_row([account], |r| r.get(0))?;
     Ok(at.map(|t| hlc_millis(t as u64)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn waiting_uses_the_device_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::storage::open_writer(&dir.path().join("db")).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::WAITING))
+            .unwrap()
+            .query_map([vec![1u8], vec![2], vec![3]], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|p| p.contains("messages_by_device")),
+            "{plan:?}"
+        );
+    }
 }

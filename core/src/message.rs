@@ -92,9 +92,12 @@ fn fill_status(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
     for m in msgs.iter_mut().filter(|m| m.mine && m.chat == chat) {
         let mut states = Vec::with_capacity(members.len());
         for (account, delivered, read_at) in &members {
-            let state = if *read_at as u64 >= m.sent_at {
+            let has_it = *delivered as u64 >= m.seq;
+            // A read mark covers only what the member's device has: their read time may be
+            // later than a message still queued here (skewed clocks, a third member).
+            let state = if has_it && *read_at as u64 >= m.sent_at {
                 MemberState::Read
-            } else if *delivered as u64 >= m.seq {
+            } else if has_it {
                 MemberState::Delivered
             } else {
                 MemberState::Queued

@@ -63,6 +63,9 @@ pub struct Profile {
 struct Inner {
     jobs: mpsc::Sender<engine::Job>,
     net: Mutex<Option<crate::net::Handle>>,
+    /// Held across starting, stopping and restarting the network, so two of them at once
+    /// (a double click on the LAN-only switch) cannot leave a second net task running.
+    net_ops: tokio::sync::Mutex<()>,
     readers: Readers,
     events: broadcast::Sender<Event>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -126,6 +129,7 @@ impl Node {
             inner: Arc::new(Inner {
                 jobs,
                 net: Mutex::new(None),
+                net_ops: tokio::sync::Mutex::new(()),
                 readers,
                 events,
                 thread: Mutex::new(Some(thread)),
@@ -172,6 +176,11 @@ impl Node {
 
     /// Starts networking: listening, discovery, sync with family devices.
     pub async fn start_network(&self, cfg: crate::net::Config) -> Result<()> {
+        let _op = self.inner.net_ops.lock().await;
+        self.start_network_locked(cfg).await
+    }
+
+    async fn start_network_locked(&self, cfg: crate::net::Config) -> Result<()> {
         if self.net().is_some() {
             return Err(Error::Invalid("the network is already running".into()));
         }
@@ -185,6 +194,12 @@ impl Node {
 
     /// Stops networking; the node keeps working offline.
     pub async fn stop_network(&self) -> Result<()> {
+        let _op = self.inner.net_ops.lock().await;
+        self.stop_network_locked().await
+    }
+
+    /// Returns once the net task has ended and its sockets are closed.
+    async fn stop_network_locked(&self) -> Result<()> {
         let handle = self.inner.net.lock().ok().and_then(|mut n| n.take());
         if let Some(h) = handle {
             h.stop().await?;
@@ -273,14 +288,15 @@ impl Node {
     /// Restarts a running network with the configuration from the settings (no-op when
     /// the network is off).
     async fn restart_network(&self) -> Result<()> {
+        let _op = self.inner.net_ops.lock().await;
         let Some(running) = self.net() else {
             return Ok(());
         };
         let mut cfg = self.network_config().await?;
         cfg.mdns = running.config().mdns;
         cfg.listen = running.config().listen.clone();
-        self.stop_network().await?;
-        self.start_network(cfg).await
+        self.stop_network_locked().await?;
+        self.start_network_locked(cfg).await
     }
 
     /// Stops the engine after everything queued is committed.

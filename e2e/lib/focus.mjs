@@ -2,14 +2,14 @@
 // switches to another program (xmessage for the window, xdotool to focus it).
 
 import { spawn, execFileSync } from 'node:child_process';
-import { until } from './harness.mjs';
+import { until, track } from './harness.mjs';
 
 export async function focusAnotherWindow() {
   const title = `other-${process.pid}`;
-  spawn('xmessage', ['-title', title, '-geometry', '+600+600', 'another program'], {
+  track(spawn('xmessage', ['-title', title, '-geometry', '+600+600', 'another program'], {
     stdio: 'ignore',
-    detached: false,
-  });
+    detached: true,
+  }));
   const id = await until('the other window', () => {
     try {
       return execFileSync('xdotool', ['search', '--name', title], { encoding: 'utf8' }).trim().split('\n')[0];

@@ -5,7 +5,7 @@
 // Waiting is always for a condition (with a deadline), never a fixed sleep.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,31 +64,47 @@ function portOpen(port) {
   });
 }
 
+// Every process the harness starts leads its own process group, so stopping it also stops
+// what it started (tauri-driver → WebKitWebDriver → the app) and nothing outlives the run.
 const children = new Set();
-function track(child) {
+export function track(child) {
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;
 }
-/** Stops every process the harness started (Xvfb, drivers, nodes). */
-export function stopAll() {
-  for (const c of children) c.kill('SIGKILL');
+const group = { detached: true };
+function killGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    /* already gone */
+  }
 }
-process.on('exit', stopAll);
+/** Stops every process the harness started (Xvfb, drivers, nodes, helpers). */
+export async function stopAll() {
+  const all = [...children];
+  for (const c of all) killGroup(c, 'SIGTERM');
+  const gone = (c) => c.exitCode !== null || c.signalCode !== null;
+  await until('processes to stop', () => all.every(gone), 5_000).catch(() => {});
+  for (const c of all) killGroup(c, 'SIGKILL');
+}
+process.on('exit', () => {
+  for (const c of children) killGroup(c, 'SIGKILL');
+});
 
 /** An X display: the one we are given, or our own Xvfb. */
 export async function display() {
   if (process.env.DISPLAY) return process.env.DISPLAY;
-  for (let n = 90; n < 110; n++) {
-    if (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) continue;
-    const x = track(spawn('Xvfb', [`:${n}`, '-screen', '0', '1280x900x24', '-nolisten', 'tcp'], {
-      stdio: 'ignore',
-    }));
-    await until('Xvfb to start', () => existsSync(`/tmp/.X11-unix/X${n}`), 10_000);
-    process.env.DISPLAY = `:${n}`;
-    return process.env.DISPLAY;
-  }
-  throw new Error('no free X display number');
+  // Xvfb picks a free display number itself and writes it to the given descriptor.
+  const x = track(spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x900x24', '-nolisten', 'tcp'], {
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    ...group,
+  }));
+  let n = '';
+  x.stdio[3].on('data', (d) => { n += d; });
+  await until('Xvfb to start', () => n.includes('\n'), 10_000);
+  process.env.DISPLAY = `:${n.trim()}`;
+  return process.env.DISPLAY;
 }
 
 /** Runs a `hearth` CLI command on a data directory; returns stdout. */
@@ -108,7 +124,7 @@ export const hearthJson = (dir, ...args) =>
 /** `hearth run` on loopback, without mDNS; its JSON event lines are collected. */
 export async function runNode(dir) {
   const child = track(spawn(HEARTH, ['--data-dir', dir, '--json', 'run', '--no-mdns',
-    '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'], ...group }));
   const events = [];
   readline.createInterface({ input: child.stdout }).on('line', (l) => {
     try { events.push(JSON.parse(l)); } catch { /* not an event line */ }
@@ -120,7 +136,7 @@ export async function runNode(dir) {
     stop: () => new Promise((res) => {
       if (child.exitCode !== null) return res();
       child.on('exit', res);
-      child.kill('SIGTERM');
+      killGroup(child, 'SIGTERM');
     }),
   };
 }
@@ -135,7 +151,8 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
   const port = await freePort();
   const nativePort = await freePort();
   const driver = track(spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...group,
     env: {
       ...process.env,
       HEARTH_DATA_DIR: dataDir,
@@ -148,6 +165,14 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
       ...env,
     },
   }));
+  // What the driver, WebKitWebDriver and the app print: kept for assertions, and echoed.
+  let output = '';
+  for (const stream of [driver.stdout, driver.stderr]) {
+    stream.on('data', (d) => {
+      output += d;
+      process.stderr.write(d);
+    });
+  }
   await until('tauri-driver to listen', () => portOpen(port), 15_000);
   await until('WebKitWebDriver to listen', () => portOpen(nativePort), 15_000);
   const browser = await remote({
@@ -165,6 +190,7 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
   const app = {
     browser,
     dataDir,
+    output: () => output,
     /** The element with this data-testid (optionally inside a CSS scope). */
     $: (id, scope = '') => browser.$(`${scope} [data-testid="${id}"]`.trim()),
     $$: (id, scope = '') => browser.$$(`${scope} [data-testid="${id}"]`.trim()),
@@ -195,7 +221,7 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
       await new Promise((res) => {
         if (driver.exitCode !== null) return res();
         driver.on('exit', res);
-        driver.kill('SIGTERM');
+        killGroup(driver, 'SIGTERM');
       });
     },
   };

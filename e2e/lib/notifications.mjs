@@ -5,14 +5,15 @@
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 import dbus from 'dbus-next';
-import { until } from './harness.mjs';
+import { until, track } from './harness.mjs';
 
 const { Interface } = dbus.interface;
 
 export async function notificationService() {
-  const daemon = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], {
+  const daemon = track(spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-  });
+    detached: true,
+  }));
   let address;
   readline.createInterface({ input: daemon.stdout }).on('line', (l) => { address ??= l.trim(); });
   await until('the session bus', () => address, 10_000);

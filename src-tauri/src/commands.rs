@@ -8,11 +8,12 @@ use hearth_core::invite::Invite;
 use hearth_core::message::Message;
 use hearth_core::node::Profile;
 use hearth_core::settings::Settings;
-use hearth_core::{AccountId, ChatId, Error as CoreError, MessageId, Node};
+use hearth_core::{AccountId, ChatId, Error as CoreError, MessageId};
 use serde::Serialize;
 use tauri::State;
 
 use crate::error::{Error, Result};
+use crate::Slot;
 
 /// Most messages one page of history may ask for.
 const MAX_PAGE: usize = 500;
@@ -22,7 +23,8 @@ const SEARCH_LIMIT: usize = 200;
 const INVITE_TTL_SECS: u64 = 7 * 24 * 3600;
 
 #[tauri::command]
-pub async fn get_profile(node: State<'_, Node>) -> Result<Option<Profile>> {
+pub async fn get_profile(slot: State<'_, Slot>) -> Result<Option<Profile>> {
+    let node = slot.node()?;
     match node.profile().await {
         Ok(p) => Ok(Some(p)),
         Err(CoreError::NoIdentity) => Ok(None),
@@ -31,68 +33,78 @@ pub async fn get_profile(node: State<'_, Node>) -> Result<Option<Profile>> {
 }
 
 #[tauri::command]
-pub async fn create_profile(node: State<'_, Node>, name: String) -> Result<Profile> {
+pub async fn create_profile(slot: State<'_, Slot>, name: String) -> Result<Profile> {
+    let node = slot.node()?;
     let p = node.init(&name).await?;
-    crate::start_network(&node).await?;
+    crate::start_network(node).await?;
     Ok(p)
 }
 
 #[tauri::command]
-pub async fn set_name(node: State<'_, Node>, name: String) -> Result<()> {
+pub async fn set_name(slot: State<'_, Slot>, name: String) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.set_name(&name).await?)
 }
 
 #[tauri::command]
-pub async fn list_chats(node: State<'_, Node>) -> Result<Vec<Chat>> {
+pub async fn list_chats(slot: State<'_, Slot>) -> Result<Vec<Chat>> {
+    let node = slot.node()?;
     Ok(node.chats().await?)
 }
 
 #[tauri::command]
 pub async fn list_messages(
-    node: State<'_, Node>,
+    slot: State<'_, Slot>,
     chat: ChatId,
     limit: usize,
     before: Option<u64>,
 ) -> Result<Vec<Message>> {
+    let node = slot.node()?;
     Ok(node.messages(&chat, limit.min(MAX_PAGE), before).await?)
 }
 
 #[tauri::command]
 pub async fn send_message(
-    node: State<'_, Node>,
+    slot: State<'_, Slot>,
     chat: ChatId,
     body: String,
     reply_to: Option<MessageId>,
 ) -> Result<MessageId> {
+    let node = slot.node()?;
     Ok(node.send(&chat, &body, reply_to).await?)
 }
 
 #[tauri::command]
-pub async fn edit_message(node: State<'_, Node>, message: MessageId, body: String) -> Result<()> {
+pub async fn edit_message(slot: State<'_, Slot>, message: MessageId, body: String) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.edit(&message, &body).await?)
 }
 
 #[tauri::command]
-pub async fn delete_message(node: State<'_, Node>, message: MessageId) -> Result<()> {
+pub async fn delete_message(slot: State<'_, Slot>, message: MessageId) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.delete(&message).await?)
 }
 
 #[tauri::command]
-pub async fn react(node: State<'_, Node>, message: MessageId, emoji: Option<String>) -> Result<()> {
+pub async fn react(slot: State<'_, Slot>, message: MessageId, emoji: Option<String>) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.react(&message, emoji.as_deref()).await?)
 }
 
 #[tauri::command]
-pub async fn mark_read(node: State<'_, Node>, chat: ChatId) -> Result<()> {
+pub async fn mark_read(slot: State<'_, Slot>, chat: ChatId) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.mark_read(&chat).await?)
 }
 
 #[tauri::command]
 pub async fn search_messages(
-    node: State<'_, Node>,
+    slot: State<'_, Slot>,
     query: String,
     chat: Option<ChatId>,
 ) -> Result<Vec<Message>> {
+    let node = slot.node()?;
     Ok(node.search(&query, chat.as_ref(), SEARCH_LIMIT).await?)
 }
 
@@ -103,7 +115,8 @@ pub struct InviteView {
 }
 
 #[tauri::command]
-pub async fn my_invite(node: State<'_, Node>) -> Result<InviteView> {
+pub async fn my_invite(slot: State<'_, Slot>) -> Result<InviteView> {
+    let node = slot.node()?;
     let code = node.create_invite(INVITE_TTL_SECS, Vec::new()).await?;
     let qr_svg = Invite::qr_svg(&code)
         .ok_or_else(|| Error::invalid("the code is too long for a QR code"))?;
@@ -111,76 +124,89 @@ pub async fn my_invite(node: State<'_, Node>) -> Result<InviteView> {
 }
 
 #[tauri::command]
-pub async fn accept_invite(node: State<'_, Node>, code: String) -> Result<Contact> {
+pub async fn accept_invite(slot: State<'_, Slot>, code: String) -> Result<Contact> {
+    let node = slot.node()?;
     Ok(node.accept_invite(&code).await?)
 }
 
 #[tauri::command]
-pub async fn list_contacts(node: State<'_, Node>) -> Result<Vec<Contact>> {
+pub async fn list_contacts(slot: State<'_, Slot>) -> Result<Vec<Contact>> {
+    let node = slot.node()?;
     Ok(node.contacts().await?)
 }
 
 #[tauri::command]
-pub async fn set_verified(node: State<'_, Node>, account: AccountId, verified: bool) -> Result<()> {
+pub async fn set_verified(slot: State<'_, Slot>, account: AccountId, verified: bool) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.set_verified(&account, verified).await?)
 }
 
 #[tauri::command]
 pub async fn create_group(
-    node: State<'_, Node>,
+    slot: State<'_, Slot>,
     title: String,
     members: Vec<AccountId>,
 ) -> Result<ChatId> {
+    let node = slot.node()?;
     Ok(node.create_group(&title, &members).await?)
 }
 
 #[tauri::command]
-pub async fn group_members(node: State<'_, Node>, chat: ChatId) -> Result<Vec<Member>> {
+pub async fn group_members(slot: State<'_, Slot>, chat: ChatId) -> Result<Vec<Member>> {
+    let node = slot.node()?;
     Ok(node.members(&chat).await?)
 }
 
 #[tauri::command]
-pub async fn add_member(node: State<'_, Node>, chat: ChatId, account: AccountId) -> Result<()> {
+pub async fn add_member(slot: State<'_, Slot>, chat: ChatId, account: AccountId) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.add_member(&chat, &account).await?)
 }
 
 #[tauri::command]
-pub async fn remove_member(node: State<'_, Node>, chat: ChatId, account: AccountId) -> Result<()> {
+pub async fn remove_member(slot: State<'_, Slot>, chat: ChatId, account: AccountId) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.remove_member(&chat, &account).await?)
 }
 
 #[tauri::command]
-pub async fn rename_group(node: State<'_, Node>, chat: ChatId, title: String) -> Result<()> {
+pub async fn rename_group(slot: State<'_, Slot>, chat: ChatId, title: String) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.rename_group(&chat, &title).await?)
 }
 
 #[tauri::command]
-pub async fn leave_group(node: State<'_, Node>, chat: ChatId) -> Result<()> {
+pub async fn leave_group(slot: State<'_, Slot>, chat: ChatId) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.leave(&chat).await?)
 }
 
 #[tauri::command]
-pub async fn family_board(node: State<'_, Node>) -> Result<Board> {
+pub async fn family_board(slot: State<'_, Slot>) -> Result<Board> {
+    let node = slot.node()?;
     Ok(node.board().await?)
 }
 
 #[tauri::command]
-pub async fn check_in(node: State<'_, Node>) -> Result<()> {
-    node.check_in().await?;
-    Ok(())
+pub async fn check_in(slot: State<'_, Slot>) -> Result<usize> {
+    let node = slot.node()?;
+    Ok(node.check_in().await?)
 }
 
 #[tauri::command]
-pub async fn get_settings(node: State<'_, Node>) -> Result<Settings> {
+pub async fn get_settings(slot: State<'_, Slot>) -> Result<Settings> {
+    let node = slot.node()?;
     Ok(node.settings().await?)
 }
 
 #[tauri::command]
-pub async fn set_lan_only(node: State<'_, Node>, enabled: bool) -> Result<()> {
+pub async fn set_lan_only(slot: State<'_, Slot>, enabled: bool) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.set_lan_only(enabled).await?)
 }
 
 #[tauri::command]
-pub async fn set_relays(node: State<'_, Node>, relays: Vec<String>) -> Result<()> {
+pub async fn set_relays(slot: State<'_, Slot>, relays: Vec<String>) -> Result<()> {
+    let node = slot.node()?;
     Ok(node.set_relays(&relays).await?)
 }

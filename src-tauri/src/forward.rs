@@ -1,7 +1,15 @@
 //! Forwards `Node` events to the UI as `hearth://event`, and shows a desktop notification for
 //! a new message when the window is not focused. Events carry ids only; the UI re-reads.
+//!
+//! Notifications are decided here, before the UI hears of the message, and shown from a
+//! separate task so a slow notification service never holds up the UI. A catch-up after an
+//! outage can bring hundreds of messages at once: each chat notifies at most once per
+//! `NOTIFY_QUIET`, with the newest message.
 
-use hearth_core::{Event, Node};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use hearth_core::{ChatId, Event, MessageId, Node};
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_notification::NotificationExt;
 use tokio::sync::broadcast::error::RecvError;
@@ -10,38 +18,53 @@ pub const EVENT: &str = "hearth://event";
 
 /// Longest message text in a notification; the rest is in the app.
 const NOTIFICATION_CHARS: usize = 120;
+/// One notification per chat at most this often, so a catch-up does not flood the desktop.
+const NOTIFY_QUIET: Duration = Duration::from_secs(10);
 
 pub fn spawn(app: AppHandle, node: Node) {
     let mut events = node.subscribe();
     tauri::async_runtime::spawn(async move {
+        let mut last_notified: HashMap<ChatId, Instant> = HashMap::new();
         loop {
             match events.recv().await {
                 Ok(e) => {
-                    if let Event::MessageReceived { message, .. } = &e {
-                        notify(&app, &node, message).await;
+                    if let Event::MessageReceived { chat, message } = &e {
+                        let quiet = last_notified
+                            .get(chat)
+                            .is_some_and(|t| t.elapsed() < NOTIFY_QUIET);
+                        if !quiet && !focused(&app) {
+                            last_notified.insert(*chat, Instant::now());
+                            let (app, node, message) = (app.clone(), node.clone(), *message);
+                            tauri::async_runtime::spawn(notify(app, node, message));
+                        }
                     }
                     let _ = app.emit(EVENT, &e);
                 }
                 // The UI fell behind a burst: have it re-read everything it shows.
-                Err(RecvError::Lagged(_)) => {
-                    let _ = app.emit(EVENT, &Event::ChatsChanged);
-                    let _ = app.emit(EVENT, &Event::ContactsChanged);
-                }
+                Err(RecvError::Lagged(_)) => resync(&app, &node).await,
                 Err(RecvError::Closed) => break,
             }
         }
     });
 }
 
-async fn notify(app: &AppHandle, node: &Node, message: &hearth_core::MessageId) {
-    let focused = app
-        .get_webview_window("main")
+fn focused(app: &AppHandle) -> bool {
+    app.get_webview_window("main")
         .and_then(|w| w.is_focused().ok())
-        .unwrap_or(false);
-    if focused {
-        return;
+        .unwrap_or(false)
+}
+
+async fn resync(app: &AppHandle, node: &Node) {
+    let _ = app.emit(EVENT, &Event::ContactsChanged);
+    let _ = app.emit(EVENT, &Event::ChatsChanged);
+    for c in node.chats().await.unwrap_or_default() {
+        let _ = app.emit(EVENT, &Event::MessagesChanged { chat: c.chat });
+        let _ = app.emit(EVENT, &Event::DeliveryChanged { chat: c.chat });
     }
-    let Ok(m) = node.message(message).await else {
+}
+
+async fn notify(app: AppHandle, node: Node, message: MessageId) {
+    let Ok(m) = node.message(&message).await else {
         return;
     };
     let body: String = m.body.chars().take(NOTIFICATION_CHARS).collect();

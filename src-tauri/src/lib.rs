@@ -17,13 +17,28 @@ use std::path::PathBuf;
 use hearth_core::Node;
 use tauri::{Manager, RunEvent};
 
+/// The node, or why it could not be opened (another Hearth window holds the data, a damaged
+/// database): the window still opens and every command answers with that error, which the
+/// UI shows, instead of the app vanishing.
+pub(crate) struct Slot(std::result::Result<Node, error::Error>);
+
+impl Slot {
+    pub(crate) fn node(&self) -> error::Result<&Node> {
+        self.0.as_ref().map_err(Clone::clone)
+    }
+}
+
 pub(crate) async fn start_network(node: &Node) -> hearth_core::Result<()> {
     let mut cfg = node.network_config().await?;
     if let Ok(listen) = std::env::var("HEARTH_LISTEN") {
         cfg.listen = listen
             .split(',')
-            .filter_map(|a| a.trim().parse().ok())
-            .collect();
+            .map(|a| {
+                a.trim().parse().map_err(|_| {
+                    hearth_core::Error::Invalid(format!("HEARTH_LISTEN: not an address: {a}"))
+                })
+            })
+            .collect::<hearth_core::Result<_>>()?;
     }
     if std::env::var("HEARTH_MDNS").is_ok_and(|v| v == "0") {
         cfg.mdns = false;
@@ -38,29 +53,46 @@ fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
     Ok(app.path().app_data_dir()?)
 }
 
+/// Opens the node; a node with an identity goes online at once. If networking cannot start
+/// (no usable address), the node still works offline and the family syncs when it can.
+async fn open_node(dir: &std::path::Path) -> error::Result<Node> {
+    let node = Node::open(dir).await.map_err(|e| error::Error {
+        kind: e.kind().into(),
+        message: format!("opening Hearth's data at {}: {e}", dir.display()),
+    })?;
+    if node.profile().await.is_ok() {
+        if let Err(e) = start_network(&node).await {
+            tracing::warn!(error = %e, "network did not start; working offline");
+        }
+    }
+    Ok(node)
+}
+
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
-    tracing_subscriber::fmt()
+    // `try_init`: a mobile activity may enter `run` again in the same process.
+    let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG")
                 .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
-        .init();
+        .try_init();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .setup(|app| {
-            let dir = data_dir(app)?;
-            let node = tauri::async_runtime::block_on(async {
-                let node = Node::open(&dir).await?;
-                if node.profile().await.is_ok() {
-                    start_network(&node).await?;
-                }
-                Ok::<_, hearth_core::Error>(node)
-            })
-            .map_err(|e| format!("opening Hearth data at {}: {e}", dir.display()))?;
-            forward::spawn(app.handle().clone(), node.clone());
-            app.manage(node);
+            // Nothing here may fail: a failed setup would end the app without a word.
+            let opened = match data_dir(app) {
+                Ok(dir) => tauri::async_runtime::block_on(open_node(&dir)),
+                Err(e) => Err(error::Error {
+                    kind: "storage".into(),
+                    message: format!("no place to keep Hearth's data: {e}"),
+                }),
+            };
+            if let Ok(node) = &opened {
+                forward::spawn(app.handle().clone(), node.clone());
+            }
+            app.manage(Slot(opened));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -102,9 +134,10 @@ pub fn run() {
     app.run(|handle, event| {
         if let RunEvent::Exit = event {
             // Everything queued is committed before the process ends.
-            if let Some(node) = handle.try_state::<Node>() {
-                let node = node.inner().clone();
-                let _ = tauri::async_runtime::block_on(node.shutdown());
+            if let Some(Ok(node)) = handle.try_state::<Slot>().map(|s| s.node().cloned()) {
+                if tauri::async_runtime::block_on(node.shutdown()).is_ok() {
+                    eprintln!("hearth: node stopped");
+                }
             }
         }
     });

@@ -160,6 +160,9 @@ impl Task {
                 cmd = commands.recv() => match cmd {
                     Some(Command::Stop(done)) => {
                         self.stop();
+                        // Close the sockets before saying so: a restart may listen on the
+                        // same ports at once.
+                        drop(self);
                         let _ = done.send(());
                         return;
                     }

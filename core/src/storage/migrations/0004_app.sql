@@ -3,6 +3,8 @@
 ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
 -- The family board asks for each member's latest check-in.
 CREATE INDEX messages_check_ins ON messages (author, sent_at) WHERE kind = 'check_in';
+-- ... and how many of my messages in a chat are past what a member's device confirmed.
+CREATE INDEX messages_by_device ON messages (chat, device, seq);
 
 -- Settings chosen by the person using this device (LAN-only, relays, ...), as JSON values.
 CREATE TABLE settings (

@@ -226,7 +226,7 @@ export const en = {
     'One relay address per line. Relays pass messages along when your family is not on the same network.',
   'settings.save_relays': 'Save relays',
   'settings.relay_for_family_on': 'This device also passes messages along for your family.',
-  'settings.relay_for_family_off': 'This device does not pass messages along for others.',
+  'settings.relay_for_family_off': 'This device passes on family messages it has, but is not a relay for others.',
   'settings.look': 'Language and appearance',
   'settings.language': 'Language',
   'settings.lang_ko': '한국어 (Korean)',

@@ -228,7 +228,7 @@ export const ko: Record<Key, string> = {
     '한 줄에 중계 서버 주소를 하나씩 적어 주세요. 가족이 같은 네트워크에 없을 때 중계 서버가 메시지를 전해 줘요.',
   'settings.save_relays': '중계 서버 저장',
   'settings.relay_for_family_on': '이 기기는 가족을 위해 메시지를 전해 주기도 해요.',
-  'settings.relay_for_family_off': '이 기기는 다른 사람의 메시지를 전해 주지 않아요.',
+  'settings.relay_for_family_off': '이 기기는 가지고 있는 가족 메시지를 전해 주지만, 다른 사람을 위한 중계 서버는 아니에요.',
   'settings.look': '언어와 화면',
   'settings.language': '언어',
   'settings.lang_ko': '한국어',

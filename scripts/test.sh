@@ -5,6 +5,8 @@
 # target/e2e-artifacts/), and the .deb/.rpm installers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A full run rebuilds the workspace crates once; incremental caches would only fill the disk.
+export CARGO_INCREMENTAL=0
 ./scripts/deps.sh
 cargo fmt --all -- --check
 npm ci --prefix tools/yjs-check --no-audit --no-fund --silent
@@ -25,3 +27,6 @@ cargo test --workspace --locked
 cargo build --locked -p hearth -p hearth-app
 npm test --prefix e2e
 ./scripts/installers.sh
+
+# What the run left on disk, so that growth shows in the log before it becomes a failure.
+du -sh target 2>/dev/null || true

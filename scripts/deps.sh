@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing Hearth needs on a fresh Debian/Ubuntu machine (as root, or
-# with sudo): iproute2 and strace for the network-namespace scenarios, procps for pkill,
+# with sudo): iproute2, strace and nftables for the network-namespace scenarios, procps for pkill,
 # Node.js for the UI and the Yjs check, the WebKitGTK libraries the Tauri app links against,
 # Xvfb and WebKitWebDriver for the app's end-to-end tests, rpm to build the .rpm installer,
 # and the Rust lint components. Does nothing for what is already there.
@@ -18,6 +18,8 @@ command -v node >/dev/null || need+=(nodejs npm)
 if [ "${1:-}" != app ]; then
   command -v ip >/dev/null || need+=(iproute2)
   command -v strace >/dev/null || need+=(strace)
+  # Home routers with NAT (masquerade) in the beyond-the-LAN scenarios.
+  command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need+=(nftables)
   command -v pkill >/dev/null || need+=(procps)
   command -v Xvfb >/dev/null || need+=(xvfb)
   command -v xauth >/dev/null || need+=(xauth)

@@ -28,6 +28,8 @@ const COMMANDS: &[&str] = &[
     "get_settings",
     "set_lan_only",
     "set_relays",
+    "set_relay_for_family",
+    "network_status",
 ];
 
 fn main() {

@@ -32,6 +32,12 @@ pub async fn run(cli: Cli) -> Result<()> {
     if let Command::BenchNet(args) = cli.command {
         return crate::bench_net::run(args, cli.json, cli.data_dir).await;
     }
+    if let Command::BenchRelay(args) = cli.command {
+        return crate::bench_relay::run(args, cli.json).await;
+    }
+    if let Command::Relay(args) = cli.command {
+        return crate::relay::run(&dir, args, cli.json).await;
+    }
     let node = match Node::open(&dir).await {
         Ok(n) => n,
         // A node is running on this directory: it executes the command for us.
@@ -92,6 +98,17 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                         )),
                         None => s.push_str("network: off (run `hearth run` to go online)\n"),
                     }
+                    for r in net.iter().flat_map(|n| n.relays.iter()) {
+                        let state = match (r.connected, r.reserved) {
+                            (true, true) => "reachable through it",
+                            (true, false) => "connected",
+                            _ => "not connected",
+                        };
+                        s.push_str(&format!(
+                            "relay {}: {state}, mailbox keeps {} conversations\n",
+                            r.addr, r.kept
+                        ));
+                    }
                     for r in &reach {
                         let via = r
                             .via
@@ -110,6 +127,9 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
             );
         }
         Command::Run(_) => anyhow::bail!("a node is already running on this data directory"),
+        Command::Relay(_) | Command::BenchRelay(_) => {
+            anyhow::bail!("a relay has its own data directory")
+        }
         Command::Init { name } => {
             let p = node.init(&name).await?;
             line(json, &p, || {

@@ -4,9 +4,11 @@
 
 mod bench;
 mod bench_net;
+mod bench_relay;
 mod commands;
 mod control;
 mod output;
+mod relay;
 mod run;
 
 use std::path::PathBuf;
@@ -135,8 +137,13 @@ pub enum Command {
     Bench(bench::Args),
     /// Measure network latency, catch-up and the libp2p floor (see bench_net.rs).
     BenchNet(bench_net::Args),
+    /// Measure relayed against direct paths, mailbox rates and catch-up, and relay memory.
+    BenchRelay(bench_relay::Args),
     /// Run the node in the foreground: listen, discover family, sync (Ctrl-C stops).
     Run(run::Args),
+    /// Run a relay for families: circuit relay, rendezvous, AutoNAT and a blind mailbox
+    /// (needs no identity; the data directory holds the relay's key and mailbox).
+    Relay(relay::Args),
     /// Show this device, the network, and how each contact is reached.
     Status,
     /// "I'm safe": a check-in to every conversation.

@@ -23,6 +23,13 @@ pub struct Args {
     /// Also dial this address at start (repeatable).
     #[arg(long)]
     dial: Vec<String>,
+    /// Use this relay too (repeatable): `/ip4/…/tcp/…/p2p/<relay>`, as `hearth relay` prints.
+    #[arg(long)]
+    relay: Vec<String>,
+    /// Also be a relay and mailbox for the family, listening here (repeatable); the saved
+    /// "be a relay for my family" setting listens on port 4001.
+    #[arg(long)]
+    serve_relay: Vec<String>,
     /// Do not use mDNS discovery.
     #[arg(long)]
     no_mdns: bool,
@@ -42,6 +49,20 @@ pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> 
     }
     for a in &args.dial {
         cfg.dial.push(a.parse()?);
+    }
+    if !args.serve_relay.is_empty() {
+        cfg.serve_relay = Some(
+            args.serve_relay
+                .iter()
+                .map(|a| a.parse())
+                .collect::<Result<_, _>>()?,
+        );
+    }
+    for r in hearth_core::settings::check_relays(&args.relay)? {
+        let r: libp2p::Multiaddr = r.parse()?;
+        if !cfg.relays.contains(&r) {
+            cfg.relays.push(r);
+        }
     }
     let mut events = node.subscribe();
     node.start_network(cfg).await?;
@@ -66,6 +87,21 @@ pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> 
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    if let Some(relay) = node.relay_service() {
+        // Its addresses, once bound, for the family's relay settings.
+        for _ in 0..100 {
+            let s = relay.status().await?;
+            if !s.addrs.is_empty() {
+                line(
+                    json,
+                    &json!({ "event": "serving_relay", "addrs": s.addrs }),
+                    || format!("Serving as a relay for the family: {}", s.addrs.join(", ")),
+                );
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
     let mut statuses: HashMap<MessageId, String> = HashMap::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -100,7 +136,8 @@ async fn report(node: &Node, json: bool, e: Event, statuses: &mut HashMap<Messag
                         .any(|r| r.account == c.account && r.path == path)
                 })
                 .map(|c| c.name.clone());
-            let event = if path == "none" {
+            // Held for by a mailbox is not reachable: messages wait there for it.
+            let event = if path == "none" || path == "mailbox" {
                 "peer_lost"
             } else {
                 "peer_reachable"
@@ -122,6 +159,26 @@ async fn report(node: &Node, json: bool, e: Event, statuses: &mut HashMap<Messag
                     json,
                     &json!({ "event": "message_received", "chat": chat, "message": message, "from": m.author, "from_name": m.author_name, "body": m.body }),
                     || format!("{}: {}", m.author_name, m.body),
+                );
+            }
+        }
+        Event::RelayChanged => {
+            if let Ok(Some(s)) = node.network_status().await {
+                line(
+                    json,
+                    &json!({ "event": "relays", "relays": s.relays }),
+                    || {
+                        s.relays
+                            .iter()
+                            .map(|r| {
+                                format!(
+                                    "relay {}: connected {}, reserved {}, keeps {}",
+                                    r.addr, r.connected, r.reserved, r.kept
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    },
                 );
             }
         }

@@ -21,7 +21,8 @@ fn group_chat(dir: &Path, title: &str) -> String {
 
 /// (a) Three devices on one LAN discover each other and talk 1:1 and in a group, with
 /// delivered and read receipts; (e) the LAN-only device never even tries an address outside
-/// the LAN, although a contact's invite carries a public address and a DNS name.
+/// the LAN, although a contact's invite carries a public address and a DNS name and relays
+/// are configured.
 #[test]
 fn three_devices_on_one_lan_in_lan_only_mode() {
     let mut net = Net::new("a");
@@ -36,7 +37,20 @@ fn three_devices_on_one_lan_in_lan_only_mode() {
         identity(root.path(), "Kid"),
     );
     let trace = root.path().join("mom.strace");
-    let ra = Running::start(&a, Some(&net.ns("a")), Some(&trace), LAN);
+    // Mom also has relays configured (one on the internet, one named by DNS): LAN-only mode
+    // must not use them either.
+    let ra = Running::start(
+        &a,
+        Some(&net.ns("a")),
+        Some(&trace),
+        &[
+            "--lan-only",
+            "--relay",
+            "/ip4/203.0.113.9/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
+            "--relay",
+            "/dns4/relay.example.org/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
+        ],
+    );
     let rb = Running::start(&b, Some(&net.ns("b")), None, LAN);
     let rc = Running::start(&c, Some(&net.ns("c")), None, LAN);
 

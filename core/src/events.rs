@@ -22,13 +22,15 @@ pub enum Event {
     EnvelopesAdded {
         topic: TopicId,
     },
-    /// How a device is reached changed: path is lan, direct, mesh or none.
+    /// How a device is reached changed: path is lan, direct, relayed, mesh, mailbox or none.
     PathChanged {
         device: DeviceId,
         path: String,
     },
-    /// Delivery or read receipts for messages of this chat arrived.
+    /// Delivery or read receipts for messages of this chat arrived, or a mailbox took them.
     DeliveryChanged {
         chat: ChatId,
     },
+    /// A relay was reached or lost, or took or lost our reservation (see the network status).
+    RelayChanged,
 }

@@ -89,6 +89,12 @@ fn fill_status(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    let in_mailbox: u64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(MAX(h.held), 0) FROM mailbox_held h
+             JOIN topics t ON t.topic = h.topic WHERE t.chat = ?1 AND t.kind = 'chat'",
+        )?
+        .query_row([chat.as_bytes()], |r| r.get::<_, i64>(0))? as u64;
     for m in msgs.iter_mut().filter(|m| m.mine && m.chat == chat) {
         let mut states = Vec::with_capacity(members.len());
         for (account, delivered, read_at) in &members {
@@ -107,7 +113,11 @@ fn fill_status(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
                 m.receipts.push((a, state.as_str().to_string()));
             }
         }
-        m.status = Some(DeliveryState::of(&states).as_str().to_string());
+        let mut state = DeliveryState::of(&states);
+        if state < DeliveryState::Delivered && in_mailbox >= m.seq {
+            state = DeliveryState::InMailbox;
+        }
+        m.status = Some(state.as_str().to_string());
     }
     Ok(())
 }
@@ -131,12 +141,15 @@ impl MemberState {
 }
 
 /// Where one of my messages is, as the sender sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DeliveryState {
     /// Stored on this device only, waiting for a path to anyone.
     Queued,
     /// On at least one other device (a member's, which carries it on), not yet on everyone's.
     HandedOn,
+    /// Held by a mailbox (on a relay) for the members who are offline; not yet on everyone's
+    /// device.
+    InMailbox,
     /// On every member's device.
     Delivered,
     /// Read by every member.
@@ -164,6 +177,7 @@ impl DeliveryState {
         match self {
             DeliveryState::Queued => "queued",
             DeliveryState::HandedOn => "handed_on",
+            DeliveryState::InMailbox => "in_mailbox",
             DeliveryState::Delivered => "delivered",
             DeliveryState::Read => "read",
         }

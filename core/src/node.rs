@@ -63,6 +63,8 @@ pub struct Profile {
 struct Inner {
     jobs: mpsc::Sender<engine::Job>,
     net: Mutex<Option<crate::net::Handle>>,
+    /// The relay and mailbox this device serves for its family, when that setting is on.
+    relay: Mutex<Option<crate::relay::Handle>>,
     /// Held across starting, stopping and restarting the network, so two of them at once
     /// (a double click on the LAN-only switch) cannot leave a second net task running.
     net_ops: tokio::sync::Mutex<()>,
@@ -130,6 +132,7 @@ impl Node {
                 jobs,
                 net: Mutex::new(None),
                 net_ops: tokio::sync::Mutex::new(()),
+                relay: Mutex::new(None),
                 readers,
                 events,
                 thread: Mutex::new(Some(thread)),
@@ -185,9 +188,29 @@ impl Node {
             return Err(Error::Invalid("the network is already running".into()));
         }
         let keypair = self.call(|e| Ok(e.me()?.id.libp2p_keypair())).await?;
+        let serve = cfg.serve_relay.clone().filter(|_| !cfg.lan_only);
         let handle = crate::net::spawn(self.clone(), cfg, keypair)?;
         if let Ok(mut n) = self.inner.net.lock() {
             *n = Some(handle);
+        }
+        if let Some(listen) = serve {
+            // "Be a relay for my family": the same relay and mailbox as `hearth relay`, with
+            // its own identity and database under this device's data directory.
+            let relay = crate::relay::start(crate::relay::Config {
+                data_dir: self.inner.data_dir.join("relay"),
+                listen,
+                external: Vec::new(),
+                limits: crate::mailbox::Limits::default(),
+            })
+            .await;
+            match relay {
+                Ok(h) => {
+                    if let Ok(mut r) = self.inner.relay.lock() {
+                        *r = Some(h);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot serve as a relay"),
+            }
         }
         Ok(())
     }
@@ -200,11 +223,20 @@ impl Node {
 
     /// Returns once the net task has ended and its sockets are closed.
     async fn stop_network_locked(&self) -> Result<()> {
+        let relay = self.inner.relay.lock().ok().and_then(|mut r| r.take());
+        if let Some(r) = relay {
+            let _ = r.stop().await;
+        }
         let handle = self.inner.net.lock().ok().and_then(|mut n| n.take());
         if let Some(h) = handle {
             h.stop().await?;
         }
         Ok(())
+    }
+
+    /// The relay this device serves for its family, if it does.
+    pub fn relay_service(&self) -> Option<crate::relay::Handle> {
+        self.inner.relay.lock().ok().and_then(|r| r.clone())
     }
 
     fn net(&self) -> Option<crate::net::Handle> {
@@ -229,6 +261,20 @@ impl Node {
     }
 
     /// Records that a device was seen now (and where, if we dialed it).
+    /// A mailbox confirmed holding my envelopes of these topics up to these seqs.
+    pub(crate) async fn note_in_mailbox(
+        &self,
+        held: Vec<(crate::ids::TopicId, u64)>,
+    ) -> Result<()> {
+        self.call(move |e| {
+            for (t, h) in &held {
+                e.note_in_mailbox(t, *h)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     pub(crate) async fn remember_peer(
         &self,
         device: DeviceId,
@@ -275,12 +321,23 @@ impl Node {
         self.restart_network().await
     }
 
+    /// Serves (or stops serving) as a relay and mailbox for the family; a running network
+    /// restarts to apply it.
+    pub async fn set_relay_for_family(&self, on: bool) -> Result<()> {
+        self.call(move |e| e.set_setting(crate::settings::RELAY_FOR_FAMILY, &on.into()))
+            .await?;
+        self.restart_network().await
+    }
+
     /// The network configuration the settings ask for: LAN-only or not, relays dialled.
     pub async fn network_config(&self) -> Result<crate::net::Config> {
         let s = self.settings().await?;
         Ok(crate::net::Config {
             lan_only: s.lan_only,
-            dial: s.relays.iter().filter_map(|r| r.parse().ok()).collect(),
+            relays: s.relays.iter().filter_map(|r| r.parse().ok()).collect(),
+            serve_relay: s
+                .relay_for_family
+                .then(crate::net::Config::default_relay_listen),
             ..crate::net::Config::default()
         })
     }
@@ -295,6 +352,9 @@ impl Node {
         let mut cfg = self.network_config().await?;
         cfg.mdns = running.config().mdns;
         cfg.listen = running.config().listen.clone();
+        if cfg.serve_relay.is_some() {
+            cfg.serve_relay = running.config().serve_relay.clone().or(cfg.serve_relay);
+        }
         self.stop_network_locked().await?;
         self.start_network_locked(cfg).await
     }

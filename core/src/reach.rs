@@ -1,5 +1,5 @@
 //! Reachability as the user sees it: for every contact, the best current path to any of their
-//! devices (LAN, direct, via another member, none) and when they were last seen.
+//! devices (LAN, direct, relayed, via another member, mailbox only, none) and when they were last seen.
 
 use rusqlite::Connection;
 use serde::Serialize;
@@ -12,21 +12,12 @@ use crate::net::{Path, Status};
 pub struct Reach {
     pub account: AccountId,
     pub name: String,
-    /// lan, direct, mesh or none.
+    /// lan, direct, relayed, mesh, mailbox or none.
     pub path: String,
     /// For mesh: the member whose device carries the messages.
     pub via: Option<String>,
     /// Unix milliseconds; 0 if never seen.
     pub last_seen_ms: u64,
-}
-
-fn rank(p: &Path) -> u8 {
-    match p {
-        Path::Lan => 3,
-        Path::Direct => 2,
-        Path::Mesh { .. } => 1,
-        Path::None => 0,
-    }
 }
 
 pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
@@ -58,12 +49,16 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
                     .and_then(|s| s.peers.iter().find(|p| p.device == d))
                     .map(|p| p.path.clone())
             })
-            .unwrap_or(Path::None);
+            .unwrap_or(if status.is_some_and(|s| s.has_mailbox()) {
+                Path::Mailbox
+            } else {
+                Path::None
+            });
         let via = match &path {
             Path::Mesh { via } => name_of_device(via).or_else(|| Some(via.to_string())),
             _ => None,
         };
-        let connected = matches!(path, Path::Lan | Path::Direct);
+        let connected = matches!(path, Path::Lan | Path::Direct | Path::Relayed);
         let last_seen = if connected {
             now_ms()
         } else {
@@ -71,7 +66,7 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
         };
         match out.iter_mut().find(|r| r.account == account) {
             Some(r) => {
-                if rank(&path) > rank_name(&r.path) {
+                if path.rank() > rank_name(&r.path) {
                     r.path = path.name().into();
                     r.via = via;
                 }
@@ -91,9 +86,11 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
 
 fn rank_name(p: &str) -> u8 {
     match p {
-        "lan" => 3,
-        "direct" => 2,
-        "mesh" => 1,
+        "lan" => Path::Lan.rank(),
+        "direct" => Path::Direct.rank(),
+        "relayed" => Path::Relayed.rank(),
+        "mesh" => 2,
+        "mailbox" => Path::Mailbox.rank(),
         _ => 0,
     }
 }

@@ -60,7 +60,13 @@ pub fn check_relays(relays: &[String]) -> Result<Vec<String>> {
         )));
     }
     for r in &out {
-        if r.parse::<libp2p::Multiaddr>().is_err() {
+        // The relay's peer id is part of its address: a reservation is made with that peer,
+        // and only that peer is trusted as the family's mailbox.
+        let ok = r
+            .parse::<libp2p::Multiaddr>()
+            .map(|a| crate::net::addr::relay_peer(&a).is_some())
+            .unwrap_or(false);
+        if !ok {
             return Err(Error::Invalid(format!(
                 "not a relay address: {r} (expected something like /ip4/203.0.113.5/tcp/4001/p2p/12D3…)"
             )));

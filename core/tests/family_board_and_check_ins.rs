@@ -84,6 +84,12 @@ async fn settings_persist_and_bad_relays_are_refused() {
         .set_relays(&[format!("  {relay} "), String::new()])
         .await
         .unwrap();
+    p.node.set_relay_for_family(true).await.unwrap();
+    assert_eq!(
+        p.node.network_config().await.unwrap().serve_relay,
+        Some(hearth_core::net::Config::default_relay_listen()),
+        "the setting makes the node serve as a relay"
+    );
     let err = p
         .node
         .set_relays(&["relay.example.com".into()])
@@ -100,5 +106,6 @@ async fn settings_persist_and_bad_relays_are_refused() {
     assert_eq!(s.relays, vec![relay.to_string()]);
     let cfg = node.network_config().await.unwrap();
     assert!(cfg.lan_only);
-    assert_eq!(cfg.dial.len(), 1);
+    assert_eq!(cfg.relays.len(), 1);
+    assert!(s.relay_for_family);
 }

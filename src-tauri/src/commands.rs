@@ -210,3 +210,15 @@ pub async fn set_relays(slot: State<'_, Slot>, relays: Vec<String>) -> Result<()
     let node = slot.node()?;
     Ok(node.set_relays(&relays).await?)
 }
+
+#[tauri::command]
+pub async fn set_relay_for_family(slot: State<'_, Slot>, enabled: bool) -> Result<()> {
+    let node = slot.node()?;
+    Ok(node.set_relay_for_family(enabled).await?)
+}
+
+#[tauri::command]
+pub async fn network_status(slot: State<'_, Slot>) -> Result<Option<hearth_core::net::Status>> {
+    let node = slot.node()?;
+    Ok(node.network_status().await?)
+}

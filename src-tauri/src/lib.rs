@@ -122,6 +122,8 @@ pub fn run() {
             commands::get_settings,
             commands::set_lan_only,
             commands::set_relays,
+            commands::set_relay_for_family,
+            commands::network_status,
         ])
         .build(tauri::generate_context!());
     let app = match app {

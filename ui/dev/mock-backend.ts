@@ -18,7 +18,13 @@ const hlc = (ms: number, counter = 0) => Number(BigInt(ms) * 65536n + BigInt(cou
 
 const state: Any = {
   profile: params.has('profile') ? { name: 'Mi-ja', account: hex(1, 64), device: hex(2, 64) } : null,
-  settings: { lan_only: false, relays: ['/dns4/relay.example/tcp/4001'], relay_for_family: true },
+  settings: {
+    lan_only: false,
+    relays: ['/dns4/relay.example/tcp/4001/p2p/12D3KooWMockRelay', '/ip4/203.0.113.9/tcp/4001/p2p/12D3KooWGone'],
+    relay_for_family: false,
+  },
+  /** Live state of each relay address (see network_status); unknown ones are not connected. */
+  relayLive: new Map<string, { connected: boolean; reserved: boolean }>(),
   myCheckIn: null as number | null,
   contacts: [] as Any[],
   chats: [] as Any[],
@@ -89,7 +95,8 @@ function seed() {
   const dad = contact(2, 'Dad', 'connected', 'mesh', 'Grandma');
   contact(3, 'Cousin Joon', 'pending', 'none');
   contact(4, 'Old phone', 'refused', 'none');
-  const uncle = contact(5, 'Uncle', 'connected', 'none');
+  // Uncle is offline, but the relay's mailbox keeps messages for him.
+  const uncle = contact(5, 'Uncle', 'connected', 'mailbox');
   gran.chat = chat('direct', 'Grandma', gran.account, [gran.account]);
   dad.chat = chat('direct', 'Dad', dad.account, [dad.account]);
   uncle.chat = chat('direct', 'Uncle', uncle.account, [uncle.account]);
@@ -109,9 +116,57 @@ function seed() {
   msg(dad.chat, dad.account, 'Are you home?', Date.now() - 2 * 3600_000);
   msg(fam, uncle.account, 'Dinner on Sunday?', Date.now() - 600_000);
   msg(fam, me(), 'Yes!', Date.now() - 500_000, 0, { status: 'delivered' });
+  msg(uncle.chat, me(), 'Call me when you are back?', Date.now() - 400_000, 0, { status: 'in_mailbox' });
   state.paths.get(gran.account).check_in_ms = Date.now() - 3600_000;
   for (const c of state.chats) touch(c.chat);
   state.chats.find((c: Any) => c.chat === dad.chat).unread = 1;
+  restartNetwork();
+}
+
+// --- relays and mailboxes -------------------------------------------------------------------
+
+let netRun = 0;
+
+/** Like the real shell after a settings change: relays drop, then are reached one by one. */
+function restartNetwork() {
+  const run = ++netRun;
+  state.relayLive.clear();
+  emit({ event: 'relay_changed' });
+  emit({ event: 'board_changed' });
+  if (state.settings.lan_only) return;
+  // Only the first relay answers; the second stays unreachable.
+  const addr = state.settings.relays[0];
+  if (!addr) return;
+  setTimeout(() => {
+    if (run !== netRun) return;
+    state.relayLive.set(addr, { connected: true, reserved: false });
+    emit({ event: 'relay_changed' });
+    emit({ event: 'board_changed' });
+  }, 1000);
+  setTimeout(() => {
+    if (run !== netRun) return;
+    state.relayLive.set(addr, { connected: true, reserved: true });
+    emit({ event: 'relay_changed' });
+  }, 2500);
+}
+
+/** Some relay is connected, so its mailbox keeps messages for offline members. */
+function hasMailbox() {
+  return !state.settings.lan_only && [...state.relayLive.values()].some((r: Any) => r.connected);
+}
+
+/** A contact's path right now: a mailbox only counts while a relay is connected. */
+function pathOf(account: string): Any {
+  const p = state.paths.get(account);
+  if (!p) return { path: 'none', via: null };
+  return p.path === 'mailbox' && !hasMailbox() ? { ...p, path: 'none' } : p;
+}
+
+/** Conversations with an offline member whom the mailbox keeps messages for. */
+function mailboxChats(): string[] {
+  return state.chats
+    .filter((c: Any) => c.active && (state.members.get(c.chat) ?? []).some((a: string) => pathOf(a).path === 'mailbox'))
+    .map((c: Any) => c.chat);
 }
 
 function touch(chatId: string) {
@@ -182,6 +237,14 @@ const commands: Record<string, (a: Any) => Any> = {
     touch(c);
     emit({ event: 'messages_changed', chat: c });
     emit({ event: 'chats_changed' });
+    if (mailboxChats().includes(c)) {
+      // Someone in it is offline: the relay's mailbox takes it, and it waits there.
+      setTimeout(() => {
+        m.status = 'in_mailbox';
+        emit({ event: 'delivery_changed', chat: c });
+      }, 1500);
+      return m.id;
+    }
     setTimeout(() => {
       m.status = 'delivered';
       emit({ event: 'delivery_changed', chat: c });
@@ -290,8 +353,8 @@ const commands: Record<string, (a: Any) => Any> = {
     entries: state.contacts
       .filter((c: Any) => c.state === 'connected')
       .map((c: Any) => {
-        const p = state.paths.get(c.account);
-        const waiting = p.path === 'none' ? 3 : 0;
+        const p = pathOf(c.account);
+        const waiting = p.path === 'none' || p.path === 'mailbox' ? 3 : 0;
         return { account: c.account, name: c.name, ...p, waiting };
       }),
   }),
@@ -309,10 +372,34 @@ const commands: Record<string, (a: Any) => Any> = {
   get_settings: () => clone(state.settings),
   set_lan_only: ({ enabled }) => {
     state.settings.lan_only = enabled;
+    restartNetwork();
   },
   set_relays: ({ relays }) => {
-    if (relays.some((r: string) => !r.startsWith('/'))) return fail('invalid', 'A relay address must be a multiaddr.');
+    if (relays.some((r: string) => !r.startsWith('/') || !/\/p2p\/\w+/.test(r))) {
+      return fail('invalid', 'not a relay address (expected something like /ip4/203.0.113.5/tcp/4001/p2p/12D3…)');
+    }
     state.settings.relays = relays;
+    restartNetwork();
+  },
+  set_relay_for_family: ({ enabled }) => {
+    state.settings.relay_for_family = enabled;
+    restartNetwork();
+  },
+  network_status: () => {
+    if (!state.profile) return null;
+    const kept = mailboxChats().length;
+    return {
+      device: state.profile.device,
+      listen: ['/ip4/192.168.1.20/tcp/4001', '/ip4/192.168.1.20/udp/4001/quic-v1'],
+      lan_only: state.settings.lan_only,
+      peers: [],
+      relays: state.settings.lan_only
+        ? []
+        : [...state.settings.relays].sort().map((addr: string) => {
+            const live = state.relayLive.get(addr) ?? { connected: false, reserved: false };
+            return { addr, ...live, kept: live.connected ? kept : 0 };
+          }),
+    };
   },
   'plugin:event|listen': ({ event, handler }) => {
     listeners.set(event, [...(listeners.get(event) ?? []), handler]);

@@ -33,7 +33,12 @@ export type Chat = {
   peer: string | null;
 };
 
-export type DeliveryState = 'queued' | 'handed_on' | 'delivered' | 'read';
+/**
+ * Where one of my messages is, in order of progress: queued < handed_on < in_mailbox <
+ * delivered < read. `in_mailbox`: a mailbox on a relay holds it for members who are offline;
+ * it is not yet on everyone's device.
+ */
+export type DeliveryState = 'queued' | 'handed_on' | 'in_mailbox' | 'delivered' | 'read';
 export type MemberState = 'queued' | 'delivered' | 'read';
 
 export type Message = {
@@ -74,7 +79,8 @@ export type Contact = {
 
 export type Member = { account: string; name: string; me: boolean };
 
-export type Path = 'lan' | 'direct' | 'relayed' | 'mesh' | 'none';
+/** `mailbox`: not connected to anyone who has it, but a mailbox keeps messages for them. */
+export type Path = 'lan' | 'direct' | 'relayed' | 'mesh' | 'mailbox' | 'none';
 
 export type BoardEntry = {
   account: string;
@@ -95,6 +101,25 @@ export type Settings = { lan_only: boolean; relays: string[]; relay_for_family: 
 
 export type Invite = { code: string; qr_svg: string };
 
+/** One configured relay, as this device sees it right now. */
+export type RelayStatus = {
+  addr: string;
+  /** A connection to it is open. */
+  connected: boolean;
+  /** It holds a reservation for us: family can reach us through it. */
+  reserved: boolean;
+  /** How many of our conversations its mailbox keeps. */
+  kept: number;
+};
+
+export type NetworkStatus = {
+  device: string;
+  listen: string[];
+  lan_only: boolean;
+  peers: unknown[];
+  relays: RelayStatus[];
+};
+
 export type HearthEvent =
   | { event: 'profile_changed' }
   | { event: 'contacts_changed' }
@@ -104,7 +129,8 @@ export type HearthEvent =
   | { event: 'envelopes_added'; topic: string }
   | { event: 'path_changed'; device: string; path: Path }
   | { event: 'delivery_changed'; chat: string }
-  | { event: 'board_changed' };
+  | { event: 'board_changed' }
+  | { event: 'relay_changed' };
 
 /** A rejected command, normalised: `kind` is a machine word, `message` a sentence for people. */
 export type ApiError = { kind: string; message: string };
@@ -191,6 +217,10 @@ export const checkIn = () => call<void>('check_in');
 export const getSettings = () => call<Settings>('get_settings');
 export const setLanOnly = (enabled: boolean) => call<void>('set_lan_only', { enabled });
 export const setRelays = (relays: string[]) => call<void>('set_relays', { relays });
+export const setRelayForFamily = (enabled: boolean) =>
+  call<void>('set_relay_for_family', { enabled });
+/** Null while networking is off. */
+export const networkStatus = () => call<NetworkStatus | null>('network_status');
 
 // ---------------------------------------------------------------------------------------------
 // Events

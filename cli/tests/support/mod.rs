@@ -95,11 +95,35 @@ impl Running {
             .arg(dir)
             .args(["--json", "run"])
             .args(args);
+        let r = Running::spawn(cmd);
+        r.wait_for("listening", 20, |v| v["event"] == "listening");
+        r
+    }
+
+    /// Starts `hearth relay` with `args` inside a network namespace.
+    pub fn relay(dir: &Path, netns: &str, args: &[&str]) -> Running {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns])
+            .arg(HEARTH)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--json", "relay"])
+            .args(args);
+        Running::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Running {
+        // HEARTH_TEST_STDERR=1 shows what the processes log (with HEARTH_LOG=debug, say).
+        let stderr = if std::env::var_os("HEARTH_TEST_STDERR").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        };
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
-            .expect("spawn hearth run");
+            .expect("spawn hearth");
         let out = BufReader::new(child.stdout.take().unwrap());
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -111,9 +135,16 @@ impl Running {
                 }
             }
         });
-        let r = Running { child, lines };
-        r.wait_for("listening", 20, |v| v["event"] == "listening");
-        r
+        Running { child, lines }
+    }
+
+    /// The next event line already printed, if any (without waiting).
+    pub fn try_next(&self) -> Option<serde_json::Value> {
+        self.lines.try_recv().ok()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn wait_for(
@@ -241,6 +272,54 @@ impl Net {
         ip(&["-n", &r, "link", "set", &b, "up"]);
         self.cables
             .push((left.to_string(), right.to_string(), l.clone(), a));
+    }
+
+    /// Runs `ip <args>` inside a host's namespace (routes, forwarding).
+    pub fn ip_in(&self, host: &str, args: &[&str]) {
+        let ns = self.ns(host);
+        let mut a = vec!["-n", ns.as_str()];
+        a.extend_from_slice(args);
+        ip(&a);
+    }
+
+    /// Makes `host` a home router: forwards between its interfaces and hides the home behind
+    /// its address on `wan` (nftables masquerade), as a consumer router does.
+    pub fn nat_router(&self, host: &str, wan: &str) {
+        let ns = self.ns(host);
+        let run = |args: &[&str]| {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &ns])
+                .args(args)
+                .output()
+                .expect("netns exec");
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        run(&["nft", "add", "table", "ip", "nat"]);
+        run(&[
+            "nft",
+            "add",
+            "chain",
+            "ip",
+            "nat",
+            "post",
+            "{ type nat hook postrouting priority 100 ; }",
+        ]);
+        run(&[
+            "nft",
+            "add",
+            "rule",
+            "ip",
+            "nat",
+            "post",
+            "oifname",
+            wan,
+            "masquerade",
+        ]);
     }
 
     /// Plugs or pulls the cable between `host` and `bridge` (or a trunk, left → right).

@@ -5,13 +5,13 @@
 //! "I have read everything up to this time". Both are watermarks, so one receipt covers any
 //! number of messages and a lost one is superseded by the next.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::Engine;
 use crate::envelope::content::GroupContent;
 use crate::error::Result;
 use crate::events::Event;
-use crate::ids::{ChatId, DeviceId};
+use crate::ids::{ChatId, DeviceId, TopicId};
 
 impl Engine {
     /// Sends a delivered receipt to each conversation that received messages since the last
@@ -104,6 +104,30 @@ impl Engine {
             )?;
         }
         self.emit(Event::DeliveryChanged { chat: *chat });
+        Ok(())
+    }
+
+    /// A mailbox confirmed it holds my envelopes of `topic` up to `held`: messages that not
+    /// every member has yet show "handed to a mailbox".
+    pub(crate) fn note_in_mailbox(&mut self, topic: &TopicId, held: u64) -> Result<()> {
+        let changed = self.exec(
+            "INSERT INTO mailbox_held (topic, held) VALUES (?1, ?2)
+             ON CONFLICT (topic) DO UPDATE SET held = excluded.held WHERE excluded.held > held",
+            params![topic.as_bytes(), held as i64],
+        )?;
+        if changed > 0 {
+            let chat: Option<Vec<u8>> = self
+                .conn
+                .query_row(
+                    "SELECT chat FROM topics WHERE topic = ?1 AND kind = 'chat'",
+                    [topic.as_bytes()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(chat) = chat.and_then(|c| ChatId::from_slice(&c)) {
+                self.emit(Event::DeliveryChanged { chat });
+            }
+        }
         Ok(())
     }
 }

@@ -34,6 +34,22 @@ pub fn is_unspecified(addr: &Multiaddr) -> bool {
     }
 }
 
+/// The relay's peer id in a relay address (`…/p2p/<relay>`), which must name it.
+pub fn relay_peer(addr: &Multiaddr) -> Option<libp2p::PeerId> {
+    if addr.iter().any(|p| p == Protocol::P2pCircuit) {
+        return None;
+    }
+    match addr.iter().last() {
+        Some(Protocol::P2p(peer)) => Some(peer),
+        _ => None,
+    }
+}
+
+/// True for an address through a relay (`…/p2p-circuit…`).
+pub fn is_relayed(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| p == Protocol::P2pCircuit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

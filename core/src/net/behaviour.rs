@@ -5,10 +5,11 @@ use std::time::Duration;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
-    connection_limits, identify, mdns, memory_connection_limits, ping, request_response,
-    StreamProtocol,
+    autonat, connection_limits, dcutr, identify, mdns, memory_connection_limits, ping, relay,
+    rendezvous, request_response, StreamProtocol,
 };
 
+use crate::mailbox::protocol as mailbox;
 use crate::sync::protocol::{Request, Response, MAX_MESSAGE_BYTES, PROTOCOL};
 
 /// Connections at most: a family plus a few strangers on the same Wi-Fi.
@@ -31,10 +32,25 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub sync: request_response::cbor::Behaviour<Request, Response>,
+    /// Beyond the LAN (all off in LAN-only mode): reservations and circuits through relays,
+    /// hole punching, rendezvous, whether we are reachable directly, and keeping topics in
+    /// relays' mailboxes.
+    pub relay: Toggle<relay::client::Behaviour>,
+    pub dcutr: Toggle<dcutr::Behaviour>,
+    pub rendezvous: Toggle<rendezvous::client::Behaviour>,
+    pub autonat: Toggle<autonat::v2::client::Behaviour>,
+    pub mailbox: request_response::cbor::Behaviour<mailbox::Request, mailbox::Response>,
 }
 
 impl Behaviour {
-    pub fn new(key: &libp2p::identity::Keypair, use_mdns: bool) -> std::io::Result<Self> {
+    /// `relay` is the relay client the swarm builder made; None in LAN-only mode.
+    pub fn new(
+        key: &libp2p::identity::Keypair,
+        use_mdns: bool,
+        relay: Option<relay::client::Behaviour>,
+    ) -> std::io::Result<Self> {
+        let local = key.public().to_peer_id();
+        let wide = relay.is_some();
         let mdns = if use_mdns {
             let cfg = mdns::Config {
                 ttl: MDNS_TTL,
@@ -69,6 +85,20 @@ impl Behaviour {
                 [(
                     StreamProtocol::new(PROTOCOL),
                     request_response::ProtocolSupport::Full,
+                )],
+                request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+            ),
+            relay: Toggle::from(relay),
+            dcutr: Toggle::from(wide.then(|| dcutr::Behaviour::new(local))),
+            rendezvous: Toggle::from(wide.then(|| rendezvous::client::Behaviour::new(key.clone()))),
+            autonat: Toggle::from(wide.then(autonat::v2::client::Behaviour::default)),
+            mailbox: request_response::Behaviour::with_codec(
+                request_response::cbor::codec::Codec::default()
+                    .set_request_size_maximum(mailbox::MAX_MESSAGE_BYTES)
+                    .set_response_size_maximum(mailbox::MAX_MESSAGE_BYTES),
+                [(
+                    StreamProtocol::new(mailbox::PROTOCOL),
+                    request_response::ProtocolSupport::Outbound,
                 )],
                 request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
             ),

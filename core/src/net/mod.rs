@@ -5,7 +5,15 @@
 //! invites and remembered from last time), runs the sync protocol ([`crate::sync::protocol`])
 //! with each of them for the topics they share and nothing else, pushes new envelopes at once,
 //! forwards what it learns to its other connected members (the mesh), and keeps the
-//! reachability of every device: LAN, direct, via another member, or none.
+//! reachability of every device: LAN, direct, relayed, via another member, mailbox only, or
+//! none.
+//!
+//! Beyond the LAN ([`crate::relay`]): the task keeps a reservation on every configured relay
+//! (re-reserving with backoff after a relay restarts), registers there under its rendezvous
+//! namespace and looks up its family's, dials family through the relays, lets DCUtR punch a
+//! direct connection through NAT (dropping the relayed one once it has), asks each relay's
+//! mailbox to keep its topics and syncs with the mailbox like with a peer: what offline members
+//! lack is deposited, and what arrived for us is fetched on connect and every sync round.
 //!
 //! In LAN-only mode no address outside local networks is ever dialed or announced, and there is
 //! no DNS and no relay: a family on one Wi-Fi or phone hotspot with no internet at all.
@@ -42,6 +50,22 @@ pub struct Config {
     pub mdns: bool,
     /// Extra addresses to dial at start.
     pub dial: Vec<Multiaddr>,
+    /// The family's relays (`…/p2p/<relay>`): reservations, rendezvous and mailboxes.
+    /// Ignored in LAN-only mode.
+    pub relays: Vec<Multiaddr>,
+    /// Also serve as a relay and mailbox for the family, listening here ("be a relay for my
+    /// family"). Ignored in LAN-only mode.
+    pub serve_relay: Option<Vec<Multiaddr>>,
+}
+
+impl Config {
+    /// Where a family device serves as a relay: the port `hearth relay` uses too.
+    pub fn default_relay_listen() -> Vec<Multiaddr> {
+        ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"]
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect()
+    }
 }
 
 impl Default for Config {
@@ -58,6 +82,8 @@ impl Default for Config {
             lan_only: false,
             mdns: true,
             dial: Vec::new(),
+            relays: Vec::new(),
+            serve_relay: None,
         }
     }
 }
@@ -68,12 +94,16 @@ impl Default for Config {
 pub enum Path {
     /// A direct connection inside a local network.
     Lan,
-    /// A direct connection over the internet.
+    /// A direct connection over the internet (possibly hole-punched through NAT).
     Direct,
+    /// A connection through a relay (circuit relay v2).
+    Relayed,
     /// Not connected, but a connected member is, and carries messages both ways.
     Mesh {
         via: DeviceId,
     },
+    /// Not connected to anyone who has it, but a mailbox keeps messages for it.
+    Mailbox,
     None,
 }
 
@@ -82,10 +112,36 @@ impl Path {
         match self {
             Path::Lan => "lan",
             Path::Direct => "direct",
+            Path::Relayed => "relayed",
             Path::Mesh { .. } => "mesh",
+            Path::Mailbox => "mailbox",
             Path::None => "none",
         }
     }
+
+    /// Better paths rank higher: the reachability shown is the best of a contact's devices.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Path::Lan => 5,
+            Path::Direct => 4,
+            Path::Relayed => 3,
+            Path::Mesh { .. } => 2,
+            Path::Mailbox => 1,
+            Path::None => 0,
+        }
+    }
+}
+
+/// One configured relay, as this node sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RelayStatus {
+    pub addr: String,
+    /// A connection to it is open.
+    pub connected: bool,
+    /// It holds a reservation for us: family can reach us through it.
+    pub reserved: bool,
+    /// Its mailbox keeps this many of our topics.
+    pub kept: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -101,6 +157,14 @@ pub struct Status {
     pub listen: Vec<String>,
     pub lan_only: bool,
     pub peers: Vec<PeerStatus>,
+    pub relays: Vec<RelayStatus>,
+}
+
+impl Status {
+    /// True if some mailbox keeps our topics right now.
+    pub fn has_mailbox(&self) -> bool {
+        self.relays.iter().any(|r| r.connected && r.kept > 0)
+    }
 }
 
 pub(crate) enum Command {

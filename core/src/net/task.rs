@@ -6,24 +6,31 @@
 //! never starved), then internal results, then node events, then the swarm, then the timer.
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use libp2p::core::transport::ListenerId;
+use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
-use libp2p::swarm::SwarmEvent;
-use libp2p::{identify, mdns, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::{
+    dcutr, identify, mdns, noise, relay, rendezvous, tcp, yamux, Multiaddr, PeerId, Swarm,
+};
 use serde_bytes::ByteBuf;
 use tokio::sync::{broadcast, mpsc};
 
-use super::addr::{is_lan, is_unspecified};
+use super::addr::{is_lan, is_unspecified, relay_peer};
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::{
-    Command, Config, Handle, Path, PeerStatus, Status, ANTI_ENTROPY_INTERVAL, COMMAND_QUEUE,
-    IDLE_TIMEOUT,
+    Command, Config, Handle, Path, PeerStatus, RelayStatus, Status, ANTI_ENTROPY_INTERVAL,
+    COMMAND_QUEUE, IDLE_TIMEOUT,
 };
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::ids::{DeviceId, TopicId};
+use crate::mailbox::protocol as mailbox;
 use crate::node::Node;
 use crate::sync::protocol::{self, Request, Response};
 use crate::sync::{store, VersionVectors};
@@ -32,10 +39,22 @@ use crate::sync::{store, VersionVectors};
 const INTERNAL_QUEUE: usize = 256;
 /// Push batches per topic flush; the rest follows in the next flush or sync.
 const MAX_FLUSH_BATCHES: usize = 8;
+/// How often relay reservations and rendezvous registrations are checked.
+const RELAY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// Re-reserving after a relay went away: first retry after this, doubling up to the maximum.
+const RESERVE_BACKOFF_MIN: Duration = Duration::from_millis(500);
+const RESERVE_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Rendezvous registrations are renewed this often (the relay keeps them for 2 h).
+const REGISTER_EVERY: Duration = Duration::from_secs(3600);
+const REGISTER_TTL: u64 = 2 * 3600;
 
 struct Peer {
     device: DeviceId,
     addr: Multiaddr,
+    /// Open connections: remote address, and whether it goes through a relay.
+    conns: HashMap<ConnectionId, (Multiaddr, bool)>,
+    /// One of our relays, synced with as a mailbox (not a family device).
+    mailbox: bool,
     shared: Vec<TopicId>,
     /// What we believe the peer holds (from its syncs and what we pushed or received).
     known: VersionVectors,
@@ -65,29 +84,71 @@ enum Internal {
         have: protocol::WireHave,
         reach: Vec<DeviceId>,
     },
+    /// What to ask a mailbox to keep.
+    Keep {
+        peer: PeerId,
+        topics: Vec<(TopicId, Vec<DeviceId>)>,
+    },
+    /// Family devices not connected: looked for through the relays.
+    Family(Vec<DeviceId>),
+}
+
+/// One configured relay.
+struct Relay {
+    addr: Multiaddr,
+    /// The circuit listener holding our reservation, while it is open.
+    listener: Option<ListenerId>,
+    reserved: bool,
+    retry_at: Instant,
+    backoff: Duration,
+    registered_at: Option<Instant>,
+    /// Topics its mailbox keeps for us.
+    kept: usize,
 }
 
 pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair) -> Result<Handle> {
     let me = device_of(&keypair.public().to_peer_id())
         .ok_or_else(|| Error::Invalid("device key".into()))?;
     let use_mdns = cfg.mdns;
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| Error::Invalid(format!("network transport: {e}")))?
-        .with_quic()
-        .with_behaviour(
-            |key| -> std::result::Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
-                Ok(Behaviour::new(key, use_mdns)?)
-            },
-        )
-        .map_err(|e| Error::Invalid(format!("network behaviour: {e}")))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
-        .build();
+    let transport_err =
+        |e: &dyn std::fmt::Display| Error::Invalid(format!("network transport: {e}"));
+    let behaviour_err =
+        |e: &dyn std::fmt::Display| Error::Invalid(format!("network behaviour: {e}"));
+    let tcp_config = tcp::Config::default().nodelay(true);
+    // LAN-only mode has no DNS and no relay transport at all: nothing could leave the LAN.
+    let mut swarm = if cfg.lan_only {
+        libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(tcp_config, noise::Config::new, yamux::Config::default)
+            .map_err(|e| transport_err(&e))?
+            .with_quic()
+            .with_behaviour(
+                |key| -> std::result::Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+                    Ok(Behaviour::new(key, use_mdns, None)?)
+                },
+            )
+            .map_err(|e| behaviour_err(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
+            .build()
+    } else {
+        libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(tcp_config, noise::Config::new, yamux::Config::default)
+            .map_err(|e| transport_err(&e))?
+            .with_quic()
+            .with_dns()
+            .map_err(|e| transport_err(&e))?
+            .with_relay_client(noise::Config::new, yamux::Config::default)
+            .map_err(|e| transport_err(&e))?
+            .with_behaviour(
+                |key, relay| -> std::result::Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+                    Ok(Behaviour::new(key, use_mdns, Some(relay))?)
+                },
+            )
+            .map_err(|e| behaviour_err(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
+            .build()
+    };
     for addr in &cfg.listen {
         swarm
             .listen_on(addr.clone())
@@ -109,7 +170,27 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
         pending_sync: HashMap::new(),
         paths: HashMap::new(),
         discovered: HashMap::new(),
+        relays: HashMap::new(),
     };
+    if !task.cfg.lan_only {
+        for addr in task.cfg.relays.clone() {
+            if let Some(peer) = relay_peer(&addr) {
+                task.relays.insert(
+                    peer,
+                    Relay {
+                        addr,
+                        listener: None,
+                        reserved: false,
+                        retry_at: Instant::now(),
+                        backoff: RESERVE_BACKOFF_MIN,
+                        registered_at: None,
+                        kept: 0,
+                    },
+                );
+            }
+        }
+        task.maintain_relays();
+    }
     for a in task.cfg.dial.clone() {
         task.dial_addr(a);
     }
@@ -136,6 +217,8 @@ struct Task {
     /// Peers seen by mDNS and their addresses: dialed once we know them (a stranger on the
     /// LAN may become a fellow member later).
     discovered: HashMap<PeerId, Vec<Multiaddr>>,
+    /// The configured relays (none in LAN-only mode), by peer id.
+    relays: HashMap<PeerId, Relay>,
 }
 
 fn device_of(peer: &PeerId) -> Option<DeviceId> {
@@ -154,6 +237,8 @@ impl Task {
     ) {
         let mut tick = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut relay_tick = tokio::time::interval(RELAY_CHECK_INTERVAL);
+        relay_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -182,7 +267,9 @@ impl Task {
                 _ = tick.tick() => {
                     self.sync_all();
                     self.dial_remembered();
+                    self.find_family();
                 }
+                _ = relay_tick.tick(), if !self.relays.is_empty() => self.maintain_relays(),
             }
         }
     }
@@ -228,26 +315,51 @@ impl Task {
                 addr: self
                     .peers
                     .values()
-                    .find(|x| x.device == *d)
+                    .find(|x| x.device == *d && !x.mailbox)
                     .map(|x| x.addr.to_string()),
             })
             .collect();
         peers.sort_by_key(|p| p.device);
+        let mut relays: Vec<RelayStatus> = self
+            .relays
+            .iter()
+            .map(|(peer, r)| RelayStatus {
+                addr: r.addr.to_string(),
+                connected: self.swarm.is_connected(peer),
+                reserved: r.reserved,
+                kept: r.kept,
+            })
+            .collect();
+        relays.sort_by(|a, b| a.addr.cmp(&b.addr));
         Status {
             device: self.me,
             listen: self.announced().iter().map(|a| a.to_string()).collect(),
             lan_only: self.cfg.lan_only,
             peers,
+            relays,
         }
     }
 
-    /// Our addresses worth telling others: concrete, and local-only in LAN-only mode.
+    /// Our addresses worth telling others: concrete, and local-only in LAN-only mode. Relayed
+    /// addresses come first (they work from anywhere) and name us, so they can be dialed as
+    /// they are.
     fn announced(&self) -> Vec<Multiaddr> {
-        self.swarm
+        let me = *self.swarm.local_peer_id();
+        let mut out: Vec<Multiaddr> = self
+            .swarm
             .listeners()
             .filter(|a| !is_unspecified(a) && (!self.cfg.lan_only || is_lan(a)))
-            .cloned()
-            .collect()
+            .map(|a| {
+                if super::addr::is_relayed(a) && !matches!(a.iter().last(), Some(Protocol::P2p(_)))
+                {
+                    a.clone().with(Protocol::P2p(me))
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        out.sort_by_key(|a| !super::addr::is_relayed(a));
+        out
     }
 
     fn dial_addr(&mut self, addr: Multiaddr) {
@@ -265,7 +377,12 @@ impl Task {
         self.dial_discovered();
         let node = self.node.clone();
         let itx = self.itx.clone();
-        let connected: BTreeSet<PeerId> = self.swarm.connected_peers().copied().collect();
+        let connected: BTreeSet<PeerId> = self
+            .swarm
+            .connected_peers()
+            .filter(|p| self.directly_connected(p))
+            .copied()
+            .collect();
         tokio::spawn(async move {
             let Ok(list) = node.read(store::devices_to_dial).await else {
                 return;
@@ -338,20 +455,37 @@ impl Task {
                     self.request_sync(peer, have, reach);
                 }
             }
+            Internal::Keep { peer, topics } => {
+                if self.swarm.is_connected(&peer) {
+                    self.swarm.behaviour_mut().mailbox.send_request(
+                        &peer,
+                        mailbox::Request::Keep {
+                            version: mailbox::VERSION,
+                            topics,
+                        },
+                    );
+                }
+            }
+            Internal::Family(devices) => self.look_for(devices),
             Internal::DialKnown(list) => {
                 for (peer, addrs) in list {
-                    if self.swarm.is_connected(&peer) {
+                    if self.directly_connected(&peer) {
                         continue;
                     }
+                    // Connected only through a relay: a direct address is still worth a dial
+                    // (the relayed connection is closed once it succeeds), so that the LAN
+                    // keeps working when the internet goes.
                     let addrs: Vec<Multiaddr> = addrs
                         .into_iter()
                         .filter(|a| !self.cfg.lan_only || is_lan(a))
+                        .filter(|a| !super::addr::is_relayed(a))
                         .collect();
                     if addrs.is_empty() {
                         continue;
                     }
-                    let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                    let opts = DialOpts::peer_id(peer)
                         .addresses(addrs)
+                        .condition(PeerCondition::Always)
                         .build();
                     if let Err(e) = self.swarm.dial(opts) {
                         tracing::debug!(%peer, error = %e, "dial failed");
@@ -370,11 +504,17 @@ impl Task {
             Event::ContactsChanged | Event::ChatsChanged => {
                 tracing::debug!("membership changed");
                 // Membership changed: recompute what each peer shares, and sync the new topics.
-                let peers: Vec<PeerId> = self.peers.keys().copied().collect();
-                for p in peers {
-                    self.refresh_shared(p, true);
+                let peers: Vec<(PeerId, bool)> =
+                    self.peers.iter().map(|(id, p)| (*id, p.mailbox)).collect();
+                for (p, mailbox) in peers {
+                    if mailbox {
+                        self.send_keep(p);
+                    } else {
+                        self.refresh_shared(p, true);
+                    }
                 }
                 self.dial_remembered();
+                self.find_family();
             }
             _ => {}
         }
@@ -410,7 +550,9 @@ impl Task {
         };
         self.peers
             .iter()
-            .filter(|(id, other)| *id != peer && other.shared.iter().any(|t| p.shared.contains(t)))
+            .filter(|(id, other)| {
+                *id != peer && !other.mailbox && other.shared.iter().any(|t| p.shared.contains(t))
+            })
             .map(|(_, other)| other.device)
             .collect()
     }
@@ -517,57 +659,66 @@ impl Task {
                 }
             }
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
-            } => {
-                let addr = endpoint.get_remote_address().clone();
-                if self.cfg.lan_only && !is_lan(&addr) {
-                    let _ = self.swarm.disconnect_peer_id(peer_id);
-                    return;
-                }
-                let Some(device) = device_of(&peer_id) else {
-                    let _ = self.swarm.disconnect_peer_id(peer_id);
-                    return;
-                };
-                if self.peers.contains_key(&peer_id) {
-                    return;
-                }
-                tracing::info!(peer = %peer_id, %addr, "connected");
-                self.peers.insert(
-                    peer_id,
-                    Peer {
-                        device,
-                        addr: addr.clone(),
-                        shared: Vec::new(),
-                        known: VersionVectors::default(),
-                        reach: Vec::new(),
-                        requested: VersionVectors::default(),
-                    },
-                );
-                self.refresh_shared(peer_id, true);
-                let node = self.node.clone();
-                let a = if endpoint.is_dialer() {
-                    Some(addr.to_string())
-                } else {
-                    None
-                };
-                tokio::spawn(async move {
-                    let _ = node.remember_peer(device, a, true).await;
-                });
-            }
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
+            } => self.on_connected(peer_id, connection_id, &endpoint),
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
+                ..
+            } => self.on_disconnected(peer_id, connection_id, num_established),
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
                 ..
             } => {
-                if let Some(p) = self.peers.remove(&peer_id) {
-                    tracing::info!(peer = %peer_id, "disconnected");
-                    let node = self.node.clone();
-                    tokio::spawn(async move {
-                        let _ = node.remember_peer(p.device, None, true).await;
-                    });
+                if let Some((peer, r)) = self
+                    .relays
+                    .iter_mut()
+                    .find(|(_, r)| r.listener == Some(listener_id))
+                {
+                    tracing::info!(relay = %peer, ?reason, "relay reservation ended; will re-reserve");
+                    r.listener = None;
+                    r.reserved = false;
+                    r.registered_at = None;
+                    r.retry_at = Instant::now() + r.backoff;
+                    r.backoff = (r.backoff * 2).min(RESERVE_BACKOFF_MAX);
+                    self.node.emit(Event::RelayChanged);
                 }
-                self.update_paths();
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(
+                relay::client::Event::ReservationReqAccepted {
+                    relay_peer_id,
+                    renewal,
+                    ..
+                },
+            )) => {
+                if let Some(r) = self.relays.get_mut(&relay_peer_id) {
+                    r.reserved = true;
+                    r.backoff = RESERVE_BACKOFF_MIN;
+                    if !renewal {
+                        tracing::info!(relay = %relay_peer_id, "relay reservation accepted");
+                        self.node.emit(Event::RelayChanged);
+                        self.register_at(relay_peer_id);
+                        self.find_family();
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(_)) => {}
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(dcutr::Event {
+                remote_peer_id,
+                result,
+            })) => match result {
+                Ok(_) => tracing::info!(peer = %remote_peer_id, "hole punched: direct connection"),
+                Err(e) => {
+                    tracing::debug!(peer = %remote_peer_id, error = %e, "hole punching failed; staying relayed")
+                }
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Rendezvous(e)) => self.on_rendezvous(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Mailbox(e)) => self.on_mailbox(e),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(list))) => {
                 let lan_only = self.cfg.lan_only;
                 for (peer, addr) in list {
@@ -598,12 +749,314 @@ impl Task {
         }
     }
 
+    /// Connected other than through a relay.
+    fn directly_connected(&self, peer: &PeerId) -> bool {
+        self.peers
+            .get(peer)
+            .map(|p| p.conns.values().any(|(_, relayed)| !relayed))
+            .unwrap_or_else(|| self.swarm.is_connected(peer))
+    }
+
+    fn on_connected(
+        &mut self,
+        peer_id: PeerId,
+        conn: ConnectionId,
+        endpoint: &libp2p::core::ConnectedPoint,
+    ) {
+        let addr = endpoint.get_remote_address().clone();
+        let relayed = endpoint.is_relayed();
+        if self.cfg.lan_only && (relayed || !is_lan(&addr)) {
+            let _ = self.swarm.close_connection(conn);
+            return;
+        }
+        let Some(device) = device_of(&peer_id) else {
+            let _ = self.swarm.disconnect_peer_id(peer_id);
+            return;
+        };
+        let is_relay = self.relays.contains_key(&peer_id);
+        if let Some(p) = self.peers.get_mut(&peer_id) {
+            p.conns.insert(conn, (addr, relayed));
+            if !relayed {
+                // A direct connection (LAN, or hole-punched): the relayed ones only cost the
+                // relay bandwidth, and requests would be spread over both.
+                let relayed_conns: Vec<ConnectionId> = p
+                    .conns
+                    .iter()
+                    .filter(|(_, (_, r))| *r)
+                    .map(|(c, _)| *c)
+                    .collect();
+                for c in relayed_conns {
+                    self.swarm.close_connection(c);
+                }
+            }
+            self.update_paths();
+            return;
+        }
+        tracing::info!(peer = %peer_id, %addr, relayed, "connected");
+        self.peers.insert(
+            peer_id,
+            Peer {
+                device,
+                addr: addr.clone(),
+                conns: HashMap::from([(conn, (addr.clone(), relayed))]),
+                mailbox: is_relay,
+                shared: Vec::new(),
+                known: VersionVectors::default(),
+                reach: Vec::new(),
+                requested: VersionVectors::default(),
+            },
+        );
+        if is_relay {
+            self.node.emit(Event::RelayChanged);
+            self.send_keep(peer_id);
+            return;
+        }
+        self.refresh_shared(peer_id, true);
+        self.update_paths();
+        let node = self.node.clone();
+        // Remember where we reached it, unless through a relay (the relays are configured).
+        let a = (endpoint.is_dialer() && !relayed).then(|| addr.to_string());
+        tokio::spawn(async move {
+            let _ = node.remember_peer(device, a, true).await;
+        });
+    }
+
+    fn on_disconnected(&mut self, peer_id: PeerId, conn: ConnectionId, left: u32) {
+        if left > 0 {
+            if let Some(p) = self.peers.get_mut(&peer_id) {
+                p.conns.remove(&conn);
+            }
+            self.update_paths();
+            return;
+        }
+        if let Some(p) = self.peers.remove(&peer_id) {
+            tracing::info!(peer = %peer_id, "disconnected");
+            if p.mailbox {
+                if let Some(r) = self.relays.get_mut(&peer_id) {
+                    r.kept = 0;
+                }
+                self.node.emit(Event::RelayChanged);
+            } else {
+                let node = self.node.clone();
+                tokio::spawn(async move {
+                    let _ = node.remember_peer(p.device, None, true).await;
+                });
+                // Lost a family device: look for it through every relay at once (the
+                // connection may have gone with a relay that was shut down).
+                self.dial_via_relays(peer_id);
+            }
+        }
+        self.update_paths();
+    }
+
+    /// Reserves on relays that hold no reservation for us (after backoff), and registers at
+    /// their rendezvous when due.
+    fn maintain_relays(&mut self) {
+        let now = Instant::now();
+        let due: Vec<PeerId> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| r.listener.is_none() && r.retry_at <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            let Some(r) = self.relays.get_mut(&peer) else {
+                continue;
+            };
+            let circuit = r.addr.clone().with(Protocol::P2pCircuit);
+            match self.swarm.listen_on(circuit) {
+                Ok(id) => r.listener = Some(id),
+                Err(e) => {
+                    tracing::debug!(relay = %peer, error = %e, "cannot reserve");
+                    r.retry_at = now + r.backoff;
+                    r.backoff = (r.backoff * 2).min(RESERVE_BACKOFF_MAX);
+                }
+            }
+        }
+        let register: Vec<PeerId> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| {
+                r.reserved
+                    && r.registered_at
+                        .is_none_or(|t| now.duration_since(t) >= REGISTER_EVERY)
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in register {
+            self.register_at(peer);
+        }
+    }
+
+    /// Registers our device at a relay's rendezvous, so family can find our addresses.
+    fn register_at(&mut self, relay: PeerId) {
+        let Some(rv) = self.swarm.behaviour_mut().rendezvous.as_mut() else {
+            return;
+        };
+        let Ok(ns) = rendezvous::Namespace::new(namespace(&self.me)) else {
+            return;
+        };
+        match rv.register(ns, relay, Some(REGISTER_TTL)) {
+            Ok(()) => {
+                if let Some(r) = self.relays.get_mut(&relay) {
+                    // Marked now so the check does not re-send while the answer is on its way;
+                    // a failure clears it.
+                    r.registered_at = Some(Instant::now());
+                }
+            }
+            Err(e) => tracing::debug!(%relay, error = %e, "cannot register yet"),
+        }
+    }
+
+    /// Looks for family devices we are not connected to, through every relay we reach.
+    fn find_family(&self) {
+        if self.relays.is_empty() {
+            return;
+        }
+        let node = self.node.clone();
+        let itx = self.itx.clone();
+        tokio::spawn(async move {
+            if let Ok(list) = node.read(store::family_devices).await {
+                let _ = itx.send(Internal::Family(list)).await;
+            }
+        });
+    }
+
+    fn look_for(&mut self, devices: Vec<DeviceId>) {
+        let relays: Vec<PeerId> = self
+            .relays
+            .keys()
+            .filter(|p| self.swarm.is_connected(p))
+            .copied()
+            .collect();
+        for d in devices {
+            let Some(peer) = d.peer_id() else { continue };
+            if self.swarm.is_connected(&peer) {
+                continue;
+            }
+            self.dial_via_relays(peer);
+            let Ok(ns) = rendezvous::Namespace::new(namespace(&d)) else {
+                continue;
+            };
+            if let Some(rv) = self.swarm.behaviour_mut().rendezvous.as_mut() {
+                for r in &relays {
+                    rv.discover(Some(ns.clone()), None, Some(8), *r);
+                }
+            }
+        }
+    }
+
+    /// Dials a family device through every relay holding our reservation (the relay connects
+    /// us if it holds one for the device too).
+    fn dial_via_relays(&mut self, peer: PeerId) {
+        let addrs: Vec<Multiaddr> = self
+            .relays
+            .values()
+            .filter(|r| r.reserved)
+            .map(|r| r.addr.clone().with(Protocol::P2pCircuit))
+            .collect();
+        if addrs.is_empty() || self.swarm.is_connected(&peer) {
+            return;
+        }
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, error = %e, "dial through relays failed");
+        }
+    }
+
+    fn on_rendezvous(&mut self, e: rendezvous::client::Event) {
+        match e {
+            rendezvous::client::Event::Discovered { registrations, .. } => {
+                for reg in registrations {
+                    let peer = reg.record.peer_id();
+                    if peer == *self.swarm.local_peer_id() || self.swarm.is_connected(&peer) {
+                        continue;
+                    }
+                    let addrs: Vec<Multiaddr> = reg.record.addresses().to_vec();
+                    if addrs.is_empty() {
+                        continue;
+                    }
+                    let opts = DialOpts::peer_id(peer)
+                        .addresses(addrs)
+                        .condition(PeerCondition::DisconnectedAndNotDialing)
+                        .build();
+                    if let Err(e) = self.swarm.dial(opts) {
+                        tracing::debug!(%peer, error = %e, "dial of a discovered address failed");
+                    }
+                }
+            }
+            rendezvous::client::Event::RegisterFailed {
+                rendezvous_node,
+                error,
+                ..
+            } => {
+                tracing::debug!(relay = %rendezvous_node, ?error, "rendezvous registration failed");
+                if let Some(r) = self.relays.get_mut(&rendezvous_node) {
+                    r.registered_at = None;
+                }
+            }
+            rendezvous::client::Event::Registered {
+                rendezvous_node, ..
+            } => {
+                tracing::debug!(relay = %rendezvous_node, "registered at rendezvous");
+            }
+            _ => {}
+        }
+    }
+
+    /// Asks a relay's mailbox to keep our topics.
+    fn send_keep(&self, peer: PeerId) {
+        let node = self.node.clone();
+        let itx = self.itx.clone();
+        tokio::spawn(async move {
+            match node.read(store::keep_list).await {
+                Ok(topics) => {
+                    let _ = itx.send(Internal::Keep { peer, topics }).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not list topics for the mailbox"),
+            }
+        });
+    }
+
+    fn on_mailbox(&mut self, e: request_response::Event<mailbox::Request, mailbox::Response>) {
+        match e {
+            request_response::Event::Message {
+                peer,
+                message: request_response::Message::Response { response, .. },
+                ..
+            } => match response {
+                mailbox::Response::Kept { topics } => {
+                    tracing::info!(relay = %peer, topics = topics.len(), "mailbox keeps our topics");
+                    if let Some(r) = self.relays.get_mut(&peer) {
+                        r.kept = topics.len();
+                    }
+                    if let Some(p) = self.peers.get_mut(&peer) {
+                        p.shared = topics;
+                    }
+                    self.node.emit(Event::RelayChanged);
+                    self.update_paths();
+                    self.send_sync(peer);
+                }
+                mailbox::Response::Refused => {
+                    tracing::warn!(relay = %peer, "mailbox refused our keep request");
+                }
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "mailbox request failed");
+            }
+            _ => {}
+        }
+    }
+
     /// Dials peers seen on the LAN that are devices we know and are not connected to.
     fn dial_discovered(&self) {
         let found: HashMap<PeerId, Vec<Multiaddr>> = self
             .discovered
             .iter()
-            .filter(|(p, _)| !self.swarm.is_connected(p))
+            .filter(|(p, _)| !self.directly_connected(p))
             .map(|(p, a)| (*p, a.clone()))
             .collect();
         if found.is_empty() {
@@ -669,7 +1122,8 @@ impl Task {
             let _ = self.swarm.disconnect_peer_id(peer);
             return;
         }
-        let Some(p) = self.peers.get_mut(&peer) else {
+        // Family devices ask; a relay's mailbox only answers.
+        let Some(p) = self.peers.get_mut(&peer).filter(|p| !p.mailbox) else {
             let _ = self
                 .swarm
                 .behaviour_mut()
@@ -722,7 +1176,7 @@ impl Task {
                 }
                 tokio::spawn(async move {
                     let envs: Vec<Vec<u8>> = envelopes.into_iter().map(|b| b.into_vec()).collect();
-                    let (new, gap) = ingest_from(&node, device, envs).await;
+                    let (new, gap) = ingest_from(&node, device, false, envs).await;
                     let _ = itx
                         .send(Internal::Respond(channel, Response::Pushed { new }))
                         .await;
@@ -743,6 +1197,24 @@ impl Task {
             } => {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     let theirs = protocol::from_wire(&have);
+                    if p.mailbox {
+                        // What the mailbox holds of ours: "handed to a mailbox".
+                        let mine: Vec<(TopicId, u64)> = theirs
+                            .0
+                            .iter()
+                            .filter(|(t, _)| p.shared.contains(t))
+                            .filter_map(|(t, a)| a.get(&self.me).map(|h| (*t, *h)))
+                            .filter(|(_, h)| *h > 0)
+                            .collect();
+                        if !mine.is_empty() {
+                            let node = self.node.clone();
+                            tokio::spawn(async move {
+                                if let Err(e) = node.note_in_mailbox(mine).await {
+                                    tracing::warn!(error = %e, "could not record what a mailbox holds");
+                                }
+                            });
+                        }
+                    }
                     for (t, a) in theirs.0 {
                         if p.shared.contains(&t) {
                             p.known.0.insert(t, a);
@@ -758,18 +1230,25 @@ impl Task {
                 if more {
                     self.request_next_batch(peer, &envelopes);
                 }
-                let Some(device) = self.peers.get(&peer).map(|p| p.device) else {
+                let Some((device, mailbox)) = self.peers.get(&peer).map(|p| (p.device, p.mailbox))
+                else {
                     return;
                 };
                 let node = self.node.clone();
                 let itx = self.itx.clone();
                 tokio::spawn(async move {
                     let envs: Vec<Vec<u8>> = envelopes.into_iter().map(|b| b.into_vec()).collect();
-                    let (_, gap) = ingest_from(&node, device, envs).await;
+                    let (_, gap) = ingest_from(&node, device, mailbox, envs).await;
                     let _ = itx.send(Internal::Ingested { from: peer, gap }).await;
                 });
             }
-            Response::Pushed { .. } | Response::Refused => {}
+            Response::Pushed { new } => {
+                // A mailbox took our deposit: ask what it holds now, for "handed to a mailbox".
+                if new > 0 && self.peers.get(&peer).is_some_and(|p| p.mailbox) {
+                    self.send_sync(peer);
+                }
+            }
+            Response::Refused => {}
         }
     }
 
@@ -808,26 +1287,26 @@ impl Task {
     /// Recomputes every device's path and emits an event for each change.
     fn update_paths(&mut self) {
         let mut now: HashMap<DeviceId, Path> = HashMap::new();
-        for p in self.peers.values() {
-            now.insert(
-                p.device,
-                if is_lan(&p.addr) {
-                    Path::Lan
-                } else {
-                    Path::Direct
-                },
-            );
+        for p in self.peers.values().filter(|p| !p.mailbox) {
+            now.insert(p.device, best_path(p));
         }
-        for p in self.peers.values() {
+        for p in self.peers.values().filter(|p| !p.mailbox) {
             for d in &p.reach {
                 if *d != self.me && !now.contains_key(d) {
                     now.insert(*d, Path::Mesh { via: p.device });
                 }
             }
         }
+        let mailbox = self
+            .peers
+            .values()
+            .any(|p| p.mailbox && !p.shared.is_empty());
+        let unreachable = if mailbox { Path::Mailbox } else { Path::None };
         for (d, old) in &self.paths {
-            if !now.contains_key(d) && *old != Path::None {
-                now.insert(*d, Path::None);
+            if !now.contains_key(d) && *old != unreachable {
+                now.insert(*d, unreachable.clone());
+            } else if !now.contains_key(d) {
+                now.insert(*d, old.clone());
             }
         }
         let changed: Vec<(DeviceId, Path)> = now
@@ -855,20 +1334,35 @@ impl Task {
     }
 }
 
-/// Ingests envelopes from a peer: only for topics it shares with us, or our open invites.
+/// Ingests envelopes from a peer: only for topics it shares with us, or our open invites; from
+/// a mailbox, for any topic we hold (the engine checks every author as for any envelope).
 /// Returns (how many are new, whether a gap appeared).
-async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (u32, bool) {
+async fn ingest_from(
+    node: &Node,
+    device: DeviceId,
+    mailbox: bool,
+    envs: Vec<Vec<u8>>,
+) -> (u32, bool) {
     let n_in = envs.len();
     let filtered = node
         .read(move |c| {
-            let shared = store::shared_topics(c, &device)?;
+            let shared = if mailbox {
+                Vec::new()
+            } else {
+                store::shared_topics(c, &device)?
+            };
             let mut out = Vec::new();
             for e in envs {
                 let Ok(env) = Envelope::decode(&e) else {
                     continue;
                 };
                 let t = env.header.topic;
-                if shared.contains(&t) || store::is_invite_topic(c, &t)? {
+                let ok = if mailbox {
+                    store::holds_topic(c, &t)?
+                } else {
+                    shared.contains(&t) || store::is_invite_topic(c, &t)?
+                };
+                if ok {
                     out.push((t, env.header.author, env.header.seq, e));
                 }
             }
@@ -915,4 +1409,36 @@ async fn ingest_from(node: &Node, device: DeviceId, envs: Vec<Vec<u8>>) -> (u32,
         .unwrap_or_default();
     let gap = heads.iter().any(|(t, a, s)| *s > held.get(t, a));
     (report.new as u32, gap)
+}
+
+/// The best of a peer's open connections: LAN, then direct, then relayed.
+fn best_path(p: &Peer) -> Path {
+    let mut best = Path::None;
+    for (addr, relayed) in p.conns.values() {
+        let path = if *relayed {
+            Path::Relayed
+        } else if is_lan(addr) {
+            Path::Lan
+        } else {
+            Path::Direct
+        };
+        if path.rank() > best.rank() {
+            best = path;
+        }
+    }
+    if best == Path::None {
+        // Connected, whatever the connection: the address it was first seen at decides.
+        best = if is_lan(&p.addr) {
+            Path::Lan
+        } else {
+            Path::Direct
+        };
+    }
+    best
+}
+
+/// The rendezvous namespace a device registers under. Family look it up by device id; it says
+/// nothing a relay does not already see (the device's peer id).
+fn namespace(device: &DeviceId) -> String {
+    format!("hearth/{device}")
 }

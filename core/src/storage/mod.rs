@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_network.sql"),
     include_str!("migrations/0003_refusals.sql"),
     include_str!("migrations/0004_app.sql"),
+    include_str!("migrations/0005_mailboxes.sql"),
 ];
 
 /// Wait this long for a lock held by a reader checkpointing the WAL.

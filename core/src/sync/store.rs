@@ -120,3 +120,85 @@ pub fn devices_to_dial(c: &Connection) -> Result<Vec<(DeviceId, Vec<String>)>> {
     }
     Ok(out)
 }
+
+/// True if this device holds `topic` (a conversation or a contact channel).
+pub fn holds_topic(c: &Connection, topic: &TopicId) -> Result<bool> {
+    Ok(c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM topics WHERE topic = ?1 AND kind IN ('chat', 'channel'))",
+        [topic.as_bytes()],
+        |r| r.get(0),
+    )?)
+}
+
+/// Every device of my contacts and fellow members (not mine): whom to look for beyond the LAN.
+pub fn family_devices(c: &Connection) -> Result<Vec<DeviceId>> {
+    let mut st = c.prepare_cached(
+        "SELECT device FROM devices WHERE device != (SELECT device FROM identity WHERE id = 1)
+         UNION SELECT device FROM members WHERE removed_after IS NULL
+           AND device != (SELECT device FROM identity WHERE id = 1)",
+    )?;
+    let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let Some(d) = DeviceId::from_slice(&r?) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// What to ask a mailbox to keep: every conversation we are in (with its member devices) and
+/// every contact channel (with both sides' devices), except with blocked contacts.
+pub fn keep_list(c: &Connection) -> Result<Vec<(TopicId, Vec<DeviceId>)>> {
+    let me: Vec<u8> = c.query_row("SELECT device FROM identity WHERE id = 1", [], |r| r.get(0))?;
+    let mut out = Vec::new();
+    let mut chats = c.prepare_cached(
+        "SELECT t.topic, t.chat FROM topics t JOIN chats ch ON ch.chat = t.chat
+         WHERE t.kind = 'chat' AND ch.left_chat = 0",
+    )?;
+    let mut members =
+        c.prepare_cached("SELECT device FROM members WHERE chat = ?1 AND removed_after IS NULL")?;
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = chats
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (topic, chat) in rows {
+        let Some(topic) = TopicId::from_slice(&topic) else {
+            continue;
+        };
+        let devices: Vec<Vec<u8>> = members
+            .query_map([chat], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        out.push((topic, devices));
+    }
+    let mut channels = c.prepare_cached(
+        "SELECT t.topic, t.peer FROM topics t
+         WHERE t.kind = 'channel'
+           AND NOT EXISTS (SELECT 1 FROM contacts k WHERE k.account = t.peer AND k.blocked = 1)",
+    )?;
+    let mut devices = c.prepare_cached("SELECT device FROM devices WHERE account = ?1")?;
+    let rows: Vec<(Vec<u8>, Option<Vec<u8>>)> = channels
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (topic, peer) in rows {
+        let (Some(topic), Some(peer)) = (TopicId::from_slice(&topic), peer) else {
+            continue;
+        };
+        let mut list: Vec<Vec<u8>> = devices
+            .query_map([peer], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        list.push(me.clone());
+        out.push((topic, list));
+    }
+    Ok(out
+        .into_iter()
+        .map(|(t, list)| {
+            let mut ds: Vec<DeviceId> = list
+                .iter()
+                .filter_map(|d| DeviceId::from_slice(d))
+                .collect();
+            ds.sort();
+            ds.dedup();
+            (t, ds)
+        })
+        .collect())
+}

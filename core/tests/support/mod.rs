@@ -130,7 +130,7 @@ pub fn loopback() -> hearth_core::net::Config {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         lan_only: true,
         mdns: false,
-        dial: vec![],
+        ..Default::default()
     }
 }
 

@@ -81,6 +81,7 @@ export const en = {
   'path.relayed': 'Over the internet, through a relay',
   'path.mesh': 'Through another family member',
   'path.mesh_via': 'Through {name}',
+  'path.mailbox': 'Mailbox only – messages wait for them',
   'path.none': 'Not reachable',
 
   'conv.back': 'Back to chats',
@@ -130,6 +131,9 @@ export const en = {
 
   'delivery.queued': 'Waiting to send',
   'delivery.handed_on': 'Handed on',
+  'delivery.in_mailbox': 'Handed to a mailbox',
+  'delivery.in_mailbox_hint':
+    'A mailbox keeps it for the family members who are offline. They get it when they are back.',
   'delivery.delivered': 'Delivered',
   'delivery.read': 'Read',
   'delivery.group_summary': 'Delivered to {delivered} of {total}, read by {read}',
@@ -202,6 +206,7 @@ export const en = {
   'board.you': 'You',
   'board.reachable': 'Reachable now',
   'board.unreachable': 'Not reachable now',
+  'board.mailbox_only': 'Not reachable now – a mailbox keeps your messages for them',
   'board.how': 'How: {path}',
   'board.last_seen': 'Last seen: {when}',
   'board.never_seen': 'never',
@@ -225,7 +230,20 @@ export const en = {
   'settings.relays_help':
     'One relay address per line. Relays pass messages along when your family is not on the same network.',
   'settings.save_relays': 'Save relays',
-  'settings.relay_for_family_on': 'This device also passes messages along for your family.',
+  'settings.relay_status_title': 'Relays right now',
+  'settings.relays_unused': 'Only the home network is used, so relays are not used.',
+  'settings.relays_none': 'No relays are set.',
+  'settings.network_off': 'Hearth is not connected to any network right now.',
+  'settings.relay_state.unused': 'Not used',
+  'settings.relay_state.not_connected': 'Not connected',
+  'settings.relay_state.connected': 'Connected',
+  'settings.relay_state.reachable': 'Connected – your family can reach you through it',
+  'settings.relay_kept.one': 'Its mailbox keeps {count} conversation for you',
+  'settings.relay_kept.other': 'Its mailbox keeps {count} conversations for you',
+  'settings.relay_for_family': 'Be a relay for my family',
+  'settings.relay_for_family_help':
+    'When this is on, this device also works as a relay and mailbox for your family: it passes their messages along and keeps them for family members who are offline. It uses port 4001, so it must stay switched on and be reachable from the internet.',
+  'settings.relay_for_family_on': 'This device is a relay and mailbox for your family.',
   'settings.relay_for_family_off': 'This device passes on family messages it has, but is not a relay for others.',
   'settings.look': 'Language and appearance',
   'settings.language': 'Language',

@@ -9,6 +9,7 @@ import { DELIVERY_STATES, deliveryLabel } from '../lib/delivery';
 import { PATHS } from '../lib/reach';
 import { pathPhrase } from '../lib/board';
 import { KNOWN_ERROR_KINDS, errorKey } from '../lib/errors';
+import { RELAY_STATES, relayStateKey } from '../lib/network';
 
 const dicts: Record<string, Record<string, string>> = { en, ko };
 const SRC = fileURLToPath(new URL('..', import.meta.url));
@@ -84,6 +85,11 @@ describe('translations', () => {
   it('cover the keys computed at run time', () => {
     const keys = [
       ...DELIVERY_STATES.map((s) => deliveryLabel(s)!.key),
+      ...DELIVERY_STATES.flatMap((s) => deliveryLabel(s)!.hint ?? []),
+      ...RELAY_STATES.map(relayStateKey),
+      'board.reachable',
+      'board.mailbox_only',
+      'board.unreachable',
       ...PATHS.map((p) => pathPhrase(p, null).key),
       pathPhrase('mesh', 'Grandma').key,
       ...KNOWN_ERROR_KINDS.map(errorKey),

@@ -83,6 +83,7 @@ export const ko: Record<Key, string> = {
   'path.relayed': '인터넷 중계 서버를 거쳐 연결',
   'path.mesh': '다른 가족의 기기를 거쳐 연결',
   'path.mesh_via': '{name} 님을 거쳐 연결',
+  'path.mailbox': '우편함으로만 – 메시지가 기다려요',
   'path.none': '연결 안 됨',
 
   'conv.back': '대화 목록으로',
@@ -132,6 +133,9 @@ export const ko: Record<Key, string> = {
 
   'delivery.queued': '보내기 대기 중',
   'delivery.handed_on': '전달 중',
+  'delivery.in_mailbox': '우편함에 맡겼어요',
+  'delivery.in_mailbox_hint':
+    '연결되지 않은 가족을 위해 우편함이 메시지를 맡아 두고 있어요. 다시 연결되면 받게 돼요.',
   'delivery.delivered': '도착함',
   'delivery.read': '읽음',
   'delivery.group_summary': '{total}명 중 {delivered}명에게 도착, {read}명이 읽음',
@@ -204,6 +208,7 @@ export const ko: Record<Key, string> = {
   'board.you': '나',
   'board.reachable': '지금 연결돼요',
   'board.unreachable': '지금은 연결이 안 돼요',
+  'board.mailbox_only': '지금은 연결이 안 되지만 우편함이 메시지를 맡아 둬요',
   'board.how': '연결 방법: {path}',
   'board.last_seen': '마지막 연결: {when}',
   'board.never_seen': '없음',
@@ -227,7 +232,20 @@ export const ko: Record<Key, string> = {
   'settings.relays_help':
     '한 줄에 중계 서버 주소를 하나씩 적어 주세요. 가족이 같은 네트워크에 없을 때 중계 서버가 메시지를 전해 줘요.',
   'settings.save_relays': '중계 서버 저장',
-  'settings.relay_for_family_on': '이 기기는 가족을 위해 메시지를 전해 주기도 해요.',
+  'settings.relay_status_title': '지금 중계 서버 상태',
+  'settings.relays_unused': '집 네트워크만 사용하고 있어서 중계 서버는 쓰지 않아요.',
+  'settings.relays_none': '설정된 중계 서버가 없어요.',
+  'settings.network_off': '지금은 Hearth가 네트워크에 연결되어 있지 않아요.',
+  'settings.relay_state.unused': '사용 안 함',
+  'settings.relay_state.not_connected': '연결 안 됨',
+  'settings.relay_state.connected': '연결됨',
+  'settings.relay_state.reachable': '연결됨 – 가족이 이 서버를 거쳐 나에게 닿을 수 있어요',
+  'settings.relay_kept.one': '우편함이 대화 {count}개를 맡아 두고 있어요',
+  'settings.relay_kept.other': '우편함이 대화 {count}개를 맡아 두고 있어요',
+  'settings.relay_for_family': '가족을 위한 중계 서버 되기',
+  'settings.relay_for_family_help':
+    '켜 두면 이 기기가 가족을 위한 중계 서버이자 우편함 역할도 해요. 가족의 메시지를 전해 주고, 연결되지 않은 가족을 위해 메시지를 맡아 둬요. 4001번 포트를 쓰기 때문에 늘 켜져 있어야 하고, 인터넷에서 이 기기에 접속할 수 있어야 해요.',
+  'settings.relay_for_family_on': '이 기기는 가족을 위한 중계 서버이자 우편함이에요.',
   'settings.relay_for_family_off': '이 기기는 가지고 있는 가족 메시지를 전해 주지만, 다른 사람을 위한 중계 서버는 아니에요.',
   'settings.look': '언어와 화면',
   'settings.language': '언어',

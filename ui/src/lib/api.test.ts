@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { toApiError } from '../api';
 
 describe('command errors', () => {
@@ -11,5 +11,26 @@ describe('command errors', () => {
     expect(toApiError(new Error('no ipc'))).toEqual({ kind: 'unavailable', message: 'no ipc' });
     expect(toApiError({ kind: 'network' })).toEqual({ kind: 'network', message: '' });
     expect(toApiError(undefined).kind).toBe('unknown');
+  });
+});
+
+describe('relay commands', () => {
+  it('call the shell with the contract’s names and arguments', async () => {
+    const calls: [string, unknown][] = [];
+    vi.resetModules();
+    vi.doMock('@tauri-apps/api/core', () => ({
+      invoke: async (cmd: string, args?: unknown) => {
+        calls.push([cmd, args]);
+        return cmd === 'network_status' ? null : undefined;
+      },
+    }));
+    const api = await import('../api');
+    await api.setRelayForFamily(true);
+    expect(await api.networkStatus()).toBeNull();
+    expect(calls).toEqual([
+      ['set_relay_for_family', { enabled: true }],
+      ['network_status', undefined],
+    ]);
+    vi.doUnmock('@tauri-apps/api/core');
   });
 });

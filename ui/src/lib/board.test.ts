@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkIns, lastSeenText, pathPhrase, sortEntries } from './board';
+import { checkIns, lastSeenText, nowKey, pathPhrase, sortEntries } from './board';
 import { formatRelative, relativeParts } from './time';
 import type { BoardEntry } from '../api';
 
@@ -11,7 +11,17 @@ describe('board path labels', () => {
     expect(pathPhrase('lan', null)).toEqual({ key: 'path.lan' });
     expect(pathPhrase('direct', null)).toEqual({ key: 'path.direct' });
     expect(pathPhrase('relayed', null)).toEqual({ key: 'path.relayed' });
+    expect(pathPhrase('mailbox', null)).toEqual({ key: 'path.mailbox' });
+    expect(pathPhrase('mailbox', 'Grandma')).toEqual({ key: 'path.mailbox' });
     expect(pathPhrase('none', null)).toEqual({ key: 'path.none' });
+  });
+
+  it('says whether someone is reachable now, or only through a mailbox', () => {
+    expect(nowKey('lan')).toBe('board.reachable');
+    expect(nowKey('relayed')).toBe('board.reachable');
+    expect(nowKey('mesh')).toBe('board.reachable');
+    expect(nowKey('mailbox')).toBe('board.mailbox_only');
+    expect(nowKey('none')).toBe('board.unreachable');
   });
 
   it('says through whom a mesh path goes', () => {
@@ -75,5 +85,13 @@ describe('check-in banner', () => {
       'en',
     );
     expect(sorted.map((e) => e.name)).toEqual(['Amy', 'Zoe', 'Bo']);
+  });
+
+  it('lists people a mailbox keeps messages for after the reachable, before the rest', () => {
+    const sorted = sortEntries(
+      [entry('Ann'), entry('Cy', { path: 'mailbox' }), entry('Zed', { path: 'relayed' }), entry('Bea', { path: 'mailbox' })],
+      'en',
+    );
+    expect(sorted.map((e) => e.name)).toEqual(['Zed', 'Bea', 'Cy', 'Ann']);
   });
 });

@@ -2,6 +2,7 @@
 // check-ins banner.
 
 import type { Board, BoardEntry, Path } from '../api';
+import { reachTier } from './reach';
 import { formatRelative } from './time';
 
 /** A translation key and its parameters. */
@@ -18,6 +19,8 @@ export function pathPhrase(path: Path, via: string | null): Phrase {
       return { key: 'path.relayed' };
     case 'mesh':
       return via ? { key: 'path.mesh_via', params: { name: via } } : { key: 'path.mesh' };
+    case 'mailbox':
+      return { key: 'path.mailbox' };
     default:
       return { key: 'path.none' };
   }
@@ -50,12 +53,15 @@ export function checkIns(board: Board, me: { account: string; name: string }): C
   return items.sort((a, b) => b.at - a.at);
 }
 
-/** Reachable people first, then by name. */
+/** The "now" line of a board entry: reachable, only through a mailbox, or not at all. */
+export function nowKey(path: Path): string {
+  return ['board.reachable', 'board.mailbox_only', 'board.unreachable'][reachTier(path)];
+}
+
+/** Reachable people first, then those a mailbox keeps messages for, then by name. */
 export function sortEntries(entries: readonly BoardEntry[], locale: string): BoardEntry[] {
   const collator = new Intl.Collator(locale);
-  return [...entries].sort((a, b) => {
-    const ra = a.path === 'none' ? 1 : 0;
-    const rb = b.path === 'none' ? 1 : 0;
-    return ra - rb || collator.compare(a.name, b.name);
-  });
+  return [...entries].sort(
+    (a, b) => reachTier(a.path) - reachTier(b.path) || collator.compare(a.name, b.name),
+  );
 }

@@ -2,18 +2,27 @@
 
 import type { DeliveryState, MemberState } from '../api';
 
-export type DeliveryLabel = { icon: string; key: string };
+/** `hint`: a longer explanation for a tooltip, where the words alone may puzzle. */
+export type DeliveryLabel = { icon: string; key: string; hint?: string };
 
+/** In order of progress: each state is further along than the ones before it. */
 export const DELIVERY_STATES: readonly DeliveryState[] = [
   'queued',
   'handed_on',
+  'in_mailbox',
   'delivered',
   'read',
 ];
 
+/** How far along a state is (higher is further); -1 for none or an unknown one. */
+export function deliveryRank(status: string | null | undefined): number {
+  return status ? (DELIVERY_STATES as readonly string[]).indexOf(status) : -1;
+}
+
 const LABELS: Record<DeliveryState, DeliveryLabel> = {
   queued: { icon: '⏳', key: 'delivery.queued' },
   handed_on: { icon: '↪', key: 'delivery.handed_on' },
+  in_mailbox: { icon: '📬', key: 'delivery.in_mailbox', hint: 'delivery.in_mailbox_hint' },
   delivered: { icon: '✓✓', key: 'delivery.delivered' },
   read: { icon: '👁', key: 'delivery.read' },
 };

@@ -21,6 +21,23 @@ describe('what to re-read on an event', () => {
     expect(topicsFor({ event: 'chats_changed' })).toEqual(['chats']);
     expect(topicsFor({ event: 'envelopes_added', topic: 't' })).toEqual([]);
   });
+
+  it('re-reads the network status and the board when a relay changes', () => {
+    expect(topicsFor({ event: 'relay_changed' })).toEqual(expect.arrayContaining(['network', 'board']));
+    expect(topicsFor({ event: 'path_changed', device: 'd', path: 'mailbox' })).toContain('board');
+  });
+
+  it('hands a relay change over with the rest of a burst', () => {
+    vi.useFakeTimers();
+    const flushed: Set<Topic>[] = [];
+    const c = new Coalescer((t) => flushed.push(t), 100, 500, () => Date.now());
+    c.add(topicsFor({ event: 'relay_changed' }));
+    c.add(topicsFor({ event: 'delivery_changed', chat: 'c1' }));
+    vi.advanceTimersByTime(100);
+    expect(flushed).toHaveLength(1);
+    expect([...flushed[0]].sort()).toEqual(['board', 'messages:c1', 'network']);
+    vi.useRealTimers();
+  });
 });
 
 describe('Coalescer', () => {

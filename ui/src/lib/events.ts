@@ -3,8 +3,11 @@
 
 import type { HearthEvent } from '../api';
 
-/** What a view shows and may need to re-read. `messages:<chat>` is one conversation. */
-export type Topic = 'profile' | 'contacts' | 'chats' | 'board' | `messages:${string}`;
+/**
+ * What a view shows and may need to re-read. `messages:<chat>` is one conversation; `network`
+ * is the network status (relays) shown in the settings.
+ */
+export type Topic = 'profile' | 'contacts' | 'chats' | 'board' | 'network' | `messages:${string}`;
 
 export function topicsFor(e: HearthEvent): Topic[] {
   switch (e.event) {
@@ -24,6 +27,9 @@ export function topicsFor(e: HearthEvent): Topic[] {
       return ['board', 'chats'];
     case 'board_changed':
       return ['board', 'chats'];
+    case 'relay_changed':
+      // Reachability through a relay, and mailboxes, shape the board (and the chat dots).
+      return ['network', 'board'];
     case 'envelopes_added':
       return [];
     default:

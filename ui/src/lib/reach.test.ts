@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BoardEntry, Member, Path } from '../api';
-import { boardIndex, bestPath, chatPath, asPath, isReachable } from './reach';
+import { boardIndex, bestPath, chatPath, asPath, isReachable, reachTier, PATHS } from './reach';
 
 function entry(account: string, path: Path): BoardEntry {
   return { account, name: account, path, via: null, last_seen_ms: 0, waiting: 0, check_in_ms: null };
@@ -47,5 +47,25 @@ describe('chat reachability', () => {
     expect(asPath('bluetooth')).toBe('none');
     expect(isReachable('mesh')).toBe(true);
     expect(isReachable('none')).toBe(false);
+  });
+
+  it('ranks a mailbox below every live path but above nothing', () => {
+    expect(PATHS).toEqual(['lan', 'direct', 'relayed', 'mesh', 'mailbox', 'none']);
+    expect(bestPath('mailbox', 'none')).toBe('mailbox');
+    expect(bestPath('none', 'mailbox')).toBe('mailbox');
+    expect(bestPath('mailbox', 'mesh')).toBe('mesh');
+    expect(bestPath('relayed', 'mailbox')).toBe('relayed');
+    expect(asPath('mailbox')).toBe('mailbox');
+    expect(isReachable('mailbox')).toBe(false);
+    expect(isReachable('relayed')).toBe(true);
+    expect([...PATHS].map(reachTier)).toEqual([0, 0, 0, 0, 1, 2]);
+  });
+
+  it('shows a group whose only way is a mailbox as mailbox', () => {
+    const b = boardIndex([entry('kid', 'none'), entry('gran', 'mailbox')]);
+    expect(
+      chatPath({ kind: 'group', peer: null, active: true }, b, [member('me', true), member('kid'), member('gran')]),
+    ).toBe('mailbox');
+    expect(chatPath({ kind: 'direct', peer: 'gran', active: true }, b)).toBe('mailbox');
   });
 });

@@ -1,19 +1,31 @@
 // Reachability of a chat for the chat list's dot: a direct chat takes the path of its peer's
 // board entry; a group is reachable if any other member is, by the best of their paths.
+// `mailbox` is not a live connection: nobody who has it is connected, but a relay's mailbox
+// keeps my messages for them, which still beats nothing.
 
 import type { BoardEntry, Chat, Member, Path } from '../api';
 
-export const PATHS: readonly Path[] = ['lan', 'direct', 'relayed', 'mesh', 'none'];
+/** Best first. */
+export const PATHS: readonly Path[] = ['lan', 'direct', 'relayed', 'mesh', 'mailbox', 'none'];
 
-/** Lower is better: a LAN path beats internet direct, which beats a relay or the mesh. */
-const RANK: Record<Path, number> = { lan: 0, direct: 1, relayed: 2, mesh: 3, none: 4 };
+/**
+ * Lower is better: a LAN path beats internet direct, which beats a relay, then the mesh; a
+ * mailbox (messages wait for them) beats no way at all.
+ */
+const RANK: Record<Path, number> = { lan: 0, direct: 1, relayed: 2, mesh: 3, mailbox: 4, none: 5 };
 
 export function asPath(p: string | null | undefined): Path {
   return p && p in RANK ? (p as Path) : 'none';
 }
 
+/** Connected right now, directly or through someone (a mailbox only keeps messages). */
 export function isReachable(p: Path): boolean {
-  return p !== 'none';
+  return p !== 'none' && p !== 'mailbox';
+}
+
+/** 0 reachable now, 1 messages wait in a mailbox, 2 no way at all. */
+export function reachTier(p: Path): number {
+  return isReachable(p) ? 0 : p === 'mailbox' ? 1 : 2;
 }
 
 /** The better of two paths. */

@@ -1,0 +1,104 @@
+//! `hearth relay`: run a relay — circuit relay, rendezvous, AutoNAT and a blind mailbox — for
+//! families who cannot reach each other directly. Prints its addresses (give them to the
+//! family: Settings → Relays, or `hearth run --relay`) and what it does, until stopped.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use hearth_core::mailbox::Limits;
+use hearth_core::relay::{self, RelayEvent};
+use serde_json::json;
+
+use crate::output::line;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on (repeatable).
+    #[arg(long, default_values_t = ["/ip4/0.0.0.0/tcp/4001".to_string(), "/ip4/0.0.0.0/udp/4001/quic-v1".to_string()])]
+    listen: Vec<String>,
+    /// The address families reach this relay at, if not a listen address (a forwarded port,
+    /// a DNS name), repeatable.
+    #[arg(long)]
+    external: Vec<String>,
+    /// Days the mailbox keeps a message for an offline member.
+    #[arg(long, default_value_t = 30)]
+    retention_days: u64,
+    /// Disk the mailbox may use in all, in MiB.
+    #[arg(long, default_value_t = 4096)]
+    max_storage_mib: u64,
+}
+
+pub async fn run(dir: &Path, args: Args, json: bool) -> Result<()> {
+    let parse = |list: &[String]| -> Result<Vec<libp2p::Multiaddr>> {
+        list.iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|e| anyhow::anyhow!("not a network address: {a} ({e})"))
+            })
+            .collect()
+    };
+    let cfg = relay::Config {
+        data_dir: dir.to_path_buf(),
+        listen: parse(&args.listen)?,
+        external: parse(&args.external)?,
+        limits: Limits {
+            retention: Duration::from_secs(args.retention_days.max(1) * 24 * 3600),
+            total_bytes: args.max_storage_mib.max(1) << 20,
+            ..Limits::default()
+        },
+    };
+    let handle = relay::start(cfg).await?;
+    let mut events = handle.subscribe();
+    // Addresses bound before we subscribed are in the status; later ones come as events.
+    let mut printed = std::collections::HashSet::new();
+    for _ in 0..250 {
+        let s = handle.status().await?;
+        if !s.addrs.is_empty() {
+            for addr in s.addrs {
+                if printed.insert(addr.clone()) {
+                    report(json, &RelayEvent::Listening { addr });
+                }
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            ev = events.recv() => match ev {
+                Ok(RelayEvent::Listening { addr }) => {
+                    if printed.insert(addr.clone()) {
+                        report(json, &RelayEvent::Listening { addr });
+                    }
+                }
+                Ok(e) => report(json, &e),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => break,
+            },
+        }
+    }
+    handle.stop().await?;
+    line(json, &json!({ "event": "stopped" }), || "Stopped.".into());
+    Ok(())
+}
+
+fn report(json: bool, e: &RelayEvent) {
+    line(json, e, || match e {
+        RelayEvent::Listening { addr } => format!("Relay listening: {addr}"),
+        RelayEvent::Reserved { peer } => format!("{peer} reserved a slot"),
+        RelayEvent::ReservationEnded { peer } => format!("{peer}'s reservation ended"),
+        RelayEvent::CircuitOpened { src, dst } => format!("relaying {src} → {dst}"),
+        RelayEvent::CircuitClosed { src, dst } => format!("stopped relaying {src} → {dst}"),
+        RelayEvent::Kept { peer, topics } => format!("mailbox keeps {topics} topics for {peer}"),
+        RelayEvent::Deposited { peer, new, refused } => {
+            format!("mailbox: {new} envelopes from {peer} ({refused} refused)")
+        }
+        RelayEvent::Purged { envelopes } => {
+            format!("mailbox: {envelopes} expired envelopes dropped")
+        }
+    });
+}

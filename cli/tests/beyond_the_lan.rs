@@ -1,0 +1,390 @@
+//! Beyond the LAN, for real: two homes behind their own NAT routers (nftables masquerade) and
+//! an "internet" segment with two relays, all in network namespaces this test creates, with no
+//! route anywhere else. `hearth relay` and `hearth run` processes as families would run them.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+/// The internet segment, two home routers, two relays.
+struct World {
+    net: Net,
+    root: tempfile::TempDir,
+    relay_dirs: Vec<PathBuf>,
+    relays: Vec<Option<Running>>,
+    relay_addrs: Vec<String>,
+}
+
+const RELAY_IPS: [&str; 2] = ["203.0.113.1", "203.0.113.2"];
+
+impl World {
+    fn new(tag: &str) -> World {
+        let mut net = Net::new(tag);
+        net.bridge("inet");
+        net.bridge("homea");
+        net.bridge("homeb");
+        net.host(
+            "ra",
+            &[("inet", "203.0.113.10/24"), ("homea", "192.168.1.1/24")],
+        );
+        net.host(
+            "rb",
+            &[("inet", "203.0.113.20/24"), ("homeb", "192.168.2.1/24")],
+        );
+        net.nat_router("ra", "eth0");
+        net.nat_router("rb", "eth0");
+        net.host("r1", &[("inet", "203.0.113.1/24")]);
+        net.host("r2", &[("inet", "203.0.113.2/24")]);
+        let root = tempfile::tempdir().unwrap();
+        let mut w = World {
+            net,
+            relay_dirs: vec![root.path().join("relay1"), root.path().join("relay2")],
+            root,
+            relays: vec![None, None],
+            relay_addrs: Vec::new(),
+        };
+        for i in 0..2 {
+            let addr = w.start_relay(i);
+            w.relay_addrs.push(addr);
+        }
+        w
+    }
+
+    /// Starts relay `i` (again) and returns its address.
+    fn start_relay(&mut self, i: usize) -> String {
+        let ip = RELAY_IPS[i];
+        let r = Running::relay(
+            &self.relay_dirs[i],
+            &self.net.ns(&format!("r{}", i + 1)),
+            &[
+                "--listen",
+                "/ip4/0.0.0.0/tcp/4001",
+                "--external",
+                &format!("/ip4/{ip}/tcp/4001"),
+            ],
+        );
+        let prefix = format!("/ip4/{ip}/tcp/4001/p2p/");
+        let v = r.wait_for("relay listening", 20, |v| {
+            v["event"] == "listening" && v["addr"].as_str().unwrap_or("").starts_with(&prefix)
+        });
+        self.relays[i] = Some(r);
+        v["addr"].as_str().unwrap().to_string()
+    }
+
+    fn kill_relay(&mut self, i: usize) {
+        // Dropping kills it (SIGKILL): no goodbye to anyone.
+        self.relays[i] = None;
+    }
+
+    /// A device in a home (`homea`/`homeb`) behind that home's router.
+    fn device(&mut self, host: &str, home: &str, ip: &str, name: &str) -> PathBuf {
+        let gw = if home == "homea" {
+            "192.168.1.1"
+        } else {
+            "192.168.2.1"
+        };
+        self.net.host(host, &[(home, &format!("{ip}/24"))]);
+        self.net
+            .ip_in(host, &["route", "add", "default", "via", gw]);
+        identity(self.root.path(), name)
+    }
+
+    fn run(&self, dir: &Path, host: &str) -> Running {
+        let mut args = Vec::new();
+        for a in &self.relay_addrs {
+            args.push("--relay");
+            args.push(a.as_str());
+        }
+        let r = Running::start(dir, Some(&self.net.ns(host)), None, &args);
+        wait_reserved(&r, 2);
+        r
+    }
+}
+
+/// Waits until the node holds reservations on `n` relays.
+fn wait_reserved(r: &Running, n: usize) {
+    r.wait_for("reservations on the relays", 60, |v| {
+        v["event"] == "relays"
+            && v["relays"]
+                .as_array()
+                .map(|a| a.iter().filter(|r| r["reserved"] == true).count() == n)
+                .unwrap_or(false)
+    });
+}
+
+fn contact_path(dir: &Path, name: &str) -> String {
+    let status = hearth_json(dir, &["status"]);
+    status[0]["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .map(|c| c["path"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+fn group_chat(dir: &Path, title: &str) -> String {
+    hearth_json(dir, &["chats"])
+        .into_iter()
+        .find(|c| c["title"] == title)
+        .expect("group")["chat"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// (a) Home A and home B talk through the relays; the path shows relayed (or direct, if hole
+/// punching got through both NATs). (b) The recipient goes offline — and so does the sender:
+/// the message waits in the mailboxes, arrives when the recipient comes back, and the sender
+/// sees "handed to a mailbox", then "delivered".
+#[test]
+fn homes_talk_through_relays_and_mailboxes_hold_messages_for_the_offline() {
+    let mut w = World::new("x");
+    let mom = w.device("a1", "homea", "192.168.1.2", "Mom");
+    let daughter = w.device("b1", "homeb", "192.168.2.2", "Daughter");
+    let ra = w.run(&mom, "a1");
+    let rb = w.run(&daughter, "b1");
+
+    // Mom's invite carries her addresses through the relays; Daughter reaches her with it.
+    befriend(&mom, &daughter);
+    let id = hearth(&mom, &["send", "--to", "Daughter", "서울은 괜찮니?"]);
+    rb.wait_for("Daughter receives", 30, |v| {
+        v["event"] == "message_received" && v["body"] == "서울은 괜찮니?"
+    });
+    ra.wait_for("delivered to Daughter", 30, |v| {
+        v["event"] == "delivered" && v["message"] == id.trim()
+    });
+    let path = contact_path(&mom, "Daughter");
+    assert!(path == "relayed" || path == "direct", "path {path}");
+
+    // (b) Daughter goes offline; Mom writes, the mailboxes take it; Mom goes offline too.
+    rb.stop();
+    eventually("Mom sees Daughter reachable only by mailbox", 60, || {
+        contact_path(&mom, "Daughter") == "mailbox"
+    });
+    let id = hearth(&mom, &["send", "--to", "Daughter", "밥은 먹었어?"]);
+    ra.wait_for("handed to a mailbox", 30, |v| {
+        v["event"] == "in_mailbox" && v["message"] == id.trim()
+    });
+    ra.stop();
+    let rb = w.run(&daughter, "b1");
+    rb.wait_for(
+        "Daughter gets it from a mailbox while Mom is offline",
+        60,
+        |v| v["event"] == "message_received" && v["body"] == "밥은 먹었어?",
+    );
+    let ra = w.run(&mom, "a1");
+    ra.wait_for("Mom learns it was delivered", 60, |v| {
+        v["event"] == "delivered" && v["message"] == id.trim()
+    });
+    assert_eq!(
+        bodies(&daughter, "Mom"),
+        vec!["서울은 괜찮니?", "밥은 먹었어?"],
+        "each message exactly once"
+    );
+    drop((ra, rb));
+}
+
+/// (c) A relay is killed mid-conversation: the two devices at home keep talking over the LAN
+/// (the connection between them never drops), cross-home traffic moves to the second relay,
+/// and after the first relay restarts nothing is lost or duplicated.
+#[test]
+fn a_relay_dies_mid_conversation_and_nothing_is_lost() {
+    let mut w = World::new("y");
+    let mom = w.device("a1", "homea", "192.168.1.2", "Mom");
+    let dad = w.device("a2", "homea", "192.168.1.3", "Dad");
+    let daughter = w.device("b1", "homeb", "192.168.2.2", "Daughter");
+    let ra = w.run(&mom, "a1");
+    let rd = w.run(&dad, "a2");
+    let rb = w.run(&daughter, "b1");
+    befriend(&mom, &dad);
+    befriend(&mom, &daughter);
+    hearth(
+        &mom,
+        &[
+            "group",
+            "create",
+            "우리 가족",
+            "--member",
+            "Dad",
+            "--member",
+            "Daughter",
+        ],
+    );
+    eventually("everyone has the group", 60, || {
+        [&dad, &daughter]
+            .iter()
+            .all(|d| hearth(d, &["chats"]).contains("우리 가족"))
+    });
+    let g = group_chat(&mom, "우리 가족");
+    let mut expected = Vec::new();
+    for i in 0..3 {
+        let text = format!("before {i}");
+        hearth(&mom, &["send", "--chat", &g, &text]);
+        expected.push(text);
+    }
+    eventually("all have the first messages", 60, || {
+        [&dad, &daughter].iter().all(|d| bodies(d, &g).len() == 3)
+    });
+    assert_eq!(contact_path(&mom, "Dad"), "lan");
+
+    w.kill_relay(0);
+    let text = "relay 1 is gone".to_string();
+    hearth(&mom, &["send", "--chat", &g, &text]);
+    expected.push(text.clone());
+    rd.wait_for("Dad receives over the LAN", 20, |v| {
+        v["event"] == "message_received" && v["body"] == text.as_str()
+    });
+    rb.wait_for("Daughter receives through the second relay", 90, |v| {
+        v["event"] == "message_received" && v["body"] == text.as_str()
+    });
+    let text = "still here".to_string();
+    hearth(&daughter, &["send", "--chat", &g, &text]);
+    expected.push(text);
+    eventually("Mom and Dad get Daughter's answer", 90, || {
+        [&mom, &dad].iter().all(|d| bodies(d, &g).len() == 5)
+    });
+
+    // Relay 1 comes back with the same identity; everyone reserves on it again.
+    w.start_relay(0);
+    for r in [&ra, &rd, &rb] {
+        wait_reserved(r, 2);
+    }
+    for i in 0..3 {
+        let text = format!("after {i}");
+        hearth(&daughter, &["send", "--chat", &g, &text]);
+        expected.push(text);
+    }
+    eventually("everyone has every message once", 90, || {
+        [&mom, &dad, &daughter]
+            .iter()
+            .all(|d| bodies(d, &g).len() == expected.len())
+    });
+    let mut sorted = expected.clone();
+    sorted.sort();
+    for d in [&mom, &dad, &daughter] {
+        let mut got = bodies(d, &g);
+        got.sort();
+        assert_eq!(got, sorted, "no message lost or duplicated");
+    }
+    // Mom's LAN connection to Dad never dropped while the relay died and came back.
+    let mut lost_dad = false;
+    while let Some(v) = ra.try_next() {
+        if v["name"] == "Dad" && v["path"] != "lan" {
+            lost_dad = true;
+        }
+    }
+    assert!(!lost_dad, "the LAN connection to Dad dropped");
+}
+
+/// (d) The internet segment is cut entirely: each home keeps working on its LAN; when the
+/// internet returns, both homes converge to identical histories.
+#[test]
+fn internet_cut_homes_keep_talking_and_converge() {
+    let mut w = World::new("z");
+    let mom = w.device("a1", "homea", "192.168.1.2", "Mom");
+    let dad = w.device("a2", "homea", "192.168.1.3", "Dad");
+    let daughter = w.device("b1", "homeb", "192.168.2.2", "Daughter");
+    let _ra = w.run(&mom, "a1");
+    let rd = w.run(&dad, "a2");
+    let _rb = w.run(&daughter, "b1");
+    befriend(&mom, &dad);
+    befriend(&mom, &daughter);
+    hearth(
+        &mom,
+        &[
+            "group",
+            "create",
+            "우리 가족",
+            "--member",
+            "Dad",
+            "--member",
+            "Daughter",
+        ],
+    );
+    eventually("everyone has the group", 60, || {
+        [&dad, &daughter]
+            .iter()
+            .all(|d| hearth(d, &["chats"]).contains("우리 가족"))
+    });
+    let g = group_chat(&mom, "우리 가족");
+
+    w.net.cable("ra", "inet", false);
+    w.net.cable("rb", "inet", false);
+    hearth(&mom, &["send", "--chat", &g, "인터넷이 끊겼어"]);
+    rd.wait_for(
+        "Dad receives over the LAN while the internet is down",
+        20,
+        |v| v["event"] == "message_received" && v["body"] == "인터넷이 끊겼어",
+    );
+    hearth(&dad, &["send", "--chat", &g, "여기는 괜찮아"]);
+    for i in 0..3 {
+        hearth(&daughter, &["send", "--chat", &g, &format!("서울에서 {i}")]);
+    }
+    eventually("home A has its own messages", 20, || {
+        bodies(&mom, &g).len() == 2
+    });
+    assert_eq!(bodies(&daughter, &g).len(), 3, "home B has only its own");
+
+    w.net.cable("ra", "inet", true);
+    w.net.cable("rb", "inet", true);
+    eventually("both homes have all 5 messages", 120, || {
+        [&mom, &dad, &daughter]
+            .iter()
+            .all(|d| bodies(d, &g).len() == 5)
+    });
+    let exports: Vec<String> = [&mom, &dad, &daughter]
+        .iter()
+        .map(|d| hearth(d, &["export", "--chat", &g, "--format", "json"]))
+        .collect();
+    assert_eq!(exports[0], exports[1]);
+    assert_eq!(exports[0], exports[2]);
+}
+
+/// "Be a relay for my family": a family member's node serves the same relay and mailbox (one
+/// setting, here its command-line form); another member reserves on it and its mailbox keeps
+/// that member's conversations.
+#[test]
+fn a_family_node_serves_as_relay_and_mailbox() {
+    let root = tempfile::tempdir().unwrap();
+    let (grandpa, aunt) = (
+        identity(root.path(), "Grandpa"),
+        identity(root.path(), "Aunt"),
+    );
+    let rg = Running::start(
+        &grandpa,
+        None,
+        None,
+        &[
+            "--no-mdns",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--serve-relay",
+            "/ip4/127.0.0.1/tcp/0",
+        ],
+    );
+    let v = rg.wait_for("serving as a relay", 20, |v| v["event"] == "serving_relay");
+    let addr = v["addrs"][0].as_str().unwrap().to_string();
+    let ra = Running::start(
+        &aunt,
+        None,
+        None,
+        &[
+            "--no-mdns",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--relay",
+            &addr,
+        ],
+    );
+    ra.wait_for("Aunt reserved on Grandpa's relay", 30, |v| {
+        v["event"] == "relays" && v["relays"][0]["reserved"] == true
+    });
+    befriend(&grandpa, &aunt);
+    ra.wait_for("Grandpa's mailbox keeps Aunt's conversations", 30, |v| {
+        v["event"] == "relays" && v["relays"][0]["kept"].as_u64().unwrap_or(0) > 0
+    });
+    assert!(grandpa.join("relay").join("mailbox.db").exists());
+}

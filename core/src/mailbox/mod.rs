@@ -1,0 +1,57 @@
+//! Blind mailboxes: envelopes held for family members who are offline, on a relay (or on an
+//! always-on family device) that cannot read them.
+//!
+//! A member asks a mailbox to *keep* a topic for a list of member devices ([`protocol`]). From
+//! then on those devices — and only those, as proven by the Noise handshake of their libp2p
+//! connection — sync the topic with the mailbox exactly as with a peer (`/hearth/sync/1`):
+//! version vectors, batches, pushes. The mailbox checks each envelope's signature and that its
+//! author is a member, and never decrypts anything: it holds no key and sees only ciphertext,
+//! topic ids (random, opaque) and author device keys.
+//!
+//! Who may add to a topic's member list: its current members. A topic nobody keeps yet is
+//! created by the first member who asks (topic ids are 128 random bits, so a stranger cannot
+//! claim a family's topic before it does). A device that is not a member gets the same answer
+//! for a topic that exists as for one that does not, so nobody learns who belongs to what.
+//!
+//! What a mailbox holds is bounded ([`Limits`]): per topic, per depositing device, in total, and
+//! in time (retention). A deposit over a bound is refused rather than evicting older mail, so
+//! "handed to a mailbox" stays true for everything the sender was told it holds.
+
+pub mod protocol;
+pub mod store;
+
+use std::time::Duration;
+
+/// Bounds on what a mailbox holds.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Envelopes are dropped this long after they were deposited.
+    pub retention: Duration,
+    /// Envelope bytes per topic.
+    pub topic_bytes: u64,
+    /// Envelope bytes deposited by one device, over all topics.
+    pub device_bytes: u64,
+    /// Envelope bytes in the whole mailbox.
+    pub total_bytes: u64,
+    /// Topics one device may create.
+    pub topics_per_device: u64,
+    /// Topics in the whole mailbox.
+    pub total_topics: u64,
+    /// Member devices of one topic.
+    pub members_per_topic: usize,
+}
+
+impl Default for Limits {
+    /// Sized for chat: a family's text for a month fits many times over in the per-topic bound.
+    fn default() -> Self {
+        Limits {
+            retention: Duration::from_secs(30 * 24 * 3600),
+            topic_bytes: 64 << 20,
+            device_bytes: 256 << 20,
+            total_bytes: 4 << 30,
+            topics_per_device: 256,
+            total_topics: 100_000,
+            members_per_topic: 256,
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! The mailbox's own SQLite file: kept topics, their member devices, and the envelopes held.
+//!
+//! Plain functions over a connection, so the relay's net task and the tests call the same code.
+//! Byte counts per topic and per depositor are kept in their rows (updated in the same
+//! transaction as the mail), so a quota check is one lookup, not a scan.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::Limits;
+use crate::envelope::Envelope;
+use crate::error::{Error, Result};
+use crate::ids::{DeviceId, TopicId};
+use crate::sync::protocol::{Want, BATCH_BYTES};
+use crate::sync::VersionVectors;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE topics (
+    topic BLOB PRIMARY KEY,
+    creator BLOB NOT NULL,
+    kept_at INTEGER NOT NULL,
+    bytes INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX topics_by_creator ON topics(creator);
+CREATE TABLE members (
+    topic BLOB NOT NULL REFERENCES topics(topic) ON DELETE CASCADE,
+    device BLOB NOT NULL,
+    PRIMARY KEY (topic, device)
+) WITHOUT ROWID, STRICT;
+CREATE INDEX members_by_device ON members(device);
+CREATE TABLE mail (
+    topic BLOB NOT NULL REFERENCES topics(topic) ON DELETE CASCADE,
+    author BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    depositor BLOB NOT NULL,
+    stored_at INTEGER NOT NULL,
+    PRIMARY KEY (topic, author, seq)
+) STRICT;
+CREATE INDEX mail_by_age ON mail(stored_at);
+CREATE TABLE heads (
+    topic BLOB NOT NULL REFERENCES topics(topic) ON DELETE CASCADE,
+    author BLOB NOT NULL,
+    held INTEGER NOT NULL,
+    PRIMARY KEY (topic, author)
+) WITHOUT ROWID, STRICT;
+CREATE TABLE depositors (
+    device BLOB PRIMARY KEY,
+    bytes INTEGER NOT NULL
+) WITHOUT ROWID, STRICT;
+";
+
+/// Opens (creating if needed) the mailbox database at `path`.
+pub fn open(path: &Path) -> Result<Connection> {
+    let c = crate::storage::open(path, false)?;
+    let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    match v {
+        0 => {
+            let tx = c.unchecked_transaction()?;
+            tx.execute_batch(SCHEMA)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
+        }
+        SCHEMA_VERSION => {}
+        other => {
+            return Err(Error::OpenDatabase {
+                path: path.into(),
+                cause: format!("mailbox schema {other} is newer than this relay"),
+            })
+        }
+    }
+    Ok(c)
+}
+
+fn is_member(c: &Connection, topic: &TopicId, device: &DeviceId) -> Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM members WHERE topic = ?1 AND device = ?2")?
+            .query_row(params![topic.as_bytes(), device.0], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
+}
+
+/// Keeps `topics` for their member lists, as asked by `requester`. Returns the topics now kept
+/// for it: new ones (within its limits), and existing ones it is a member of (whose member
+/// lists grow by the devices named). Any other topic is silently left alone.
+///
+/// Member lists only grow: members' views of a group differ for a while after a change, and a
+/// list that each member replaced would flap, locking out whoever the last writer had not heard
+/// of yet. A removed member thus keeps fetching ciphertext it can no longer read (the group's
+/// keys rotate on removal) until the topic expires.
+pub fn keep(
+    c: &mut Connection,
+    requester: &DeviceId,
+    topics: &[(TopicId, Vec<DeviceId>)],
+    now_ms: u64,
+    limits: &Limits,
+) -> Result<Vec<TopicId>> {
+    let tx = c.transaction()?;
+    let mut created: u64 = tx.query_row(
+        "SELECT COUNT(*) FROM topics WHERE creator = ?1",
+        [requester.0],
+        |r| r.get::<_, i64>(0),
+    )? as u64;
+    let mut total: u64 =
+        tx.query_row("SELECT COUNT(*) FROM topics", [], |r| r.get::<_, i64>(0))? as u64;
+    let mut out = Vec::new();
+    for (topic, members) in topics {
+        if members.len() > limits.members_per_topic {
+            continue;
+        }
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM topics WHERE topic = ?1")?
+            .query_row([topic.as_bytes()], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if exists {
+            if !is_member(&tx, topic, requester)? {
+                continue;
+            }
+            tx.execute(
+                "UPDATE topics SET kept_at = ?2 WHERE topic = ?1",
+                params![topic.as_bytes(), now_ms as i64],
+            )?;
+        } else {
+            if created >= limits.topics_per_device || total >= limits.total_topics {
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO topics (topic, creator, kept_at) VALUES (?1, ?2, ?3)",
+                params![topic.as_bytes(), requester.0, now_ms as i64],
+            )?;
+            created += 1;
+            total += 1;
+        }
+        let mut add = tx.prepare_cached("INSERT OR IGNORE INTO members VALUES (?1, ?2)")?;
+        // The requester stays a member of what it asked to keep.
+        add.execute(params![topic.as_bytes(), requester.0])?;
+        for m in members {
+            add.execute(params![topic.as_bytes(), m.0])?;
+        }
+        out.push(*topic);
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Topics `device` is a member of.
+pub fn topics_for(c: &Connection, device: &DeviceId) -> Result<Vec<TopicId>> {
+    let mut st = c.prepare_cached("SELECT topic FROM members WHERE device = ?1")?;
+    let rows = st.query_map([device.0], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let Some(t) = TopicId::from_slice(&r?) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// What the mailbox holds for these topics: per author, the highest contiguous seq it has
+/// ever held (retention does not lower it, so a member never re-deposits expired mail).
+pub fn have(c: &Connection, topics: &[TopicId]) -> Result<VersionVectors> {
+    let mut st =
+        c.prepare_cached("SELECT author, held FROM heads WHERE topic = ?1 AND held > 0")?;
+    let mut out = VersionVectors::default();
+    for t in topics {
+        let rows = st.query_map([t.as_bytes()], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (a, h) = row?;
+            if let Some(a) = DeviceId::from_slice(&a) {
+                out.0.entry(*t).or_default().insert(a, h as u64);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Envelopes for `wants`, in seq order, up to about [`BATCH_BYTES`]; true if more remain.
+pub fn envelopes(c: &Connection, wants: &[Want]) -> Result<(Vec<Vec<u8>>, bool)> {
+    let mut st = c.prepare_cached(
+        "SELECT body FROM mail WHERE topic = ?1 AND author = ?2 AND seq > ?3 ORDER BY seq",
+    )?;
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for w in wants {
+        let mut rows = st.query(params![w.topic.as_bytes(), w.author.0, w.after as i64])?;
+        while let Some(r) = rows.next()? {
+            let body: Vec<u8> = r.get(0)?;
+            if bytes + body.len() > BATCH_BYTES && !out.is_empty() {
+                return Ok((out, true));
+            }
+            bytes += body.len();
+            out.push(body);
+        }
+    }
+    Ok((out, false))
+}
+
+/// What one deposit did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Deposit {
+    pub new: u32,
+    pub duplicate: u32,
+    /// Not verifiable, not a member's, or over a limit.
+    pub refused: u32,
+}
+
+/// Stores envelopes deposited by `depositor`: each must carry a valid signature, be for a
+/// topic the depositor is a member of, be written by a member, and fit every limit.
+pub fn deposit(
+    c: &mut Connection,
+    depositor: &DeviceId,
+    envelopes: &[Vec<u8>],
+    now_ms: u64,
+    limits: &Limits,
+) -> Result<Deposit> {
+    let tx = c.transaction()?;
+    let mut report = Deposit::default();
+    let mut total: u64 = tx.query_row("SELECT COALESCE(SUM(bytes), 0) FROM topics", [], |r| {
+        r.get::<_, i64>(0)
+    })? as u64;
+    let mut mine: u64 = tx
+        .query_row(
+            "SELECT bytes FROM depositors WHERE device = ?1",
+            [depositor.0],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .unwrap_or(0) as u64;
+    let mut allowed: HashMap<TopicId, bool> = HashMap::new();
+    for bytes in envelopes {
+        let Ok(env) = Envelope::decode_verified(bytes) else {
+            report.refused += 1;
+            continue;
+        };
+        let (t, a, s) = (env.header.topic, env.header.author, env.header.seq);
+        let ok = match allowed.get(&t) {
+            Some(ok) => *ok,
+            None => {
+                let ok = is_member(&tx, &t, depositor)?;
+                allowed.insert(t, ok);
+                ok
+            }
+        };
+        if !ok || !is_member(&tx, &t, &a)? {
+            report.refused += 1;
+            continue;
+        }
+        let held: u64 = tx
+            .prepare_cached("SELECT held FROM heads WHERE topic = ?1 AND author = ?2")?
+            .query_row(params![t.as_bytes(), a.0], |r| r.get::<_, i64>(0))
+            .optional()?
+            .unwrap_or(0) as u64;
+        let stored = tx
+            .prepare_cached("SELECT 1 FROM mail WHERE topic = ?1 AND author = ?2 AND seq = ?3")?
+            .query_row(params![t.as_bytes(), a.0, s as i64], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if s <= held || stored {
+            report.duplicate += 1;
+            continue;
+        }
+        let len = bytes.len() as u64;
+        let topic_bytes: u64 =
+            tx.prepare_cached("SELECT bytes FROM topics WHERE topic = ?1")?
+                .query_row([t.as_bytes()], |r| r.get::<_, i64>(0))? as u64;
+        if topic_bytes + len > limits.topic_bytes
+            || mine + len > limits.device_bytes
+            || total + len > limits.total_bytes
+        {
+            report.refused += 1;
+            continue;
+        }
+        tx.prepare_cached("INSERT INTO mail VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+            .execute(params![
+                t.as_bytes(),
+                a.0,
+                s as i64,
+                bytes,
+                depositor.0,
+                now_ms as i64
+            ])?;
+        tx.prepare_cached("UPDATE topics SET bytes = bytes + ?2 WHERE topic = ?1")?
+            .execute(params![t.as_bytes(), len as i64])?;
+        total += len;
+        mine += len;
+        if s == held + 1 {
+            let mut h = s;
+            let mut next = tx.prepare_cached(
+                "SELECT 1 FROM mail WHERE topic = ?1 AND author = ?2 AND seq = ?3",
+            )?;
+            while next
+                .query_row(params![t.as_bytes(), a.0, (h + 1) as i64], |_| Ok(()))
+                .optional()?
+                .is_some()
+            {
+                h += 1;
+            }
+            tx.prepare_cached(
+                "INSERT INTO heads VALUES (?1, ?2, ?3)
+                 ON CONFLICT (topic, author) DO UPDATE SET held = excluded.held",
+            )?
+            .execute(params![t.as_bytes(), a.0, h as i64])?;
+        }
+        report.new += 1;
+    }
+    tx.execute(
+        "INSERT INTO depositors VALUES (?1, ?2)
+         ON CONFLICT (device) DO UPDATE SET bytes = excluded.bytes",
+        params![depositor.0, mine as i64],
+    )?;
+    tx.commit()?;
+    Ok(report)
+}
+
+/// Drops mail older than the retention period, and topics nobody has kept or written to
+/// since then. Returns how many envelopes were dropped.
+pub fn purge(c: &mut Connection, now_ms: u64, limits: &Limits) -> Result<u64> {
+    let cutoff = now_ms.saturating_sub(limits.retention.as_millis() as u64) as i64;
+    let tx = c.transaction()?;
+    tx.execute(
+        "UPDATE topics SET bytes = bytes - (SELECT COALESCE(SUM(length(body)), 0) FROM mail
+             WHERE mail.topic = topics.topic AND mail.stored_at < ?1)",
+        [cutoff],
+    )?;
+    tx.execute(
+        "UPDATE depositors SET bytes = bytes - (SELECT COALESCE(SUM(length(body)), 0) FROM mail
+             WHERE mail.depositor = depositors.device AND mail.stored_at < ?1)",
+        [cutoff],
+    )?;
+    let n = tx.execute("DELETE FROM mail WHERE stored_at < ?1", [cutoff])?;
+    tx.execute(
+        "DELETE FROM topics WHERE kept_at < ?1
+           AND NOT EXISTS (SELECT 1 FROM mail WHERE mail.topic = topics.topic)",
+        [cutoff],
+    )?;
+    tx.execute("DELETE FROM depositors WHERE bytes <= 0", [])?;
+    tx.commit()?;
+    Ok(n as u64)
+}
+
+/// What a mailbox holds, for its status line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub topics: u64,
+    pub envelopes: u64,
+    pub bytes: u64,
+}
+
+pub fn usage(c: &Connection) -> Result<Usage> {
+    Ok(Usage {
+        topics: c.query_row("SELECT COUNT(*) FROM topics", [], |r| r.get::<_, i64>(0))? as u64,
+        envelopes: c.query_row("SELECT COUNT(*) FROM mail", [], |r| r.get::<_, i64>(0))? as u64,
+        bytes: c.query_row("SELECT COALESCE(SUM(bytes), 0) FROM topics", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::Header;
+    use libp2p_identity::ed25519;
+
+    struct Device {
+        key: ed25519::Keypair,
+    }
+
+    impl Device {
+        fn new() -> Device {
+            Device {
+                key: ed25519::Keypair::generate(),
+            }
+        }
+        fn id(&self) -> DeviceId {
+            DeviceId(self.key.public().to_bytes())
+        }
+        fn envelope(&self, topic: TopicId, seq: u64, len: usize) -> Vec<u8> {
+            let header = Header {
+                version: crate::envelope::VERSION,
+                topic,
+                author: self.id(),
+                seq,
+                key: 1,
+            };
+            Envelope::seal(header, vec![0xAB; len], &self.key).encode()
+        }
+    }
+
+    fn db() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = open(&dir.path().join("mailbox.db")).unwrap();
+        (dir, c)
+    }
+
+    const T: TopicId = TopicId([7; 16]);
+
+    #[test]
+    fn members_deposit_and_fetch_strangers_get_nothing() {
+        let (_d, mut c) = db();
+        let (mom, son, stranger) = (Device::new(), Device::new(), Device::new());
+        let l = Limits::default();
+        let kept = keep(&mut c, &mom.id(), &[(T, vec![mom.id(), son.id()])], 1, &l).unwrap();
+        assert_eq!(kept, vec![T]);
+        let envs: Vec<Vec<u8>> = (1..=3).map(|s| mom.envelope(T, s, 100)).collect();
+        let r = deposit(&mut c, &mom.id(), &envs, 2, &l).unwrap();
+        assert_eq!((r.new, r.duplicate, r.refused), (3, 0, 0));
+        // Again: nothing new.
+        let r = deposit(&mut c, &son.id(), &envs, 3, &l).unwrap();
+        assert_eq!((r.new, r.duplicate, r.refused), (0, 3, 0));
+
+        assert_eq!(topics_for(&c, &son.id()).unwrap(), vec![T]);
+        assert_eq!(have(&c, &[T]).unwrap().get(&T, &mom.id()), 3);
+        let wants = [Want {
+            topic: T,
+            author: mom.id(),
+            after: 1,
+        }];
+        let (got, more) = envelopes(&c, &wants).unwrap();
+        assert_eq!(got, envs[1..].to_vec());
+        assert!(!more);
+
+        // A stranger: no topics, cannot deposit (even its own envelopes), cannot join.
+        assert!(topics_for(&c, &stranger.id()).unwrap().is_empty());
+        let r = deposit(
+            &mut c,
+            &stranger.id(),
+            &[stranger.envelope(T, 1, 10)],
+            4,
+            &l,
+        )
+        .unwrap();
+        assert_eq!(r.refused, 1);
+        let r = deposit(&mut c, &stranger.id(), &[mom.envelope(T, 4, 10)], 4, &l).unwrap();
+        assert_eq!(r.refused, 1);
+        let kept = keep(&mut c, &stranger.id(), &[(T, vec![stranger.id()])], 5, &l).unwrap();
+        assert!(kept.is_empty());
+        assert!(!is_member(&c, &T, &stranger.id()).unwrap());
+        // A member cannot store a stranger's envelope either.
+        let r = deposit(&mut c, &son.id(), &[stranger.envelope(T, 1, 10)], 6, &l).unwrap();
+        assert_eq!(r.refused, 1);
+    }
+
+    #[test]
+    fn a_stranger_cannot_tell_an_existing_topic_from_a_missing_one() {
+        let (_d, mut c) = db();
+        let (mom, stranger) = (Device::new(), Device::new());
+        let l = Limits::default();
+        keep(&mut c, &mom.id(), &[(T, vec![mom.id()])], 1, &l).unwrap();
+        let other = TopicId([8; 16]);
+        // Deposits into the family's topic and into a topic nobody keeps look the same.
+        let a = deposit(&mut c, &stranger.id(), &[mom.envelope(T, 1, 10)], 2, &l).unwrap();
+        let b = deposit(&mut c, &stranger.id(), &[mom.envelope(other, 1, 10)], 2, &l).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            have(&c, &topics_for(&c, &stranger.id()).unwrap()).unwrap(),
+            VersionVectors::default()
+        );
+    }
+
+    #[test]
+    fn forged_and_damaged_envelopes_are_refused() {
+        let (_d, mut c) = db();
+        let mom = Device::new();
+        let l = Limits::default();
+        keep(&mut c, &mom.id(), &[(T, vec![mom.id()])], 1, &l).unwrap();
+        let mut forged = mom.envelope(T, 1, 50);
+        let n = forged.len();
+        forged[n - 70] ^= 1;
+        let r = deposit(&mut c, &mom.id(), &[forged, vec![1, 2, 3], vec![]], 2, &l).unwrap();
+        assert_eq!(r.refused, 3);
+        assert_eq!(usage(&c).unwrap().envelopes, 0);
+    }
+
+    #[test]
+    fn out_of_order_deposits_advance_the_head_when_the_gap_fills() {
+        let (_d, mut c) = db();
+        let mom = Device::new();
+        let l = Limits::default();
+        keep(&mut c, &mom.id(), &[(T, vec![mom.id()])], 1, &l).unwrap();
+        let e: Vec<Vec<u8>> = (1..=4).map(|s| mom.envelope(T, s, 10)).collect();
+        deposit(&mut c, &mom.id(), &[e[2].clone(), e[3].clone()], 2, &l).unwrap();
+        assert_eq!(have(&c, &[T]).unwrap().get(&T, &mom.id()), 0);
+        deposit(&mut c, &mom.id(), &[e[1].clone()], 2, &l).unwrap();
+        assert_eq!(have(&c, &[T]).unwrap().get(&T, &mom.id()), 0);
+        deposit(&mut c, &mom.id(), &[e[0].clone()], 2, &l).unwrap();
+        assert_eq!(have(&c, &[T]).unwrap().get(&T, &mom.id()), 4);
+    }
+
+    #[test]
+    fn limits_refuse_rather_than_evict() {
+        let (_d, mut c) = db();
+        let (mom, dad) = (Device::new(), Device::new());
+        let l = Limits {
+            topic_bytes: 1000,
+            device_bytes: 1500,
+            topics_per_device: 2,
+            ..Limits::default()
+        };
+        let t2 = TopicId([2; 16]);
+        let t3 = TopicId([3; 16]);
+        let kept = keep(
+            &mut c,
+            &mom.id(),
+            &[
+                (T, vec![dad.id()]),
+                (t2, vec![dad.id()]),
+                (t3, vec![dad.id()]),
+            ],
+            1,
+            &l,
+        )
+        .unwrap();
+        assert_eq!(
+            kept,
+            vec![T, t2],
+            "a third topic is over the per-device bound"
+        );
+        // Per topic: the first ~1000 bytes fit, the rest is refused and nothing is evicted.
+        let envs: Vec<Vec<u8>> = (1..=10).map(|s| mom.envelope(T, s, 150)).collect();
+        let r = deposit(&mut c, &mom.id(), &envs, 2, &l).unwrap();
+        assert!(r.new >= 3 && r.refused >= 1, "{r:?}");
+        let first = have(&c, &[T]).unwrap().get(&T, &mom.id());
+        assert_eq!(first as u32, r.new);
+        // Per depositor: the same device cannot spill into its other topic past its bound.
+        let envs: Vec<Vec<u8>> = (1..=10).map(|s| mom.envelope(t2, s, 150)).collect();
+        let r2 = deposit(&mut c, &mom.id(), &envs, 3, &l).unwrap();
+        assert!(r2.refused > 0);
+        assert!(usage(&c).unwrap().bytes <= 1500);
+        // Dad, a member, still has his own allowance.
+        let before = usage(&c).unwrap().bytes;
+        let envs = vec![dad.envelope(t2, 1, 10)];
+        assert_eq!(deposit(&mut c, &dad.id(), &envs, 4, &l).unwrap().new, 1);
+        assert!(usage(&c).unwrap().bytes > before);
+    }
+
+    #[test]
+    fn retention_drops_old_mail_but_not_the_heads() {
+        let (_d, mut c) = db();
+        let mom = Device::new();
+        let l = Limits {
+            retention: std::time::Duration::from_secs(60),
+            ..Limits::default()
+        };
+        keep(&mut c, &mom.id(), &[(T, vec![mom.id()])], 0, &l).unwrap();
+        deposit(&mut c, &mom.id(), &[mom.envelope(T, 1, 10)], 1_000, &l).unwrap();
+        deposit(&mut c, &mom.id(), &[mom.envelope(T, 2, 10)], 50_000, &l).unwrap();
+        assert_eq!(purge(&mut c, 70_000, &l).unwrap(), 1);
+        assert_eq!(usage(&c).unwrap().envelopes, 1);
+        assert_eq!(have(&c, &[T]).unwrap().get(&T, &mom.id()), 2);
+        // Re-depositing the expired one is a duplicate, not a new copy.
+        let r = deposit(&mut c, &mom.id(), &[mom.envelope(T, 1, 10)], 70_001, &l).unwrap();
+        assert_eq!(r.duplicate, 1);
+        // Later, with nothing left and nobody keeping it, the topic itself goes.
+        assert_eq!(purge(&mut c, 200_000, &l).unwrap(), 1);
+        assert_eq!(usage(&c).unwrap(), Usage::default());
+    }
+}

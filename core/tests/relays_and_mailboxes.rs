@@ -1,0 +1,520 @@
+//! Relays and blind mailboxes, in process on loopback: a real relay (`hearth_core::relay`),
+//! real nodes configured with it, and a hostile libp2p peer speaking the same protocols.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use hearth_core::mailbox::protocol as mailbox;
+use hearth_core::relay;
+use hearth_core::sync::protocol::{self as sync, Request, Response};
+use hearth_core::TopicId;
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{noise, tcp, yamux, Multiaddr, StreamProtocol, Swarm};
+use serde_bytes::ByteBuf;
+use support::*;
+
+async fn start_relay(dir: &std::path::Path) -> (relay::Handle, Multiaddr) {
+    // HEARTH_LOG=debug shows what the relay and nodes do.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("HEARTH_LOG"))
+        .with_writer(std::io::stderr)
+        .try_init();
+    let h = relay::start(relay::Config {
+        data_dir: dir.to_path_buf(),
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        external: vec![],
+        limits: Default::default(),
+    })
+    .await
+    .expect("relay");
+    let mut addr = None;
+    for _ in 0..200 {
+        let s = h.status().await.unwrap();
+        if let Some(a) = s.addrs.first() {
+            addr = Some(a.parse().unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (h, addr.expect("relay address"))
+}
+
+/// Loopback networking, not LAN-only (relays are not used in LAN-only mode), with a relay.
+fn with_relay(relay: &Multiaddr) -> hearth_core::net::Config {
+    hearth_core::net::Config {
+        lan_only: false,
+        relays: vec![relay.clone()],
+        ..loopback()
+    }
+}
+
+async fn wait_kept(p: &Peer) {
+    eventually("the mailbox keeps our topics", || async {
+        p.node
+            .network_status()
+            .await
+            .unwrap()
+            .map(|s| s.relays.iter().any(|r| r.kept > 0 && r.reserved))
+            .unwrap_or(false)
+    })
+    .await;
+}
+
+async fn status_of(p: &Peer, chat: &hearth_core::ChatId, id: &hearth_core::MessageId) -> String {
+    p.node
+        .messages(chat, 100, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == *id)
+        .and_then(|m| m.status)
+        .unwrap_or_default()
+}
+
+fn all_bytes_under(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_bytes_under(&p));
+        } else {
+            out.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The sender goes offline after handing the message to the mailbox; the recipient, coming
+/// online later, gets it from the mailbox alone; the sender then learns it was delivered. The
+/// relay's whole data directory holds no message text, no name and no member's key.
+#[tokio::test(flavor = "multi_thread")]
+async fn mailbox_holds_messages_for_the_offline_and_sees_only_ciphertext() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let (relay, addr) = start_relay(relay_dir.path()).await;
+    // Contacts through a file: neither knows where the other is on the network.
+    let (grandma, grandson) = contacts("Grandma-Kim", "Grandson-Lee").await;
+    let chat = dm(&grandma, "Grandson-Lee").await;
+
+    grandma.node.start_network(with_relay(&addr)).await.unwrap();
+    wait_kept(&grandma).await;
+    let secret = "할머니 비밀번호는 1234야 — secret-plaintext-marker";
+    let id = grandma.node.send(&chat, secret, None).await.unwrap();
+    eventually("handed to a mailbox", || async {
+        status_of(&grandma, &chat, &id).await == "in_mailbox"
+    })
+    .await;
+    grandma.node.stop_network().await.unwrap();
+
+    grandson
+        .node
+        .start_network(with_relay(&addr))
+        .await
+        .unwrap();
+    let his_chat = dm(&grandson, "Grandma-Kim").await;
+    eventually("the grandson gets it from the mailbox", || async {
+        grandson.bodies(&his_chat).await == vec![secret.to_string()]
+    })
+    .await;
+
+    grandma.node.start_network(with_relay(&addr)).await.unwrap();
+    eventually("Grandma learns it was delivered", || async {
+        status_of(&grandma, &chat, &id).await == "delivered"
+    })
+    .await;
+    let usage = relay.status().await.unwrap().mailbox;
+    assert!(usage.envelopes > 0, "the mailbox held envelopes: {usage:?}");
+
+    relay.stop().await.unwrap();
+    let held = all_bytes_under(relay_dir.path());
+    assert!(held.len() > 4096, "the relay's files were read");
+    for needle in [
+        secret.as_bytes(),
+        "secret-plaintext-marker".as_bytes(),
+        "Grandma-Kim".as_bytes(),
+        "Grandson-Lee".as_bytes(),
+    ] {
+        assert!(
+            !contains(&held, needle),
+            "relay holds {:?}",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    for p in [&grandma, &grandson] {
+        let key = std::fs::read(p.path("store.key")).unwrap();
+        assert!(!contains(&held, &key), "relay holds a member's store key");
+    }
+}
+
+/// Two relays: losing one changes nothing visible — the message still reaches the offline
+/// member through the other's mailbox.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_relays_are_used_redundantly() {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (r1, a1) = start_relay(d1.path()).await;
+    let (_r2, a2) = start_relay(d2.path()).await;
+    let (mom, son) = contacts("Mom", "Son").await;
+    let chat = dm(&mom, "Son").await;
+    let both = hearth_core::net::Config {
+        relays: vec![a1.clone(), a2.clone()],
+        ..with_relay(&a1)
+    };
+    mom.node.start_network(both.clone()).await.unwrap();
+    eventually("both mailboxes keep Mom's topics", || async {
+        mom.node
+            .network_status()
+            .await
+            .unwrap()
+            .map(|s| s.relays.iter().filter(|r| r.kept > 0 && r.reserved).count() == 2)
+            .unwrap_or(false)
+    })
+    .await;
+    let id = mom
+        .node
+        .send(&chat, "both relays hold this", None)
+        .await
+        .unwrap();
+    eventually("handed to a mailbox", || async {
+        status_of(&mom, &chat, &id).await == "in_mailbox"
+    })
+    .await;
+    // Both mailboxes hold it before one of them dies.
+    eventually("relay 1 holds it", || async {
+        r1.status().await.unwrap().mailbox.envelopes > 0
+    })
+    .await;
+    mom.node.stop_network().await.unwrap();
+    r1.stop().await.unwrap();
+    son.node.start_network(both).await.unwrap();
+    let his = dm(&son, "Mom").await;
+    eventually("Son gets it through the surviving relay", || async {
+        son.bodies(&his).await == vec!["both relays hold this".to_string()]
+    })
+    .await;
+}
+
+// ---- a hostile peer ----
+
+#[derive(NetworkBehaviour)]
+struct Stranger {
+    relay: libp2p::relay::client::Behaviour,
+    sync: request_response::cbor::Behaviour<Request, Response>,
+    mailbox: request_response::cbor::Behaviour<mailbox::Request, mailbox::Response>,
+}
+
+fn stranger() -> Swarm<Stranger> {
+    let big = 16 * 1024 * 1024;
+    libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .unwrap()
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .unwrap()
+        .with_behaviour(|_, relay| Stranger {
+            relay,
+            sync: request_response::Behaviour::with_codec(
+                request_response::cbor::codec::Codec::default()
+                    .set_request_size_maximum(big)
+                    .set_response_size_maximum(big),
+                [(
+                    StreamProtocol::new(sync::PROTOCOL),
+                    ProtocolSupport::Outbound,
+                )],
+                request_response::Config::default(),
+            ),
+            mailbox: request_response::Behaviour::with_codec(
+                request_response::cbor::codec::Codec::default(),
+                [(
+                    StreamProtocol::new(mailbox::PROTOCOL),
+                    ProtocolSupport::Outbound,
+                )],
+                request_response::Config::default(),
+            ),
+        })
+        .unwrap()
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build()
+}
+
+enum Answer {
+    Sync(Response),
+    Keep(mailbox::Response),
+    Failed,
+}
+
+/// Sends one request and waits for its answer (or failure).
+enum Ask {
+    Sync(Request),
+    Keep(mailbox::Request),
+}
+
+async fn ask(s: &mut Swarm<Stranger>, relay: &libp2p::PeerId, req: Ask) -> Answer {
+    match req {
+        Ask::Sync(r) => {
+            s.behaviour_mut().sync.send_request(relay, r);
+        }
+        Ask::Keep(r) => {
+            s.behaviour_mut().mailbox.send_request(relay, r);
+        }
+    }
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
+            .await
+            .expect("answer in time")
+        {
+            SwarmEvent::Behaviour(StrangerEvent::Sync(request_response::Event::Message {
+                message: request_response::Message::Response { response, .. },
+                ..
+            })) => return Answer::Sync(response),
+            SwarmEvent::Behaviour(StrangerEvent::Mailbox(request_response::Event::Message {
+                message: request_response::Message::Response { response, .. },
+                ..
+            })) => return Answer::Keep(response),
+            SwarmEvent::Behaviour(StrangerEvent::Sync(
+                request_response::Event::OutboundFailure { .. },
+            ))
+            | SwarmEvent::Behaviour(StrangerEvent::Mailbox(
+                request_response::Event::OutboundFailure { .. },
+            )) => return Answer::Failed,
+            _ => {}
+        }
+    }
+}
+
+async fn connect(s: &mut Swarm<Stranger>, addr: &Multiaddr) -> libp2p::PeerId {
+    s.dial(addr.clone()).unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
+            .await
+            .expect("connected in time")
+        {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => return peer_id,
+            SwarmEvent::OutgoingConnectionError { error, .. } => {
+                panic!("cannot reach the relay: {error}")
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every envelope a node holds, from a bundle of all of them.
+async fn envelopes_of(p: &Peer) -> Vec<Vec<u8>> {
+    let file = p.path("all.bundle");
+    p.node.export_bundle(&file, None).await.unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    let mut rest = &bytes[8..];
+    let mut out = Vec::new();
+    while rest.len() >= 4 {
+        let n = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+        out.push(rest[4..4 + n].to_vec());
+        rest = &rest[4 + n..];
+    }
+    out
+}
+
+/// A stranger who knows the family's topic ids and holds copies of its envelopes can neither
+/// fetch, nor deposit, nor join; its answers are the same as for a topic nobody keeps, and no
+/// answer lists who the members are.
+#[tokio::test(flavor = "multi_thread")]
+async fn strangers_cannot_use_the_mailbox_or_learn_who_is_in_it() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let (relay, addr) = start_relay(relay_dir.path()).await;
+    let (mom, _son) = contacts("Mom", "Son").await;
+    let chat = dm(&mom, "Son").await;
+    mom.node.start_network(with_relay(&addr)).await.unwrap();
+    wait_kept(&mom).await;
+    let id = mom.node.send(&chat, "for Son only", None).await.unwrap();
+    eventually("handed to a mailbox", || async {
+        status_of(&mom, &chat, &id).await == "in_mailbox"
+    })
+    .await;
+    let before = relay.status().await.unwrap().mailbox;
+    let topics: Vec<TopicId> = mom
+        .node
+        .version_vectors()
+        .await
+        .unwrap()
+        .0
+        .keys()
+        .copied()
+        .collect();
+    assert!(!topics.is_empty());
+    let envs = envelopes_of(&mom).await;
+
+    let mut s = stranger();
+    let r = connect(&mut s, &addr).await;
+    let have: sync::WireHave = topics.iter().map(|t| (*t, vec![])).collect();
+    // Fetch: nothing, and the mailbox's `have` says nothing either.
+    match ask(
+        &mut s,
+        &r,
+        Ask::Sync(Request::Sync {
+            version: sync::VERSION,
+            have: have.clone(),
+            reach: vec![],
+        }),
+    )
+    .await
+    {
+        Answer::Sync(Response::Sync {
+            envelopes, have, ..
+        }) => {
+            assert!(
+                envelopes.is_empty() && have.is_empty(),
+                "a stranger fetched something"
+            );
+        }
+        _ => panic!("no answer to a sync"),
+    }
+    // Deposit the family's own envelopes: refused, like a deposit for a topic nobody keeps.
+    let push = |e: Vec<Vec<u8>>| {
+        Ask::Sync(Request::Push {
+            version: sync::VERSION,
+            envelopes: e.into_iter().map(ByteBuf::from).collect(),
+        })
+    };
+    let Answer::Sync(family) = ask(&mut s, &r, push(envs.clone())).await else {
+        panic!("no answer")
+    };
+    assert_eq!(family, Response::Pushed { new: 0 });
+    // Join: refused, and still nothing to fetch.
+    let me = hearth_core::DeviceId(
+        s.local_peer_id().as_ref().digest()[4..36]
+            .try_into()
+            .unwrap(),
+    );
+    let keep = mailbox::Request::Keep {
+        version: mailbox::VERSION,
+        topics: topics.iter().map(|t| (*t, vec![me])).collect(),
+    };
+    match ask(&mut s, &r, Ask::Keep(keep)).await {
+        Answer::Keep(mailbox::Response::Kept { topics }) => {
+            assert!(topics.is_empty(), "a stranger joined")
+        }
+        _ => panic!("no answer to keep"),
+    }
+    match ask(
+        &mut s,
+        &r,
+        Ask::Sync(Request::Sync {
+            version: sync::VERSION,
+            have,
+            reach: vec![],
+        }),
+    )
+    .await
+    {
+        Answer::Sync(Response::Sync { envelopes, .. }) => assert!(envelopes.is_empty()),
+        _ => panic!("no answer to a sync"),
+    }
+    assert_eq!(
+        relay.status().await.unwrap().mailbox,
+        before,
+        "the stranger changed the mailbox"
+    );
+}
+
+/// Floods from one peer: reservations beyond its share are denied, streams beyond what the
+/// relay serves at once fail fast, an oversize frame is refused unread — and afterwards the
+/// relay still serves everyone.
+#[tokio::test(flavor = "multi_thread")]
+async fn floods_and_oversize_frames_are_refused_and_the_relay_keeps_serving() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let (relay, addr) = start_relay(relay_dir.path()).await;
+    let mut s = stranger();
+    let r = connect(&mut s, &addr).await;
+
+    // 40 reservations from one peer.
+    for _ in 0..40 {
+        s.listen_on(addr.clone().with(libp2p::multiaddr::Protocol::P2pCircuit))
+            .unwrap();
+    }
+    let (mut accepted, mut ended) = (0, 0);
+    while accepted + ended < 40 {
+        match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
+            .await
+            .expect("reservation answers")
+        {
+            SwarmEvent::Behaviour(StrangerEvent::Relay(
+                libp2p::relay::client::Event::ReservationReqAccepted { renewal: false, .. },
+            )) => accepted += 1,
+            SwarmEvent::ListenerClosed { .. } => ended += 1,
+            _ => {}
+        }
+    }
+    assert!(accepted <= 4, "{accepted} reservations for one peer");
+    assert!(relay.status().await.unwrap().reservations <= 1);
+
+    // 300 requests at once on one connection.
+    for _ in 0..300 {
+        s.behaviour_mut().sync.send_request(
+            &r,
+            Request::Sync {
+                version: sync::VERSION,
+                have: vec![],
+                reach: vec![],
+            },
+        );
+    }
+    let (mut answered, mut failed) = (0, 0);
+    while answered + failed < 300 {
+        match tokio::time::timeout(Duration::from_secs(60), s.select_next_some())
+            .await
+            .expect("request outcomes")
+        {
+            SwarmEvent::Behaviour(StrangerEvent::Sync(request_response::Event::Message {
+                ..
+            })) => answered += 1,
+            SwarmEvent::Behaviour(StrangerEvent::Sync(
+                request_response::Event::OutboundFailure { .. },
+            )) => failed += 1,
+            _ => {}
+        }
+    }
+    assert!(answered > 0, "the relay answered none");
+
+    // An oversize frame (8 MiB of "envelopes"): refused without being stored.
+    let huge = vec![ByteBuf::from(vec![7u8; 8 * 1024 * 1024])];
+    let res = ask(
+        &mut s,
+        &r,
+        Ask::Sync(Request::Push {
+            version: sync::VERSION,
+            envelopes: huge,
+        }),
+    )
+    .await;
+    assert!(
+        matches!(res, Answer::Failed | Answer::Sync(Response::Refused)),
+        "oversize frame accepted"
+    );
+    assert_eq!(relay.status().await.unwrap().mailbox.envelopes, 0);
+
+    // Someone else is still served.
+    let mut other = stranger();
+    let r2 = connect(&mut other, &addr).await;
+    match ask(
+        &mut other,
+        &r2,
+        Ask::Sync(Request::Sync {
+            version: sync::VERSION,
+            have: vec![],
+            reach: vec![],
+        }),
+    )
+    .await
+    {
+        Answer::Sync(Response::Sync { .. }) => {}
+        _ => panic!("the relay stopped serving after the flood"),
+    }
+}

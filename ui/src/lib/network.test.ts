@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import type { NetworkStatus, RelayStatus } from '../api';
+import { RELAY_STATES, findRelay, relayLabel, relayPeer, relayRows, relayStateKey } from './network';
+
+const A = '/ip4/203.0.113.5/tcp/4001/p2p/12D3KooWAlpha';
+const B = '/dns4/relay.example/tcp/4001/p2p/12D3KooWBeta';
+
+function relay(addr: string, r: Partial<RelayStatus> = {}): RelayStatus {
+  return { addr, connected: false, reserved: false, kept: 0, ...r };
+}
+
+function status(relays: RelayStatus[], lan_only = false): NetworkStatus {
+  return { device: 'dev', listen: [], lan_only, peers: [], relays };
+}
+
+describe('relay status labels', () => {
+  it('says a relay is not connected, connected, or reachable through it', () => {
+    expect(relayLabel(relay(A), false)).toEqual({
+      state: 'not_connected',
+      key: 'settings.relay_state.not_connected',
+      kept: null,
+    });
+    expect(relayLabel(relay(A, { connected: true }), false)).toEqual({
+      state: 'connected',
+      key: 'settings.relay_state.connected',
+      kept: null,
+    });
+    expect(relayLabel(relay(A, { connected: true, reserved: true }), false)).toEqual({
+      state: 'reachable',
+      key: 'settings.relay_state.reachable',
+      kept: null,
+    });
+  });
+
+  it('counts the conversations its mailbox keeps, only while connected', () => {
+    expect(relayLabel(relay(A, { connected: true, reserved: true, kept: 3 }), false).kept).toBe(3);
+    expect(relayLabel(relay(A, { connected: true, kept: 1 }), false).kept).toBe(1);
+    expect(relayLabel(relay(A, { connected: false, kept: 4 }), false).kept).toBeNull();
+    expect(relayLabel(relay(A, { connected: true, kept: 0 }), false).kept).toBeNull();
+  });
+
+  it('does not claim reachability through a relay it is not connected to', () => {
+    expect(relayLabel(relay(A, { connected: false, reserved: true }), false).state).toBe('not_connected');
+  });
+
+  it('treats a relay the network does not know as not connected', () => {
+    expect(relayLabel(undefined, false).state).toBe('not_connected');
+  });
+
+  it('says relays are not used in LAN-only mode', () => {
+    expect(relayLabel(relay(A, { connected: true, reserved: true, kept: 2 }), true)).toEqual({
+      state: 'unused',
+      key: 'settings.relay_state.unused',
+      kept: null,
+    });
+  });
+
+  it('has distinct words for every state', () => {
+    expect(new Set(RELAY_STATES.map(relayStateKey)).size).toBe(RELAY_STATES.length);
+  });
+});
+
+describe('matching configured relays with the network', () => {
+  it('reads the peer id at the end of an address', () => {
+    expect(relayPeer(A)).toBe('12D3KooWAlpha');
+    expect(relayPeer('/ip4/1.2.3.4/tcp/4001')).toBeNull();
+    expect(relayPeer('/ip4/1.2.3.4/tcp/4001/p2p/')).toBeNull();
+  });
+
+  it('finds a relay by address, else by peer id', () => {
+    const live = [relay(A, { connected: true }), relay('/ip4/198.51.100.7/tcp/4001/p2p/12D3KooWBeta')];
+    expect(findRelay(` ${A} `, live)).toBe(live[0]);
+    expect(findRelay(B, live)).toBe(live[1]);
+    expect(findRelay('/ip4/9.9.9.9/tcp/4001/p2p/12D3KooWGamma', live)).toBeUndefined();
+    expect(findRelay('/ip4/9.9.9.9/tcp/4001', live)).toBeUndefined();
+  });
+
+  it('gives one row per configured relay, in order', () => {
+    const rows = relayRows([B, A], status([relay(A, { connected: true, reserved: true, kept: 2 })]), false);
+    expect(rows.map((r) => [r.addr, r.state, r.kept])).toEqual([
+      [B, 'not_connected', null],
+      [A, 'reachable', 2],
+    ]);
+  });
+
+  it('shows every relay as not connected while networking is off', () => {
+    expect(relayRows([A, B], null, false).map((r) => r.state)).toEqual(['not_connected', 'not_connected']);
+  });
+
+  it('marks relays unused when the settings or the network are LAN-only', () => {
+    const live = status([relay(A, { connected: true })]);
+    expect(relayRows([A], live, true)[0].state).toBe('unused');
+    expect(relayRows([A], status([], true), false)[0].state).toBe('unused');
+  });
+});

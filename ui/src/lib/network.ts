@@ -1,0 +1,85 @@
+// The settings screen's words about relays: how each configured relay is doing right now, from
+// the shell's network status (see CONTRACT.md, `network_status`).
+
+import type { NetworkStatus, RelayStatus } from '../api';
+
+/**
+ * How one relay is doing: `unused` in LAN-only mode, `not_connected`, `connected`, or
+ * `reachable` (it holds a reservation, so family can reach this device through it).
+ */
+export type RelayState = 'unused' | 'not_connected' | 'connected' | 'reachable';
+
+export type RelayLabel = {
+  state: RelayState;
+  /** Translation key of the words for `state`. */
+  key: string;
+  /**
+   * How many of our conversations its mailbox keeps ("settings.relay_kept", plural), shown
+   * only while connected and keeping some; otherwise null.
+   */
+  kept: number | null;
+};
+
+const KEYS: Record<RelayState, string> = {
+  unused: 'settings.relay_state.unused',
+  not_connected: 'settings.relay_state.not_connected',
+  connected: 'settings.relay_state.connected',
+  reachable: 'settings.relay_state.reachable',
+};
+
+export const RELAY_STATES = Object.keys(KEYS) as RelayState[];
+
+export function relayStateKey(state: RelayState): string {
+  return KEYS[state];
+}
+
+/**
+ * The label of a relay's live state. `status` is undefined when the network does not know the
+ * relay (networking is off, or has not picked up the setting yet): it is not connected.
+ */
+export function relayLabel(status: RelayStatus | undefined, lanOnly: boolean): RelayLabel {
+  const state: RelayState = lanOnly
+    ? 'unused'
+    : !status?.connected
+      ? 'not_connected'
+      : status.reserved
+        ? 'reachable'
+        : 'connected';
+  const connected = state === 'connected' || state === 'reachable';
+  const kept = connected && status && status.kept > 0 ? status.kept : null;
+  return { state, key: KEYS[state], kept };
+}
+
+/** The peer id at the end of a relay address (`…/p2p/12D3…`), if it names one. */
+export function relayPeer(addr: string): string | null {
+  const parts = addr.trim().split('/');
+  const i = parts.lastIndexOf('p2p');
+  return i >= 0 && parts[i + 1] ? parts[i + 1] : null;
+}
+
+/** The network's view of a configured relay: the same address, or else the same peer id. */
+export function findRelay(
+  addr: string,
+  relays: readonly RelayStatus[],
+): RelayStatus | undefined {
+  const a = addr.trim();
+  const exact = relays.find((r) => r.addr === a);
+  if (exact) return exact;
+  const peer = relayPeer(a);
+  return peer ? relays.find((r) => relayPeer(r.addr) === peer) : undefined;
+}
+
+export type RelayRow = { addr: string } & RelayLabel;
+
+/**
+ * One row per configured relay, in the order they were set. LAN-only mode comes from the
+ * settings (what was asked for) or the network (what it runs under).
+ */
+export function relayRows(
+  configured: readonly string[],
+  status: NetworkStatus | null,
+  lanOnly: boolean,
+): RelayRow[] {
+  const off = lanOnly || (status?.lan_only ?? false);
+  return configured.map((addr) => ({ addr, ...relayLabel(findRelay(addr, status?.relays ?? []), off) }));
+}

@@ -138,7 +138,7 @@ async fn pair(
                 .flatten()
                 .map(|s| {
                     if relayed {
-                        s.relays.iter().all(|r| r.reserved && r.kept > 0) && !s.listen.is_empty()
+                        s.relays.iter().all(|r| r.reserved) && !s.listen.is_empty()
                     } else {
                         !s.listen.is_empty()
                     }

@@ -204,6 +204,7 @@ async fn two_relays_are_used_redundantly() {
 #[derive(NetworkBehaviour)]
 struct Stranger {
     relay: libp2p::relay::client::Behaviour,
+    rendezvous: libp2p::rendezvous::client::Behaviour,
     sync: request_response::cbor::Behaviour<Request, Response>,
     mailbox: request_response::cbor::Behaviour<mailbox::Request, mailbox::Response>,
 }
@@ -220,8 +221,9 @@ fn stranger() -> Swarm<Stranger> {
         .unwrap()
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .unwrap()
-        .with_behaviour(|_, relay| Stranger {
+        .with_behaviour(|key, relay| Stranger {
             relay,
+            rendezvous: libp2p::rendezvous::client::Behaviour::new(key.clone()),
             sync: request_response::Behaviour::with_codec(
                 request_response::cbor::codec::Codec::default()
                     .set_request_size_maximum(big)
@@ -516,5 +518,56 @@ async fn floods_and_oversize_frames_are_refused_and_the_relay_keeps_serving() {
     {
         Answer::Sync(Response::Sync { .. }) => {}
         _ => panic!("the relay stopped serving after the flood"),
+    }
+}
+
+/// A device with a relay registers at the relay's rendezvous under its own namespace, with its
+/// address through the relay: what family (here, any libp2p rendezvous client) looks up.
+#[tokio::test(flavor = "multi_thread")]
+async fn devices_register_at_the_relays_rendezvous() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let (_relay, addr) = start_relay(relay_dir.path()).await;
+    let mom = Peer::new("Mom").await;
+    mom.node.start_network(with_relay(&addr)).await.unwrap();
+    let device = mom.node.profile().await.unwrap().device;
+    let mut s = stranger();
+    let r = connect(&mut s, &addr).await;
+    let ns = libp2p::rendezvous::Namespace::new(format!("hearth/{device}")).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Mom never registered"
+        );
+        s.behaviour_mut()
+            .rendezvous
+            .discover(Some(ns.clone()), None, None, r);
+        let found = loop {
+            match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
+                .await
+                .expect("discover answer")
+            {
+                SwarmEvent::Behaviour(StrangerEvent::Rendezvous(
+                    libp2p::rendezvous::client::Event::Discovered { registrations, .. },
+                )) => break registrations,
+                SwarmEvent::Behaviour(StrangerEvent::Rendezvous(
+                    libp2p::rendezvous::client::Event::DiscoverFailed { .. },
+                )) => break vec![],
+                _ => {}
+            }
+        };
+        if let Some(reg) = found.first() {
+            assert_eq!(reg.record.peer_id().to_string(), device.to_string());
+            assert!(
+                reg.record
+                    .addresses()
+                    .iter()
+                    .any(|a| a.to_string().contains("p2p-circuit")),
+                "registered without a relayed address: {:?}",
+                reg.record.addresses()
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

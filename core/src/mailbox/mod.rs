@@ -10,8 +10,10 @@
 //!
 //! Who may add to a topic's member list: its current members. A topic nobody keeps yet is
 //! created by the first member who asks (topic ids are 128 random bits, so a stranger cannot
-//! claim a family's topic before it does). A device that is not a member gets the same answer
-//! for a topic that exists as for one that does not, so nobody learns who belongs to what.
+//! claim a family's topic before it does). No answer ever lists members: a device that is not a
+//! member fetches nothing and deposits nothing, whether the topic exists or not. (Someone who
+//! already knows a topic id could tell from a keep answer that the topic exists — it cannot be
+//! created again — but never who is in it.)
 //!
 //! What a mailbox holds is bounded ([`Limits`]): per topic, per depositing device, in total, and
 //! in time (retention). A deposit over a bound is refused rather than evicting older mail, so

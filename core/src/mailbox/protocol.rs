@@ -9,6 +9,8 @@ pub const PROTOCOL: &str = "/hearth/mailbox/1";
 pub const VERSION: u8 = 1;
 /// Topics per keep request.
 pub const MAX_KEEP_TOPICS: usize = 1024;
+/// Member devices named per topic in one keep request.
+pub const MAX_MEMBERS: usize = 256;
 /// Largest keep request or answer on the wire.
 pub const MAX_MESSAGE_BYTES: u64 = 1024 * 1024;
 
@@ -37,7 +39,9 @@ pub fn check(req: &Request, members_per_topic: usize) -> bool {
         Request::Keep { version, topics } => {
             *version == VERSION
                 && topics.len() <= MAX_KEEP_TOPICS
-                && topics.iter().all(|(_, m)| m.len() <= members_per_topic)
+                && topics
+                    .iter()
+                    .all(|(_, m)| m.len() <= members_per_topic.min(MAX_MEMBERS))
         }
     }
 }

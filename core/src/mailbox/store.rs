@@ -139,10 +139,16 @@ pub fn keep(
             total += 1;
         }
         let mut add = tx.prepare_cached("INSERT OR IGNORE INTO members VALUES (?1, ?2)")?;
-        // The requester stays a member of what it asked to keep.
-        add.execute(params![topic.as_bytes(), requester.0])?;
-        for m in members {
-            add.execute(params![topic.as_bytes(), m.0])?;
+        // The requester stays a member of what it asked to keep; the list never grows past
+        // the bound, however many requests add to it.
+        let mut count: usize =
+            tx.prepare_cached("SELECT COUNT(*) FROM members WHERE topic = ?1")?
+                .query_row([topic.as_bytes()], |r| r.get::<_, i64>(0))? as usize;
+        for m in std::iter::once(requester).chain(members.iter()) {
+            if count >= limits.members_per_topic {
+                break;
+            }
+            count += add.execute(params![topic.as_bytes(), m.0])?;
         }
         out.push(*topic);
     }
@@ -326,16 +332,26 @@ pub fn deposit(
 pub fn purge(c: &mut Connection, now_ms: u64, limits: &Limits) -> Result<u64> {
     let cutoff = now_ms.saturating_sub(limits.retention.as_millis() as u64) as i64;
     let tx = c.transaction()?;
-    tx.execute(
-        "UPDATE topics SET bytes = bytes - (SELECT COALESCE(SUM(length(body)), 0) FROM mail
-             WHERE mail.topic = topics.topic AND mail.stored_at < ?1)",
-        [cutoff],
-    )?;
-    tx.execute(
-        "UPDATE depositors SET bytes = bytes - (SELECT COALESCE(SUM(length(body)), 0) FROM mail
-             WHERE mail.depositor = depositors.device AND mail.stored_at < ?1)",
-        [cutoff],
-    )?;
+    // What expires, per topic and per depositor, in one pass over the age index.
+    let expiring = |group: &str| -> Result<Vec<(Vec<u8>, i64)>> {
+        let mut st = tx.prepare(&format!(
+            "SELECT {group}, SUM(length(body)) FROM mail WHERE stored_at < ?1 GROUP BY {group}"
+        ))?;
+        let rows = st.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    };
+    for (topic, bytes) in expiring("topic")? {
+        tx.execute(
+            "UPDATE topics SET bytes = bytes - ?2 WHERE topic = ?1",
+            params![topic, bytes],
+        )?;
+    }
+    for (device, bytes) in expiring("depositor")? {
+        tx.execute(
+            "UPDATE depositors SET bytes = bytes - ?2 WHERE device = ?1",
+            params![device, bytes],
+        )?;
+    }
     let n = tx.execute("DELETE FROM mail WHERE stored_at < ?1", [cutoff])?;
     tx.execute(
         "DELETE FROM topics WHERE kept_at < ?1
@@ -541,6 +557,37 @@ mod tests {
         let envs = vec![dad.envelope(t2, 1, 10)];
         assert_eq!(deposit(&mut c, &dad.id(), &envs, 4, &l).unwrap().new, 1);
         assert!(usage(&c).unwrap().bytes > before);
+    }
+
+    #[test]
+    fn member_lists_stay_bounded_however_many_requests_add_to_them() {
+        let (_d, mut c) = db();
+        let mom = Device::new();
+        let l = Limits {
+            members_per_topic: 5,
+            ..Limits::default()
+        };
+        for round in 0..10u8 {
+            let others: Vec<DeviceId> = (0..4u8)
+                .map(|i| DeviceId([round * 4 + i + 1; 32]))
+                .collect();
+            assert_eq!(
+                keep(&mut c, &mom.id(), &[(T, others)], 1, &l).unwrap(),
+                vec![T]
+            );
+        }
+        let n: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM members WHERE topic = ?1",
+                [T.as_bytes()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 5);
+        assert!(
+            is_member(&c, &T, &mom.id()).unwrap(),
+            "the creator stays a member"
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ const RESERVE_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Rendezvous registrations are renewed this often (the relay keeps them for 2 h).
 const REGISTER_EVERY: Duration = Duration::from_secs(3600);
 const REGISTER_TTL: u64 = 2 * 3600;
+/// How often a mailbox is asked again to keep our topics.
+const KEEP_EVERY: Duration = Duration::from_secs(3600);
 
 struct Peer {
     device: DeviceId,
@@ -104,6 +106,9 @@ struct Relay {
     registered_at: Option<Instant>,
     /// Topics its mailbox keeps for us.
     kept: usize,
+    /// When we last asked its mailbox to keep our topics (the mailbox drops topics nobody
+    /// asked for within its retention period, so we ask again every hour).
+    kept_at: Option<Instant>,
 }
 
 pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair) -> Result<Handle> {
@@ -185,6 +190,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
                         backoff: RESERVE_BACKOFF_MIN,
                         registered_at: None,
                         kept: 0,
+                        kept_at: None,
                     },
                 );
             }
@@ -457,13 +463,24 @@ impl Task {
             }
             Internal::Keep { peer, topics } => {
                 if self.swarm.is_connected(&peer) {
-                    self.swarm.behaviour_mut().mailbox.send_request(
-                        &peer,
-                        mailbox::Request::Keep {
-                            version: mailbox::VERSION,
-                            topics,
-                        },
-                    );
+                    if let Some(r) = self.relays.get_mut(&peer) {
+                        r.kept_at = Some(Instant::now());
+                    }
+                    for part in topics.chunks(mailbox::MAX_KEEP_TOPICS) {
+                        let part = part
+                            .iter()
+                            .map(|(t, m)| {
+                                (*t, m.iter().take(mailbox::MAX_MEMBERS).copied().collect())
+                            })
+                            .collect();
+                        self.swarm.behaviour_mut().mailbox.send_request(
+                            &peer,
+                            mailbox::Request::Keep {
+                                version: mailbox::VERSION,
+                                topics: part,
+                            },
+                        );
+                    }
                 }
             }
             Internal::Family(devices) => self.look_for(devices),
@@ -483,9 +500,15 @@ impl Task {
                     if addrs.is_empty() {
                         continue;
                     }
+                    // A dial through a relay may be in flight: only then dial beside it.
+                    let condition = if self.swarm.is_connected(&peer) {
+                        PeerCondition::Always
+                    } else {
+                        PeerCondition::DisconnectedAndNotDialing
+                    };
                     let opts = DialOpts::peer_id(peer)
                         .addresses(addrs)
-                        .condition(PeerCondition::Always)
+                        .condition(condition)
                         .build();
                     if let Err(e) = self.swarm.dial(opts) {
                         tracing::debug!(%peer, error = %e, "dial failed");
@@ -570,9 +593,20 @@ impl Task {
         let itx = self.itx.clone();
         // The request needs our version vectors: read them off the loop, then send.
         tokio::spawn(async move {
-            let Ok(mine) = node.read(move |c| store::have(c, &topics)).await else {
+            let Ok(mut mine) = node
+                .read({
+                    let topics = topics.clone();
+                    move |c| store::have(c, &topics)
+                })
+                .await
+            else {
                 return;
             };
+            // Every topic we sync is named, even those we hold nothing of yet: a mailbox
+            // answers only for the topics asked about.
+            for t in topics {
+                mine.0.entry(t).or_default();
+            }
             let _ = itx
                 .send(Internal::SendSync {
                     peer,
@@ -654,7 +688,11 @@ impl Task {
         match ev {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
-                if !is_unspecified(&address) && (!self.cfg.lan_only || is_lan(&address)) {
+                // Relayed addresses are confirmed (and expired) by the relay client itself.
+                if !is_unspecified(&address)
+                    && !super::addr::is_relayed(&address)
+                    && (!self.cfg.lan_only || is_lan(&address))
+                {
                     self.swarm.add_external_address(address);
                 }
             }
@@ -808,8 +846,16 @@ impl Task {
         );
         if is_relay {
             self.node.emit(Event::RelayChanged);
+            if let Some(r) = self.relays.get_mut(&peer_id) {
+                r.kept_at = Some(Instant::now());
+            }
             self.send_keep(peer_id);
             return;
+        }
+        if relayed {
+            // Reached through a relay: try its LAN or direct addresses beside it at once, so the
+            // LAN carries what it can and keeps working when the internet goes.
+            self.dial_remembered();
         }
         self.refresh_shared(peer_id, true);
         self.update_paths();
@@ -872,6 +918,23 @@ impl Task {
                     r.backoff = (r.backoff * 2).min(RESERVE_BACKOFF_MAX);
                 }
             }
+        }
+        let keep: Vec<PeerId> = self
+            .relays
+            .iter()
+            .filter(|(p, r)| {
+                self.swarm.is_connected(p)
+                    && r.kept_at
+                        .is_none_or(|t| now.duration_since(t) >= KEEP_EVERY)
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in keep {
+            if let Some(r) = self.relays.get_mut(&peer) {
+                // Marked at once; the answer (or its failure) updates it.
+                r.kept_at = Some(now);
+            }
+            self.send_keep(peer);
         }
         let register: Vec<PeerId> = self
             .relays
@@ -972,7 +1035,13 @@ impl Task {
             rendezvous::client::Event::Discovered { registrations, .. } => {
                 for reg in registrations {
                     let peer = reg.record.peer_id();
-                    if peer == *self.swarm.local_peer_id() || self.swarm.is_connected(&peer) {
+                    // Anyone may register under any namespace: only a record signed by the
+                    // device the namespace names is worth a dial.
+                    let named = reg.namespace.to_string() == format!("hearth/{peer}");
+                    if !named
+                        || peer == *self.swarm.local_peer_id()
+                        || self.swarm.is_connected(&peer)
+                    {
                         continue;
                     }
                     let addrs: Vec<Multiaddr> = reg.record.addresses().to_vec();
@@ -1034,7 +1103,15 @@ impl Task {
                         r.kept = topics.len();
                     }
                     if let Some(p) = self.peers.get_mut(&peer) {
-                        p.shared = topics;
+                        // Answers to a keep list sent in parts add up.
+                        for t in topics {
+                            if !p.shared.contains(&t) {
+                                p.shared.push(t);
+                            }
+                        }
+                        if let Some(r) = self.relays.get_mut(&peer) {
+                            r.kept = p.shared.len();
+                        }
                     }
                     self.node.emit(Event::RelayChanged);
                     self.update_paths();
@@ -1042,10 +1119,16 @@ impl Task {
                 }
                 mailbox::Response::Refused => {
                     tracing::warn!(relay = %peer, "mailbox refused our keep request");
+                    if let Some(r) = self.relays.get_mut(&peer) {
+                        r.kept_at = None;
+                    }
                 }
             },
             request_response::Event::OutboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, %error, "mailbox request failed");
+                tracing::debug!(%peer, %error, "mailbox request failed; asking again later");
+                if let Some(r) = self.relays.get_mut(&peer) {
+                    r.kept_at = None;
+                }
             }
             _ => {}
         }
@@ -1100,7 +1183,13 @@ impl Task {
                     self.on_response(peer, response);
                 }
             },
-            request_response::Event::OutboundFailure { peer, error, .. } => {
+            request_response::Event::OutboundFailure {
+                peer,
+                error,
+                request_id,
+                ..
+            } => {
+                self.pending_sync.remove(&request_id);
                 tracing::debug!(%peer, %error, "sync request failed");
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
@@ -1407,7 +1496,10 @@ async fn ingest_from(
         .read(move |c| store::have(c, &topics))
         .await
         .unwrap_or_default();
-    let gap = heads.iter().any(|(t, a, s)| *s > held.get(t, a));
+    // Only new envelopes can reveal a gap worth asking about at once: a batch of duplicates
+    // beyond our head (a mailbox whose older mail expired) would otherwise loop forever; the
+    // periodic sync still asks again.
+    let gap = report.new > 0 && heads.iter().any(|(t, a, s)| *s > held.get(t, a));
     (report.new as u32, gap)
 }
 

@@ -79,6 +79,7 @@ pub async fn start(cfg: Config) -> Result<Handle> {
         reservations: HashSet::new(),
         circuits: 0,
         announced: cfg.external.clone(),
+        loopback_only: cfg.listen.iter().all(is_loopback),
     };
     tokio::spawn(tracing::Instrument::instrument(
         task.run(rx, irx),
@@ -97,6 +98,15 @@ struct Task {
     reservations: HashSet<PeerId>,
     circuits: usize,
     announced: Vec<Multiaddr>,
+    loopback_only: bool,
+}
+
+fn is_loopback(a: &Multiaddr) -> bool {
+    match a.iter().next() {
+        Some(libp2p::multiaddr::Protocol::Ip4(ip)) => ip.is_loopback(),
+        Some(libp2p::multiaddr::Protocol::Ip6(ip)) => ip.is_loopback(),
+        _ => false,
+    }
 }
 
 fn now_ms() -> u64 {
@@ -218,7 +228,9 @@ impl Task {
                     // Reservations carry the relay's external addresses (the client builds
                     // its relayed address from them): the ones the operator gave, or else
                     // the concrete listen addresses.
-                    if self.announced.is_empty() {
+                    // Loopback only when the relay listens on nothing else (a test, a
+                    // relay for this machine alone).
+                    if self.announced.is_empty() && (!is_loopback(&address) || self.loopback_only) {
                         self.swarm.add_external_address(address);
                     }
                     self.emit(RelayEvent::Listening {
@@ -347,7 +359,12 @@ impl Task {
             Request::Sync { have, .. } => (
                 Box::new(move |c: &mut Connection, _: &Limits| {
                     let theirs = sync::from_wire(&have);
-                    let topics = store::topics_for(c, &device)?;
+                    // Only the topics the requester asks about: anyone can name a device as a
+                    // member of junk topics, which must not crowd out its own.
+                    let topics: Vec<_> = store::topics_for(c, &device)?
+                        .into_iter()
+                        .filter(|t| theirs.0.contains_key(t))
+                        .collect();
                     let mine = store::have(c, &topics)?;
                     let wants = sync::missing(&mine, &theirs, &topics);
                     let (envs, more) = store::envelopes(c, &wants)?;

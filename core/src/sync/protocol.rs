@@ -152,7 +152,7 @@ pub fn missing(mine: &VersionVectors, theirs: &VersionVectors, topics: &[TopicId
 /// Records that a peer now holds these envelopes (after it acknowledged them, or sent them).
 pub fn note_held(known: &mut VersionVectors, topic: TopicId, author: DeviceId, seq: u64) {
     let v = known.0.entry(topic).or_default().entry(author).or_default();
-    if seq == *v + 1 || seq <= *v {
+    if v.checked_add(1) == Some(seq) || seq <= *v {
         *v = (*v).max(seq);
     }
 }

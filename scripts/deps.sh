@@ -15,6 +15,10 @@ for p in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev pkg-con
   have_pkg "$p" || need+=("$p")
 done
 command -v node >/dev/null || need+=(nodejs npm)
+# The UI's build tools (Vite) need Node 20.19 or newer; say so plainly rather than fail later.
+node_ok() {
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+}
 if [ "${1:-}" != app ]; then
   command -v ip >/dev/null || need+=(iproute2)
   command -v strace >/dev/null || need+=(strace)
@@ -36,6 +40,10 @@ fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
+if ! node_ok; then
+  echo "Hearth's UI needs Node.js 20.19 or newer; this machine has $(node --version). Install a newer Node.js (for example from your distribution's backports or nodesource) and run this again." >&2
+  exit 1
 fi
 # tauri-driver bridges WebDriver clients to WebKitWebDriver and the app (end-to-end tests).
 if [ "${1:-}" != app ] && ! command -v tauri-driver >/dev/null; then

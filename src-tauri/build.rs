@@ -30,6 +30,7 @@ const COMMANDS: &[&str] = &[
     "set_relays",
     "set_relay_for_family",
     "network_status",
+    "set_language",
 ];
 
 fn main() {

@@ -105,6 +105,7 @@ async fn start_relay(root: &std::path::Path) -> Result<(relay::Handle, Multiaddr
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse()?],
         external: vec![],
         limits: Limits::default(),
+        max_per_source: relay::MAX_CONNECTIONS_PER_SOURCE,
     })
     .await?;
     for _ in 0..500 {
@@ -310,7 +311,14 @@ fn mailbox_rates(args: &Args, json: bool, root: &std::path::Path) -> Result<()> 
     let key = libp2p::identity::ed25519::Keypair::generate();
     let me = DeviceId(key.public().to_bytes());
     let topic = TopicId([3; 16]);
-    store::keep(&mut c, &me, &[(topic, vec![me])], 0, &limits)?;
+    store::keep(
+        &mut c,
+        &me,
+        &[127, 0, 0, 1],
+        &[(topic, vec![me])],
+        0,
+        &limits,
+    )?;
     let envs: Vec<Vec<u8>> = (1..=args.mailbox as u64)
         .map(|seq| {
             let h = Header {
@@ -381,7 +389,15 @@ async fn memory_per_client(args: &Args, json: bool, root: &std::path::Path) -> R
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .arg("--data-dir")
         .arg(root.join("relay-process"))
-        .args(["--json", "relay", "--listen", "/ip4/127.0.0.1/tcp/0"])
+        // Every client comes from 127.0.0.1: one source, allowed as many as there are.
+        .args([
+            "--json",
+            "relay",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--max-per-source",
+        ])
+        .arg((args.clients * 2).to_string())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()?;

@@ -12,6 +12,11 @@ use serde_json::json;
 
 use crate::output::line;
 
+/// Ten years: longer is surely a typo, and keeps the arithmetic in range.
+const MAX_RETENTION_DAYS: u64 = 3650;
+/// 1 PiB, for the same reason.
+const MAX_STORAGE_MIB: u64 = 1 << 30;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Address to listen on (repeatable).
@@ -27,6 +32,14 @@ pub struct Args {
     /// Disk the mailbox may use in all, in MiB.
     #[arg(long, default_value_t = 4096)]
     max_storage_mib: u64,
+    /// Connections one IP address (IPv6: one /64) may hold; raise it when many families
+    /// reach this relay from behind one shared address.
+    #[arg(long, default_value_t = relay::MAX_CONNECTIONS_PER_SOURCE)]
+    max_per_source: u32,
+    /// Also print which devices reserve, relay to each other and use the mailbox (peer ids).
+    /// Off by default: a relay that keeps no such lines keeps no record of who talks to whom.
+    #[arg(long)]
+    log_peers: bool,
 }
 
 pub async fn run(dir: &Path, args: Args, json: bool) -> Result<()> {
@@ -43,10 +56,15 @@ pub async fn run(dir: &Path, args: Args, json: bool) -> Result<()> {
         listen: parse(&args.listen)?,
         external: parse(&args.external)?,
         limits: Limits {
-            retention: Duration::from_secs(args.retention_days.max(1) * 24 * 3600),
-            total_bytes: args.max_storage_mib.max(1) << 20,
+            retention: Duration::from_secs(
+                args.retention_days
+                    .clamp(1, MAX_RETENTION_DAYS)
+                    .saturating_mul(24 * 3600),
+            ),
+            total_bytes: args.max_storage_mib.clamp(1, MAX_STORAGE_MIB) << 20,
             ..Limits::default()
         },
+        max_per_source: args.max_per_source.max(1),
     };
     let handle = relay::start(cfg).await?;
     let mut events = handle.subscribe();
@@ -75,7 +93,8 @@ pub async fn run(dir: &Path, args: Args, json: bool) -> Result<()> {
                         report(json, &RelayEvent::Listening { addr });
                     }
                 }
-                Ok(e) => report(json, &e),
+                Ok(e) if args.log_peers || !names_peers(&e) => report(json, &e),
+                Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => break,
             },
@@ -84,6 +103,10 @@ pub async fn run(dir: &Path, args: Args, json: bool) -> Result<()> {
     handle.stop().await?;
     line(json, &json!({ "event": "stopped" }), || "Stopped.".into());
     Ok(())
+}
+
+fn names_peers(e: &RelayEvent) -> bool {
+    !matches!(e, RelayEvent::Listening { .. } | RelayEvent::Purged { .. })
 }
 
 fn report(json: bool, e: &RelayEvent) {

@@ -125,17 +125,14 @@ pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> 
 async fn report(node: &Node, json: bool, e: Event, statuses: &mut HashMap<MessageId, String>) {
     match e {
         Event::PathChanged { device, path } => {
-            let reach = node.reachability().await.unwrap_or_default();
-            let who = node.contacts().await.unwrap_or_default();
             // Name the contact whose device this is, if it is one.
-            let name = who
-                .iter()
-                .find(|c| {
-                    reach
-                        .iter()
-                        .any(|r| r.account == c.account && r.path == path)
-                })
-                .map(|c| c.name.clone());
+            let name = node
+                .reachability()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .find(|r| r.devices.contains(&device))
+                .map(|r| r.name);
             // Held for by a mailbox is not reachable: messages wait there for it.
             let event = if path == "none" || path == "mailbox" {
                 "peer_lost"
@@ -182,6 +179,14 @@ async fn report(node: &Node, json: bool, e: Event, statuses: &mut HashMap<Messag
                 );
             }
         }
+        Event::HolePunch { device, direct } => line(
+            json,
+            &json!({ "event": "hole_punch", "device": device, "direct": direct }),
+            || match direct {
+                true => format!("hole punched: direct connection to {device}"),
+                false => format!("hole punching to {device} failed; staying relayed"),
+            },
+        ),
         Event::DeliveryChanged { chat } => {
             let Ok(msgs) = node.messages(&chat, 50, None).await else {
                 return;

@@ -63,6 +63,8 @@ impl World {
                 "/ip4/0.0.0.0/tcp/4001",
                 "--external",
                 &format!("/ip4/{ip}/tcp/4001"),
+                // Circuit lines tell the test which relay carries whom.
+                "--log-peers",
             ],
         );
         let prefix = format!("/ip4/{ip}/tcp/4001/p2p/");
@@ -112,6 +114,44 @@ fn wait_reserved(r: &Running, n: usize) {
                 .map(|a| a.iter().filter(|r| r["reserved"] == true).count() == n)
                 .unwrap_or(false)
     });
+}
+
+/// A running device's peer id, from its address through a relay.
+fn peer_of(dir: &Path) -> String {
+    let mut found = None;
+    eventually("an address through a relay", 30, || {
+        let s = hearth_json(dir, &["status"]);
+        found = s[0]["network"]["listen"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str())
+            .find_map(|a| a.split("/p2p-circuit/p2p/").nth(1).map(str::to_string));
+        found.is_some()
+    });
+    found.unwrap()
+}
+
+/// The relays (by index) with a circuit open between devices `a` and `b` right now, from
+/// the relays' own event lines.
+fn relays_carrying(w: &World, a: &str, b: &str) -> Vec<usize> {
+    (0..w.relays.len())
+        .filter(|&i| {
+            let Some(r) = &w.relays[i] else {
+                return false;
+            };
+            let mut open = 0i32;
+            for v in r.history() {
+                let pair = (v["src"] == a && v["dst"] == b) || (v["src"] == b && v["dst"] == a);
+                if pair && v["event"] == "circuit_opened" {
+                    open += 1;
+                } else if pair && v["event"] == "circuit_closed" {
+                    open -= 1;
+                }
+            }
+            open > 0
+        })
+        .collect()
 }
 
 fn contact_path(dir: &Path, name: &str) -> String {
@@ -230,7 +270,26 @@ fn a_relay_dies_mid_conversation_and_nothing_is_lost() {
     });
     assert_eq!(contact_path(&mom, "Dad"), "lan");
 
-    w.kill_relay(0);
+    // Kill the relay that carries Mom and Daughter (if their connection is relayed; if a
+    // hole was punched it is direct, and no relay carries it).
+    let (pm, pd) = (peer_of(&mom), peer_of(&daughter));
+    let relayed = contact_path(&mom, "Daughter") == "relayed";
+    let victim = if relayed {
+        let mut carrying = Vec::new();
+        eventually("a relay carries Mom and Daughter", 30, || {
+            carrying = relays_carrying(&w, &pm, &pd);
+            !carrying.is_empty()
+        });
+        carrying[0]
+    } else {
+        eprintln!(
+            "Mom and Daughter are connected {}",
+            contact_path(&mom, "Daughter")
+        );
+        0
+    };
+    let survivor = 1 - victim;
+    w.kill_relay(victim);
     let text = "relay 1 is gone".to_string();
     hearth(&mom, &["send", "--chat", &g, &text]);
     expected.push(text.clone());
@@ -240,6 +299,13 @@ fn a_relay_dies_mid_conversation_and_nothing_is_lost() {
     rb.wait_for("Daughter receives through the second relay", 90, |v| {
         v["event"] == "message_received" && v["body"] == text.as_str()
     });
+    if relayed {
+        // The conversation moved to the surviving relay (not only its mailbox).
+        eventually("the second relay carries Mom and Daughter", 90, || {
+            relays_carrying(&w, &pm, &pd).contains(&survivor)
+                && contact_path(&mom, "Daughter") == "relayed"
+        });
+    }
     let text = "still here".to_string();
     hearth(&daughter, &["send", "--chat", &g, &text]);
     expected.push(text);
@@ -248,7 +314,7 @@ fn a_relay_dies_mid_conversation_and_nothing_is_lost() {
     });
 
     // Relay 1 comes back with the same identity; everyone reserves on it again.
-    w.start_relay(0);
+    w.start_relay(victim);
     for r in [&ra, &rd, &rb] {
         wait_reserved(r, 2);
     }
@@ -269,14 +335,54 @@ fn a_relay_dies_mid_conversation_and_nothing_is_lost() {
         got.sort();
         assert_eq!(got, sorted, "no message lost or duplicated");
     }
-    // Mom's LAN connection to Dad never dropped while the relay died and came back.
-    let mut lost_dad = false;
-    while let Some(v) = ra.try_next() {
-        if v["name"] == "Dad" && v["path"] != "lan" {
-            lost_dad = true;
-        }
-    }
-    assert!(!lost_dad, "the LAN connection to Dad dropped");
+    // Mom's LAN connection to Dad never dropped while the relay died and came back: once
+    // Mom's node first saw Dad's device on the LAN, no path event for it says otherwise.
+    let dad_device = hearth_json(&dad, &["whoami"])[0]["device"].clone();
+    let history = ra.history();
+    let on_lan = history
+        .iter()
+        .position(|v| v["device"] == dad_device && v["path"] == "lan")
+        .expect("Mom saw Dad on the LAN");
+    let dropped: Vec<_> = history[on_lan..]
+        .iter()
+        .filter(|v| v["device"] == dad_device && v["path"] != "lan")
+        .collect();
+    assert!(
+        dropped.is_empty(),
+        "the LAN connection to Dad dropped: {dropped:?}"
+    );
+}
+
+/// A device with a public address (a laptop at a café, straight on the internet) and Mom
+/// behind her home's NAT: they meet through a relay, and end up connected directly, without
+/// the relay — the path says "direct". Hole punching (DCUtR) is tried on the relayed
+/// connection; whichever of it and a plain dial wins, the result is a direct connection.
+#[test]
+fn a_device_on_the_internet_is_reached_directly() {
+    let mut w = World::new("w");
+    let mom = w.device("a1", "homea", "192.168.1.2", "Mom");
+    w.net.host("l1", &[("inet", "203.0.113.50/24")]);
+    let laptop = identity(w.root.path(), "Laptop");
+    let ra = w.run(&mom, "a1");
+    let rl = w.run(&laptop, "l1");
+    befriend(&mom, &laptop);
+    eventually("Mom reaches the laptop directly", 60, || {
+        contact_path(&mom, "Laptop") == "direct"
+    });
+    eventually("the laptop reaches Mom directly", 60, || {
+        contact_path(&laptop, "Mom") == "direct"
+    });
+    hearth(&laptop, &["send", "--to", "Mom", "카페에서 보내요"]);
+    ra.wait_for("Mom receives", 30, |v| {
+        v["event"] == "message_received" && v["body"] == "카페에서 보내요"
+    });
+    let punches: Vec<_> = ra
+        .history()
+        .into_iter()
+        .chain(rl.history())
+        .filter(|v| v["event"] == "hole_punch")
+        .collect();
+    eprintln!("hole punching: {punches:?}");
 }
 
 /// (d) The internet segment is cut entirely: each home keeps working on its LAN; when the

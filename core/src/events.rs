@@ -33,4 +33,10 @@ pub enum Event {
     },
     /// A relay was reached or lost, or took or lost our reservation (see the network status).
     RelayChanged,
+    /// Hole punching (DCUtR) with a device we reached through a relay was tried: `direct`
+    /// says whether it gave a direct connection.
+    HolePunch {
+        device: DeviceId,
+        direct: bool,
+    },
 }

@@ -60,6 +60,9 @@ pub struct Profile {
     pub device: DeviceId,
 }
 
+/// Most relays one accepted invite adds to the family's relays: a family uses two or three.
+const MAX_RELAYS_PER_INVITE: usize = 4;
+
 struct Inner {
     jobs: mpsc::Sender<engine::Job>,
     net: Mutex<Option<crate::net::Handle>>,
@@ -201,6 +204,7 @@ impl Node {
                 listen,
                 external: Vec::new(),
                 limits: crate::mailbox::Limits::default(),
+                max_per_source: crate::relay::MAX_CONNECTIONS_PER_SOURCE,
             })
             .await;
             match relay {
@@ -361,7 +365,8 @@ impl Node {
 
     /// Stops the engine after everything queued is committed.
     pub async fn shutdown(&self) -> Result<()> {
-        self.stop_network().await?;
+        // The engine stops and flushes even if the network did not stop cleanly.
+        let net = self.stop_network().await;
         let _ = self
             .call(|e| {
                 e.request_stop();
@@ -375,7 +380,7 @@ impl Node {
                 .map_err(|_| Error::Shutdown)?
                 .map_err(|_| Error::Shutdown)?;
         }
-        Ok(())
+        net
     }
 
     // ---- identity ----
@@ -397,14 +402,26 @@ impl Node {
 
     // ---- contacts ----
 
-    /// Makes an invite code carrying `addrs` and, with the network running, this device's
-    /// listen addresses.
+    /// Makes an invite code carrying `addrs`, with the network running this device's listen
+    /// addresses, and (outside LAN-only mode) its address through each of the family's relays:
+    /// whoever accepts the code reaches this device through them, and starts using them too.
     pub async fn create_invite(&self, ttl_secs: u64, mut addrs: Vec<String>) -> Result<String> {
+        let mut add = |a: String| {
+            if !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        };
         if let Some(s) = self.network_status().await? {
-            for a in s.listen {
-                if !addrs.contains(&a) {
-                    addrs.push(a);
-                }
+            s.listen.into_iter().for_each(&mut add);
+        }
+        let me = self.profile().await?.device.peer_id();
+        let cfg = match self.net() {
+            Some(h) => h.config().clone(),
+            None => self.network_config().await?,
+        };
+        if let (Some(me), false) = (me, cfg.lan_only) {
+            for r in &cfg.relays {
+                add(crate::net::addr::via_relay(r, me).to_string());
             }
         }
         self.call(move |e| e.create_invite(ttl_secs, addrs)).await
@@ -426,6 +443,9 @@ impl Node {
                     .remember_peer(inv.bundle.device, Some(a.clone()), false)
                     .await;
             }
+            if let Err(e) = self.learn_relays(&inv.addrs).await {
+                tracing::warn!(error = %e, "could not keep the relays from an invite");
+            }
             if self.net().is_some() {
                 for a in &inv.addrs {
                     let _ = self.dial(a).await;
@@ -433,6 +453,44 @@ impl Node {
             }
         }
         self.contact(&account).await
+    }
+
+    /// Adds the relays named in an invite's relayed addresses to the family's relays (saved,
+    /// and used at once by a running network), so two homes that share a code share relays.
+    /// LAN-only mode learns nothing: it never uses relays.
+    async fn learn_relays(&self, addrs: &[String]) -> Result<()> {
+        let mut settings = self.settings().await?;
+        if settings.lan_only {
+            return Ok(());
+        }
+        let mut learned = Vec::new();
+        for a in addrs.iter().take(64) {
+            let Some(relay) = a.parse().ok().and_then(|a| crate::net::addr::relay_of(&a)) else {
+                continue;
+            };
+            let relay = relay.to_string();
+            if settings.relays.len() < crate::settings::MAX_RELAYS
+                && learned.len() < MAX_RELAYS_PER_INVITE
+                && !settings.relays.contains(&relay)
+            {
+                settings.relays.push(relay.clone());
+                learned.push(relay);
+            }
+        }
+        if learned.is_empty() {
+            return Ok(());
+        }
+        let relays = settings.relays;
+        self.call(move |e| e.set_setting(crate::settings::RELAYS, &relays.into()))
+            .await?;
+        if let Some(h) = self.net() {
+            for r in learned {
+                if let Ok(a) = r.parse() {
+                    h.add_relay(a).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     pub async fn contacts(&self) -> Result<Vec<Contact>> {

@@ -18,6 +18,8 @@ pub struct Reach {
     pub via: Option<String>,
     /// Unix milliseconds; 0 if never seen.
     pub last_seen_ms: u64,
+    /// The contact's devices.
+    pub devices: Vec<DeviceId>,
 }
 
 pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
@@ -49,11 +51,13 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
                     .and_then(|s| s.peers.iter().find(|p| p.device == d))
                     .map(|p| p.path.clone())
             })
-            .unwrap_or(if status.is_some_and(|s| s.has_mailbox()) {
-                Path::Mailbox
-            } else {
-                Path::None
-            });
+            .unwrap_or(
+                if device.is_some_and(|d| status.is_some_and(|s| s.mailbox_for(&d))) {
+                    Path::Mailbox
+                } else {
+                    Path::None
+                },
+            );
         let via = match &path {
             Path::Mesh { via } => name_of_device(via).or_else(|| Some(via.to_string())),
             _ => None,
@@ -66,6 +70,7 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
         };
         match out.iter_mut().find(|r| r.account == account) {
             Some(r) => {
+                r.devices.extend(device);
                 if path.rank() > rank_name(&r.path) {
                     r.path = path.name().into();
                     r.via = via;
@@ -78,6 +83,7 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
                 path: path.name().into(),
                 via,
                 last_seen_ms: last_seen,
+                devices: device.into_iter().collect(),
             }),
         }
     }

@@ -17,6 +17,13 @@ use serde_bytes::ByteBuf;
 use support::*;
 
 async fn start_relay(dir: &std::path::Path) -> (relay::Handle, Multiaddr) {
+    start_relay_with(dir, Default::default()).await
+}
+
+async fn start_relay_with(
+    dir: &std::path::Path,
+    limits: hearth_core::mailbox::Limits,
+) -> (relay::Handle, Multiaddr) {
     // HEARTH_LOG=debug shows what the relay and nodes do.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("HEARTH_LOG"))
@@ -26,7 +33,8 @@ async fn start_relay(dir: &std::path::Path) -> (relay::Handle, Multiaddr) {
         data_dir: dir.to_path_buf(),
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         external: vec![],
-        limits: Default::default(),
+        limits,
+        max_per_source: relay::MAX_CONNECTIONS_PER_SOURCE,
     })
     .await
     .expect("relay");
@@ -197,6 +205,91 @@ async fn two_relays_are_used_redundantly() {
         son.bodies(&his).await == vec!["both relays hold this".to_string()]
     })
     .await;
+}
+
+/// A relay travels in an invite: whoever accepts Mom's code starts using her relays at once
+/// and keeps them in its settings — except a device in LAN-only mode, which never uses one.
+#[tokio::test(flavor = "multi_thread")]
+async fn relays_travel_in_invites() {
+    let d = tempfile::tempdir().unwrap();
+    let (_relay, addr) = start_relay(d.path()).await;
+    let mom = Peer::new("Mom").await;
+    mom.node.start_network(with_relay(&addr)).await.unwrap();
+    let code = mom.node.create_invite(3600, vec![]).await.unwrap();
+    let inv = hearth_core::invite::Invite::decode(&code, 0).unwrap();
+    assert!(
+        inv.addrs
+            .iter()
+            .any(|a| a.starts_with(&format!("{addr}/p2p-circuit/p2p/"))),
+        "Mom's invite carries her address through the relay: {:?}",
+        inv.addrs
+    );
+
+    let son = Peer::new("Son").await;
+    let open = hearth_core::net::Config {
+        lan_only: false,
+        ..loopback()
+    };
+    son.node.start_network(open).await.unwrap();
+    son.node.accept_invite(&code).await.unwrap();
+    assert_eq!(
+        son.node.settings().await.unwrap().relays,
+        vec![addr.to_string()]
+    );
+    eventually("Son holds a reservation on Mom's relay", || async {
+        son.node
+            .network_status()
+            .await
+            .unwrap()
+            .map(|s| s.relays.iter().any(|r| r.reserved))
+            .unwrap_or(false)
+    })
+    .await;
+
+    let grandpa = Peer::new("Grandpa").await;
+    grandpa.node.set_lan_only(true).await.unwrap();
+    let code = mom.node.create_invite(3600, vec![]).await.unwrap();
+    grandpa.node.accept_invite(&code).await.unwrap();
+    assert!(
+        grandpa.node.settings().await.unwrap().relays.is_empty(),
+        "LAN-only mode learns no relay"
+    );
+}
+
+/// "Mailbox only" is said of a contact only when a mailbox really keeps mail for them: this
+/// mailbox has room for Grandson's topics but not for Aunt's, who came later.
+#[tokio::test(flavor = "multi_thread")]
+async fn mailbox_only_is_said_of_contacts_whose_mail_it_keeps() {
+    let d = tempfile::tempdir().unwrap();
+    let limits = hearth_core::mailbox::Limits {
+        total_topics: 2,
+        ..Default::default()
+    };
+    let (_relay, addr) = start_relay_with(d.path(), limits).await;
+    let (grandma, _grandson) = contacts("Grandma", "Grandson").await;
+    grandma.node.start_network(with_relay(&addr)).await.unwrap();
+    wait_kept(&grandma).await;
+    let aunt = Peer::new("Aunt").await;
+    connect(&grandma, &aunt).await;
+    let path_of = |name: &'static str| {
+        let node = grandma.node.clone();
+        async move {
+            node.reachability()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|r| r.name == name)
+                .map(|r| r.path)
+                .unwrap_or_default()
+        }
+    };
+    eventually(
+        "Grandson, offline, is reached through the mailbox",
+        || async { path_of("Grandson").await == "mailbox" },
+    )
+    .await;
+    // The mailbox is asked to keep Aunt's topics too, but has no room for them.
+    assert_eq!(path_of("Aunt").await, "none");
 }
 
 // ---- a hostile peer ----
@@ -518,6 +611,149 @@ async fn floods_and_oversize_frames_are_refused_and_the_relay_keeps_serving() {
     {
         Answer::Sync(Response::Sync { .. }) => {}
         _ => panic!("the relay stopped serving after the flood"),
+    }
+}
+
+/// Peer ids cost nothing: one machine making up identities gets a household's share of the
+/// relay (connections, and with them reservations), and a family on another address is
+/// still served.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_machine_with_many_identities_cannot_take_the_relays_slots() {
+    const PER_SOURCE: u32 = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let h = relay::start(relay::Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: vec![
+            "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+            "/ip6/::1/tcp/0".parse().unwrap(),
+        ],
+        external: vec![],
+        limits: Default::default(),
+        max_per_source: PER_SOURCE,
+    })
+    .await
+    .unwrap();
+    let mut addrs: Vec<Multiaddr> = Vec::new();
+    eventually("the relay listens on IPv4 and IPv6 loopback", || async {
+        addrs = h
+            .status()
+            .await
+            .unwrap()
+            .addrs
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        addrs.len() == 2
+    })
+    .await;
+    let v4 = addrs
+        .iter()
+        .find(|a| a.to_string().starts_with("/ip4/"))
+        .unwrap()
+        .clone();
+    let v6 = addrs
+        .iter()
+        .find(|a| a.to_string().starts_with("/ip6/"))
+        .unwrap()
+        .clone();
+
+    // 20 identities from 127.0.0.1.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..20 {
+        let mut s = stranger();
+        s.dial(v4.clone()).unwrap();
+        let connected = loop {
+            match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
+                .await
+                .expect("an outcome in time")
+            {
+                SwarmEvent::ConnectionEstablished { .. } => break true,
+                SwarmEvent::OutgoingConnectionError { .. }
+                | SwarmEvent::ConnectionClosed { .. } => break false,
+                _ => {}
+            }
+        };
+        if connected {
+            held.push(s);
+        } else {
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        held.len(),
+        PER_SOURCE as usize,
+        "connections from one source"
+    );
+    assert_eq!(refused, 20 - PER_SOURCE as usize);
+
+    // Each held identity asks for a reservation: no more than its connections allow.
+    let mut reserved = 0;
+    for s in held.iter_mut() {
+        s.listen_on(v4.clone().with(libp2p::multiaddr::Protocol::P2pCircuit))
+            .unwrap();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
+                .await
+                .expect("a reservation answer")
+            {
+                SwarmEvent::Behaviour(StrangerEvent::Relay(
+                    libp2p::relay::client::Event::ReservationReqAccepted { .. },
+                )) => {
+                    reserved += 1;
+                    break;
+                }
+                SwarmEvent::ListenerClosed { .. } | SwarmEvent::ConnectionClosed { .. } => break,
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        reserved >= 1 && reserved <= PER_SOURCE as usize / 2,
+        "{reserved} reservations from one source in a burst"
+    );
+    assert!(h.status().await.unwrap().reservations <= PER_SOURCE as usize);
+
+    // A family device on another address connects and reserves as usual.
+    let mut family = stranger();
+    connect(&mut family, &v6).await;
+    family
+        .listen_on(v6.clone().with(libp2p::multiaddr::Protocol::P2pCircuit))
+        .unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), family.select_next_some())
+            .await
+            .expect("the family's reservation")
+        {
+            SwarmEvent::Behaviour(StrangerEvent::Relay(
+                libp2p::relay::client::Event::ReservationReqAccepted { .. },
+            )) => break,
+            SwarmEvent::ListenerClosed { .. } => panic!("the family was refused a reservation"),
+            _ => {}
+        }
+    }
+    // When the flood's connections go, their slots are free again.
+    drop(held);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut again = stranger();
+        again.dial(v4.clone()).unwrap();
+        let ok = loop {
+            match tokio::time::timeout(Duration::from_secs(5), again.select_next_some()).await {
+                Ok(SwarmEvent::ConnectionEstablished { .. }) => break true,
+                Ok(SwarmEvent::OutgoingConnectionError { .. })
+                | Ok(SwarmEvent::ConnectionClosed { .. })
+                | Err(_) => break false,
+                _ => {}
+            }
+        };
+        if ok {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a new connection from 127.0.0.1 is accepted again"
+        );
     }
 }
 

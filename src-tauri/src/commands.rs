@@ -23,8 +23,8 @@ const SEARCH_LIMIT: usize = 200;
 const INVITE_TTL_SECS: u64 = 7 * 24 * 3600;
 
 #[tauri::command]
-pub async fn get_profile(slot: State<'_, Slot>) -> Result<Option<Profile>> {
-    let node = slot.node()?;
+pub async fn get_profile(app: tauri::AppHandle, slot: State<'_, Slot>) -> Result<Option<Profile>> {
+    let node = slot.reopen(&app).await?;
     match node.profile().await {
         Ok(p) => Ok(Some(p)),
         Err(CoreError::NoIdentity) => Ok(None),
@@ -36,7 +36,11 @@ pub async fn get_profile(slot: State<'_, Slot>) -> Result<Option<Profile>> {
 pub async fn create_profile(slot: State<'_, Slot>, name: String) -> Result<Profile> {
     let node = slot.node()?;
     let p = node.init(&name).await?;
-    crate::start_network(node).await?;
+    // The identity exists now: a network that cannot start (no usable address) leaves the
+    // node working offline, as at every other start, rather than failing the first run.
+    if let Err(e) = crate::start_network(&node).await {
+        tracing::warn!(error = %e, "network did not start; working offline");
+    }
     Ok(p)
 }
 
@@ -221,4 +225,10 @@ pub async fn set_relay_for_family(slot: State<'_, Slot>, enabled: bool) -> Resul
 pub async fn network_status(slot: State<'_, Slot>) -> Result<Option<hearth_core::net::Status>> {
     let node = slot.node()?;
     Ok(node.network_status().await?)
+}
+
+/// The UI's language, for what the shell itself says (notifications).
+#[tauri::command]
+pub fn set_language(lang: State<'_, crate::forward::Language>, language: String) {
+    lang.set(&language);
 }

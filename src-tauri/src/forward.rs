@@ -63,11 +63,41 @@ async fn resync(app: &AppHandle, node: &Node) {
     }
 }
 
+/// The language the UI shows, so that notifications speak it too (Korean until told).
+pub struct Language(std::sync::atomic::AtomicBool);
+
+impl Default for Language {
+    fn default() -> Self {
+        Language(std::sync::atomic::AtomicBool::new(true))
+    }
+}
+
+impl Language {
+    pub fn set(&self, lang: &str) {
+        self.0
+            .store(lang.starts_with("ko"), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn korean(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// What a notification says for a message: its text, or for a check-in the words for it.
+fn notification_body(kind: &str, body: &str, korean: bool) -> String {
+    match (kind, korean) {
+        ("check_in", true) => "무사하다고 알렸어요".to_string(),
+        ("check_in", false) => "checked in: safe".to_string(),
+        _ => body.chars().take(NOTIFICATION_CHARS).collect(),
+    }
+}
+
 async fn notify(app: AppHandle, node: Node, message: MessageId) {
     let Ok(m) = node.message(&message).await else {
         return;
     };
-    let body: String = m.body.chars().take(NOTIFICATION_CHARS).collect();
+    let korean = app.state::<Language>().korean();
+    let body = notification_body(&m.kind, &m.body, korean);
     // A desktop without a notification service just doesn't show it.
     let _ = app
         .notification()
@@ -75,4 +105,28 @@ async fn notify(app: AppHandle, node: Node, message: MessageId) {
         .title(&m.author_name)
         .body(body)
         .show();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_in_notifies_in_the_ui_language_not_in_cores_words() {
+        let core_words = hearth_core::node::CHECK_IN_TEXT;
+        assert_eq!(
+            notification_body("check_in", core_words, true),
+            "무사하다고 알렸어요"
+        );
+        assert_eq!(
+            notification_body("check_in", core_words, false),
+            "checked in: safe"
+        );
+        assert_eq!(notification_body("text", "밥 먹었어?", true), "밥 먹었어?");
+        let long = "가".repeat(500);
+        assert_eq!(
+            notification_body("text", &long, true).chars().count(),
+            NOTIFICATION_CHARS
+        );
+    }
 }

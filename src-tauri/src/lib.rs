@@ -19,12 +19,43 @@ use tauri::{Manager, RunEvent};
 
 /// The node, or why it could not be opened (another Hearth window holds the data, a damaged
 /// database): the window still opens and every command answers with that error, which the
-/// UI shows, instead of the app vanishing.
-pub(crate) struct Slot(std::result::Result<Node, error::Error>);
+/// UI shows, instead of the app vanishing. Asking for the profile again (the UI's Retry)
+/// tries to open it again, so closing the other window is enough.
+pub(crate) struct Slot {
+    dir: Option<PathBuf>,
+    state: std::sync::Mutex<std::result::Result<Node, error::Error>>,
+}
 
 impl Slot {
-    pub(crate) fn node(&self) -> error::Result<&Node> {
-        self.0.as_ref().map_err(Clone::clone)
+    pub(crate) fn node(&self) -> error::Result<Node> {
+        match self.state.lock() {
+            Ok(s) => s.clone(),
+            Err(_) => Err(error::Error::invalid(
+                "the app's state is damaged; restart Hearth",
+            )),
+        }
+    }
+
+    /// The node, opening it again first if it could not be opened before.
+    pub(crate) async fn reopen(&self, app: &tauri::AppHandle) -> error::Result<Node> {
+        if let Ok(node) = self.node() {
+            return Ok(node);
+        }
+        let Some(dir) = &self.dir else {
+            return self.node();
+        };
+        let node = open_node(dir).await?;
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| error::Error::invalid("the app's state is damaged; restart Hearth"))?;
+        if let Ok(other) = &*state {
+            // Opened meanwhile by another call: keep that one.
+            return Ok(other.clone());
+        }
+        forward::spawn(app.clone(), node.clone());
+        *state = Ok(node.clone());
+        Ok(node)
     }
 }
 
@@ -68,6 +99,22 @@ async fn open_node(dir: &std::path::Path) -> error::Result<Node> {
     Ok(node)
 }
 
+/// The main window. Ctrl+plus/minus zoom the whole UI (large text for a grandparent), and an
+/// instance with its own `HEARTH_DATA_DIR` keeps its own webview storage (language, theme)
+/// there, so two instances on one machine do not share them.
+fn open_window(app: &tauri::App, dir: Option<&std::path::Path>) -> tauri::Result<()> {
+    let mut w = tauri::WebviewWindowBuilder::new(app, "main", tauri::WebviewUrl::default())
+        .title("Hearth")
+        .inner_size(1000.0, 720.0)
+        .min_inner_size(360.0, 480.0)
+        .zoom_hotkeys_enabled(true);
+    if let (Some(dir), true) = (dir, std::env::var_os("HEARTH_DATA_DIR").is_some()) {
+        w = w.data_directory(dir.join("webview"));
+    }
+    w.build()?;
+    Ok(())
+}
+
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     // `try_init`: a mobile activity may enter `run` again in the same process.
@@ -80,19 +127,30 @@ pub fn run() {
         .try_init();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
+        .manage(forward::Language::default())
         .setup(|app| {
             // Nothing here may fail: a failed setup would end the app without a word.
-            let opened = match data_dir(app) {
-                Ok(dir) => tauri::async_runtime::block_on(open_node(&dir)),
-                Err(e) => Err(error::Error {
-                    kind: "storage".into(),
-                    message: format!("no place to keep Hearth's data: {e}"),
-                }),
+            let (dir, opened) = match data_dir(app) {
+                Ok(dir) => {
+                    let opened = tauri::async_runtime::block_on(open_node(&dir));
+                    (Some(dir), opened)
+                }
+                Err(e) => (
+                    None,
+                    Err(error::Error {
+                        kind: "storage".into(),
+                        message: format!("no place to keep Hearth's data: {e}"),
+                    }),
+                ),
             };
             if let Ok(node) = &opened {
                 forward::spawn(app.handle().clone(), node.clone());
             }
-            app.manage(Slot(opened));
+            open_window(app, dir.as_deref())?;
+            app.manage(Slot {
+                dir,
+                state: std::sync::Mutex::new(opened),
+            });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -124,6 +182,7 @@ pub fn run() {
             commands::set_relays,
             commands::set_relay_for_family,
             commands::network_status,
+            commands::set_language,
         ])
         .build(tauri::generate_context!());
     let app = match app {

@@ -61,6 +61,8 @@ pub fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
 pub struct Running {
     child: Child,
     lines: mpsc::Receiver<serde_json::Value>,
+    /// Every line read so far, whether a wait matched it or not.
+    seen: std::cell::RefCell<Vec<serde_json::Value>>,
 }
 
 impl Running {
@@ -135,12 +137,24 @@ impl Running {
                 }
             }
         });
-        Running { child, lines }
+        Running {
+            child,
+            lines,
+            seen: Default::default(),
+        }
     }
 
     /// The next event line already printed, if any (without waiting).
     pub fn try_next(&self) -> Option<serde_json::Value> {
-        self.lines.try_recv().ok()
+        let v = self.lines.try_recv().ok()?;
+        self.seen.borrow_mut().push(v.clone());
+        Some(v)
+    }
+
+    /// Every event line printed so far (the ones waits consumed too).
+    pub fn history(&self) -> Vec<serde_json::Value> {
+        while self.try_next().is_some() {}
+        self.seen.borrow().clone()
     }
 
     pub fn pid(&self) -> u32 {
@@ -156,8 +170,12 @@ impl Running {
         let deadline = Instant::now() + Duration::from_secs(secs);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.lines.recv_timeout(left) {
-                Ok(v) if pred(&v) => return v,
-                Ok(_) => {}
+                Ok(v) => {
+                    self.seen.borrow_mut().push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
                 Err(_) => break,
             }
         }

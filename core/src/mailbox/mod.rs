@@ -37,6 +37,11 @@ pub struct Limits {
     pub total_bytes: u64,
     /// Topics one device may create.
     pub topics_per_device: u64,
+    /// Topics created from one network source (an IPv4 address or IPv6 /64: a household).
+    /// Device keys cost nothing to make; addresses do.
+    pub topics_per_source: u64,
+    /// Envelope bytes in the topics created from one network source.
+    pub source_bytes: u64,
     /// Topics in the whole mailbox.
     pub total_topics: u64,
     /// Member devices of one topic.
@@ -49,9 +54,13 @@ impl Default for Limits {
         Limits {
             retention: Duration::from_secs(30 * 24 * 3600),
             topic_bytes: 64 << 20,
-            device_bytes: 256 << 20,
+            device_bytes: 128 << 20,
             total_bytes: 4 << 30,
             topics_per_device: 256,
+            // A household of a dozen devices, each in a few dozen conversations.
+            topics_per_source: 1024,
+            // Eight households fill the mailbox: one machine with many keys cannot.
+            source_bytes: 512 << 20,
             total_topics: 100_000,
             members_per_topic: 256,
         }

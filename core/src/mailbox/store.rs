@@ -17,7 +17,7 @@ use crate::ids::{DeviceId, TopicId};
 use crate::sync::protocol::{Want, BATCH_BYTES};
 use crate::sync::VersionVectors;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE topics (
@@ -55,24 +55,34 @@ CREATE TABLE depositors (
 ) WITHOUT ROWID, STRICT;
 ";
 
-/// Opens (creating if needed) the mailbox database at `path`.
+/// Upgrades, in order: entry `i` takes the schema from version `i + 1` to `i + 2`. A fresh
+/// database is made by the first schema and every upgrade, so both paths give one schema.
+const UPGRADES: &[&str] = &[
+    // 2: each topic remembers the network source that created it; quotas per source.
+    "ALTER TABLE topics ADD COLUMN source BLOB NOT NULL DEFAULT x'';
+     CREATE INDEX topics_by_source ON topics(source);",
+];
+
+/// Opens (creating or upgrading if needed) the mailbox database at `path`.
 pub fn open(path: &Path) -> Result<Connection> {
     let c = crate::storage::open(path, false)?;
     let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    match v {
-        0 => {
-            let tx = c.unchecked_transaction()?;
+    if v > SCHEMA_VERSION {
+        return Err(Error::OpenDatabase {
+            path: path.into(),
+            cause: format!("mailbox schema {v} is newer than this relay"),
+        });
+    }
+    if v < SCHEMA_VERSION {
+        let tx = c.unchecked_transaction()?;
+        if v == 0 {
             tx.execute_batch(SCHEMA)?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-            tx.commit()?;
         }
-        SCHEMA_VERSION => {}
-        other => {
-            return Err(Error::OpenDatabase {
-                path: path.into(),
-                cause: format!("mailbox schema {other} is newer than this relay"),
-            })
+        for up in &UPGRADES[(v.max(1) - 1) as usize..] {
+            tx.execute_batch(up)?;
         }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
     }
     Ok(c)
 }
@@ -86,7 +96,8 @@ fn is_member(c: &Connection, topic: &TopicId, device: &DeviceId) -> Result<bool>
     )
 }
 
-/// Keeps `topics` for their member lists, as asked by `requester`. Returns the topics now kept
+/// Keeps `topics` for their member lists, as asked by `requester` connected from `source` (an
+/// IPv4 address or IPv6 /64, see `relay::per_ip`). Returns the topics now kept
 /// for it: new ones (within its limits), and existing ones it is a member of (whose member
 /// lists grow by the devices named). Any other topic is silently left alone.
 ///
@@ -97,11 +108,18 @@ fn is_member(c: &Connection, topic: &TopicId, device: &DeviceId) -> Result<bool>
 pub fn keep(
     c: &mut Connection,
     requester: &DeviceId,
+    source: &[u8],
     topics: &[(TopicId, Vec<DeviceId>)],
     now_ms: u64,
     limits: &Limits,
 ) -> Result<Vec<TopicId>> {
     let tx = c.transaction()?;
+    // Device keys are free to make: what one network source may create is bounded too.
+    let mut from_source: u64 = tx.query_row(
+        "SELECT COUNT(*) FROM topics WHERE source = ?1",
+        [source],
+        |r| r.get::<_, i64>(0),
+    )? as u64;
     let mut created: u64 = tx.query_row(
         "SELECT COUNT(*) FROM topics WHERE creator = ?1",
         [requester.0],
@@ -128,14 +146,18 @@ pub fn keep(
                 params![topic.as_bytes(), now_ms as i64],
             )?;
         } else {
-            if created >= limits.topics_per_device || total >= limits.total_topics {
+            if created >= limits.topics_per_device
+                || from_source >= limits.topics_per_source
+                || total >= limits.total_topics
+            {
                 continue;
             }
             tx.execute(
-                "INSERT INTO topics (topic, creator, kept_at) VALUES (?1, ?2, ?3)",
-                params![topic.as_bytes(), requester.0, now_ms as i64],
+                "INSERT INTO topics (topic, creator, kept_at, source) VALUES (?1, ?2, ?3, ?4)",
+                params![topic.as_bytes(), requester.0, now_ms as i64, source],
             )?;
             created += 1;
+            from_source += 1;
             total += 1;
         }
         let mut add = tx.prepare_cached("INSERT OR IGNORE INTO members VALUES (?1, ?2)")?;
@@ -242,6 +264,9 @@ pub fn deposit(
         .optional()?
         .unwrap_or(0) as u64;
     let mut allowed: HashMap<TopicId, bool> = HashMap::new();
+    // Bytes held in the topics each network source created, and each topic's source.
+    let mut source_of: HashMap<TopicId, Vec<u8>> = HashMap::new();
+    let mut source_bytes: HashMap<Vec<u8>, u64> = HashMap::new();
     for bytes in envelopes {
         let Ok(env) = Envelope::decode_verified(bytes) else {
             report.refused += 1;
@@ -278,18 +303,44 @@ pub fn deposit(
         let topic_bytes: u64 =
             tx.prepare_cached("SELECT bytes FROM topics WHERE topic = ?1")?
                 .query_row([t.as_bytes()], |r| r.get::<_, i64>(0))? as u64;
+        let source = match source_of.get(&t) {
+            Some(s) => s.clone(),
+            None => {
+                let s: Vec<u8> = tx
+                    .prepare_cached("SELECT source FROM topics WHERE topic = ?1")?
+                    .query_row([t.as_bytes()], |r| r.get(0))?;
+                source_of.insert(t, s.clone());
+                s
+            }
+        };
+        let from_source = match source_bytes.get(&source) {
+            Some(b) => *b,
+            None => {
+                let b = tx
+                    .prepare_cached("SELECT COALESCE(SUM(bytes), 0) FROM topics WHERE source = ?1")?
+                    .query_row([&source], |r| r.get::<_, i64>(0))? as u64;
+                source_bytes.insert(source.clone(), b);
+                b
+            }
+        };
         if topic_bytes + len > limits.topic_bytes
             || mine + len > limits.device_bytes
+            || from_source + len > limits.source_bytes
             || total + len > limits.total_bytes
         {
             report.refused += 1;
             continue;
         }
+        // A seq SQLite cannot hold as an integer is not a real one.
+        let Ok(seq) = i64::try_from(s) else {
+            report.refused += 1;
+            continue;
+        };
         tx.prepare_cached("INSERT INTO mail VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
             .execute(params![
                 t.as_bytes(),
                 a.0,
-                s as i64,
+                seq,
                 bytes,
                 depositor.0,
                 now_ms as i64
@@ -298,6 +349,7 @@ pub fn deposit(
             .execute(params![t.as_bytes(), len as i64])?;
         total += len;
         mine += len;
+        source_bytes.insert(source, from_source + len);
         if s == held + 1 {
             let mut h = s;
             let mut next = tx.prepare_cached(
@@ -412,6 +464,9 @@ mod tests {
         }
     }
 
+    /// One household's network source.
+    const HOME: &[u8] = &[198, 51, 100, 7];
+
     fn db() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let c = open(&dir.path().join("mailbox.db")).unwrap();
@@ -425,7 +480,15 @@ mod tests {
         let (_d, mut c) = db();
         let (mom, son, stranger) = (Device::new(), Device::new(), Device::new());
         let l = Limits::default();
-        let kept = keep(&mut c, &mom.id(), &[(T, vec![mom.id(), son.id()])], 1, &l).unwrap();
+        let kept = keep(
+            &mut c,
+            &mom.id(),
+            HOME,
+            &[(T, vec![mom.id(), son.id()])],
+            1,
+            &l,
+        )
+        .unwrap();
         assert_eq!(kept, vec![T]);
         let envs: Vec<Vec<u8>> = (1..=3).map(|s| mom.envelope(T, s, 100)).collect();
         let r = deposit(&mut c, &mom.id(), &envs, 2, &l).unwrap();
@@ -458,7 +521,15 @@ mod tests {
         assert_eq!(r.refused, 1);
         let r = deposit(&mut c, &stranger.id(), &[mom.envelope(T, 4, 10)], 4, &l).unwrap();
         assert_eq!(r.refused, 1);
-        let kept = keep(&mut c, &stranger.id(), &[(T, vec![stranger.id()])], 5, &l).unwrap();
+        let kept = keep(
+            &mut c,
+            &stranger.id(),
+            HOME,
+            &[(T, vec![stranger.id()])],
+            5,
+            &l,
+        )
+        .unwrap();
         assert!(kept.is_empty());
         assert!(!is_member(&c, &T, &stranger.id()).unwrap());
         // A member cannot store a stranger's envelope either.
@@ -471,7 +542,7 @@ mod tests {
         let (_d, mut c) = db();
         let (mom, stranger) = (Device::new(), Device::new());
         let l = Limits::default();
-        keep(&mut c, &mom.id(), &[(T, vec![mom.id()])], 1, &l).unwrap();
+        keep(&mut c, &mom.id(), HOME, &[(T, vec![mom.id()])], 1, &l).unwrap();
         let other = TopicId([8; 16]);
         // Deposits into the family's topic and into a topic nobody keeps look the same.
         let a = deposit(&mut c, &stranger.id(), &[mom.envelope(T, 1, 10)], 2, &l).unwrap();
@@ -488,7 +559,7 @@ mod tests {
         let (_d, mut c) = db();
         let mom = Device::new();
         let l = Limits::default();
-        keep(&mut c, &mom.id(), &[(T, vec![mom.id()])], 1, &l).unwrap();
+        keep(&mut c, &mom.id(), HOME, &[(T, vec![mom.id()])], 1, &l).unwrap();
         let mut forged = mom.envelope(T, 1, 50);
         let n = forged.len();
         forged[n - 70] ^= 1;
@@ -502,7 +573,7 @@ mod tests {
         let (_d, mut c) = db();
         let mom = Device::new();
         let l = Limits::default();
-        keep(&mut c, &mom.id(), &[(T, vec![mom.id()])], 1, &l).unwrap();
+        keep(&mut c, &mom.id(), HOME, &[(T, vec![mom.id()])], 1, &l).unwrap();
         let e: Vec<Vec<u8>> = (1..=4).map(|s| mom.envelope(T, s, 10)).collect();
         deposit(&mut c, &mom.id(), &[e[2].clone(), e[3].clone()], 2, &l).unwrap();
         assert_eq!(have(&c, &[T]).unwrap().get(&T, &mom.id()), 0);
@@ -527,6 +598,7 @@ mod tests {
         let kept = keep(
             &mut c,
             &mom.id(),
+            HOME,
             &[
                 (T, vec![dad.id()]),
                 (t2, vec![dad.id()]),
@@ -572,7 +644,7 @@ mod tests {
                 .map(|i| DeviceId([round * 4 + i + 1; 32]))
                 .collect();
             assert_eq!(
-                keep(&mut c, &mom.id(), &[(T, others)], 1, &l).unwrap(),
+                keep(&mut c, &mom.id(), HOME, &[(T, others)], 1, &l).unwrap(),
                 vec![T]
             );
         }
@@ -598,7 +670,7 @@ mod tests {
             retention: std::time::Duration::from_secs(60),
             ..Limits::default()
         };
-        keep(&mut c, &mom.id(), &[(T, vec![mom.id()])], 0, &l).unwrap();
+        keep(&mut c, &mom.id(), HOME, &[(T, vec![mom.id()])], 0, &l).unwrap();
         deposit(&mut c, &mom.id(), &[mom.envelope(T, 1, 10)], 1_000, &l).unwrap();
         deposit(&mut c, &mom.id(), &[mom.envelope(T, 2, 10)], 50_000, &l).unwrap();
         assert_eq!(purge(&mut c, 70_000, &l).unwrap(), 1);
@@ -610,5 +682,95 @@ mod tests {
         // Later, with nothing left and nobody keeping it, the topic itself goes.
         assert_eq!(purge(&mut c, 200_000, &l).unwrap(), 1);
         assert_eq!(usage(&c).unwrap(), Usage::default());
+    }
+
+    /// Fresh device keys from one household's address get no more room than the household:
+    /// topics and bytes are bounded per network source, so one machine cannot fill the
+    /// mailbox (or lock families out of it) by making up identities.
+    #[test]
+    fn many_identities_from_one_source_share_its_quota() {
+        let (_d, mut c) = db();
+        let l = Limits {
+            topics_per_source: 3,
+            source_bytes: 2_000,
+            ..Limits::default()
+        };
+        let mut kept = 0;
+        let sybils: Vec<Device> = (0..6).map(|_| Device::new()).collect();
+        for (i, d) in sybils.iter().enumerate() {
+            let t = TopicId([100 + i as u8; 16]);
+            kept += keep(&mut c, &d.id(), HOME, &[(t, vec![d.id()])], 1, &l)
+                .unwrap()
+                .len();
+        }
+        assert_eq!(kept, 3, "only three topics from one source");
+        let mut stored = 0u32;
+        for (i, d) in sybils.iter().enumerate().take(3) {
+            let t = TopicId([100 + i as u8; 16]);
+            for seq in 1..=4 {
+                stored += deposit(&mut c, &d.id(), &[d.envelope(t, seq, 300)], 2, &l)
+                    .unwrap()
+                    .new;
+            }
+        }
+        let held = usage(&c).unwrap().bytes;
+        assert!(
+            held <= 2_000,
+            "the source's bytes stay in its bound: {held}"
+        );
+        assert!(
+            stored >= 3 && stored < 12,
+            "some stored, the rest refused: {stored}"
+        );
+        // Another household still gets in.
+        let family = Device::new();
+        let elsewhere: &[u8] = &[203, 0, 113, 9];
+        let t = TopicId([42; 16]);
+        assert_eq!(
+            keep(
+                &mut c,
+                &family.id(),
+                elsewhere,
+                &[(t, vec![family.id()])],
+                3,
+                &l
+            )
+            .unwrap(),
+            vec![t]
+        );
+        assert_eq!(
+            deposit(&mut c, &family.id(), &[family.envelope(t, 1, 300)], 3, &l)
+                .unwrap()
+                .new,
+            1
+        );
+    }
+
+    /// A database made by the first schema and upgraded is the same as a fresh one.
+    #[test]
+    fn an_upgraded_mailbox_has_the_fresh_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.db");
+        {
+            let c = crate::storage::open(&old, false).unwrap();
+            c.execute_batch(SCHEMA).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let schema = |c: &Connection| -> Vec<String> {
+            let mut st = c
+                .prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
+                .unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        };
+        let upgraded = open(&old).unwrap();
+        let fresh = open(&dir.path().join("fresh.db")).unwrap();
+        assert_eq!(schema(&upgraded), schema(&fresh));
+        let v: i64 = upgraded
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
     }
 }

@@ -45,6 +45,28 @@ pub fn relay_peer(addr: &Multiaddr) -> Option<libp2p::PeerId> {
     }
 }
 
+/// The relay an address goes through: `/ip4/…/tcp/…/p2p/<relay>/p2p-circuit/p2p/<device>`
+/// gives `/ip4/…/tcp/…/p2p/<relay>`. That is how a relay travels in an invite: as the
+/// inviter's relayed address.
+pub fn relay_of(addr: &Multiaddr) -> Option<Multiaddr> {
+    let mut out = Multiaddr::empty();
+    for p in addr.iter() {
+        if p == Protocol::P2pCircuit {
+            return relay_peer(&out).map(|_| out);
+        }
+        out.push(p);
+    }
+    None
+}
+
+/// The address at which `device` is reached through `relay` (a relay address as configured).
+pub fn via_relay(relay: &Multiaddr, device: libp2p::PeerId) -> Multiaddr {
+    relay
+        .clone()
+        .with(Protocol::P2pCircuit)
+        .with(Protocol::P2p(device))
+}
+
 /// True for an address through a relay (`…/p2p-circuit…`).
 pub fn is_relayed(addr: &Multiaddr) -> bool {
     addr.iter().any(|p| p == Protocol::P2pCircuit)
@@ -53,6 +75,29 @@ pub fn is_relayed(addr: &Multiaddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relayed_address_names_its_relay() {
+        let relay: Multiaddr =
+            "/ip4/203.0.113.5/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+                .parse()
+                .unwrap();
+        let device = libp2p::PeerId::random();
+        let via = via_relay(&relay, device);
+        assert!(is_relayed(&via));
+        assert_eq!(relay_of(&via), Some(relay.clone()));
+        assert_eq!(
+            relay_of(&relay),
+            None,
+            "a relay's own address goes through no relay"
+        );
+        let bare: Multiaddr = "/ip4/203.0.113.5/tcp/4001/p2p-circuit".parse().unwrap();
+        assert_eq!(
+            relay_of(&bare),
+            None,
+            "a circuit without a relay peer id is no relay"
+        );
+    }
 
     #[test]
     fn classes() {

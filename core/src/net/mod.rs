@@ -142,6 +142,9 @@ pub struct RelayStatus {
     pub reserved: bool,
     /// Its mailbox keeps this many of our topics.
     pub kept: usize,
+    /// The devices whose mail it keeps for us (members of those topics).
+    #[serde(skip)]
+    pub holds_for: Vec<DeviceId>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -161,15 +164,19 @@ pub struct Status {
 }
 
 impl Status {
-    /// True if some mailbox keeps our topics right now.
-    pub fn has_mailbox(&self) -> bool {
-        self.relays.iter().any(|r| r.connected && r.kept > 0)
+    /// True if a mailbox we are connected to keeps mail for `device` right now.
+    pub fn mailbox_for(&self, device: &DeviceId) -> bool {
+        self.relays
+            .iter()
+            .any(|r| r.connected && r.holds_for.contains(device))
     }
 }
 
 pub(crate) enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<()>>),
     Status(oneshot::Sender<Status>),
+    /// Start using one more relay (learned from an invite).
+    AddRelay(Multiaddr),
     Stop(oneshot::Sender<()>),
 }
 
@@ -194,6 +201,14 @@ impl Handle {
 
     pub async fn dial(&self, addr: Multiaddr) -> Result<()> {
         self.ask(|tx| Command::Dial(addr, tx)).await?
+    }
+
+    /// Starts using one more relay, without a restart (ignored in LAN-only mode).
+    pub async fn add_relay(&self, addr: Multiaddr) -> Result<()> {
+        self.tx
+            .send(Command::AddRelay(addr))
+            .await
+            .map_err(|_| Error::Shutdown)
     }
 
     pub async fn status(&self) -> Result<Status> {

@@ -109,6 +109,11 @@ struct Relay {
     /// When we last asked its mailbox to keep our topics (the mailbox drops topics nobody
     /// asked for within its retention period, so we ask again every hour).
     kept_at: Option<Instant>,
+    /// What we last asked its mailbox to keep: topics and their member devices. Its answer
+    /// counts only for these (a relay cannot make us believe it keeps anything else).
+    asked: HashMap<TopicId, Vec<DeviceId>>,
+    /// Devices whose mail it keeps for us: members of the topics its answer confirmed.
+    holds_for: BTreeSet<DeviceId>,
 }
 
 pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair) -> Result<Handle> {
@@ -179,21 +184,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
     };
     if !task.cfg.lan_only {
         for addr in task.cfg.relays.clone() {
-            if let Some(peer) = relay_peer(&addr) {
-                task.relays.insert(
-                    peer,
-                    Relay {
-                        addr,
-                        listener: None,
-                        reserved: false,
-                        retry_at: Instant::now(),
-                        backoff: RESERVE_BACKOFF_MIN,
-                        registered_at: None,
-                        kept: 0,
-                        kept_at: None,
-                    },
-                );
-            }
+            task.add_relay(addr);
         }
         task.maintain_relays();
     }
@@ -307,6 +298,12 @@ impl Task {
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
             }
+            Command::AddRelay(addr) => {
+                // LAN-only mode never uses relays, however they were learned.
+                if !self.cfg.lan_only && self.add_relay(addr) {
+                    self.maintain_relays();
+                }
+            }
             Command::Stop(_) => {}
         }
     }
@@ -334,6 +331,7 @@ impl Task {
                 connected: self.swarm.is_connected(peer),
                 reserved: r.reserved,
                 kept: r.kept,
+                holds_for: r.holds_for.iter().copied().collect(),
             })
             .collect();
         relays.sort_by(|a, b| a.addr.cmp(&b.addr));
@@ -465,6 +463,7 @@ impl Task {
                 if self.swarm.is_connected(&peer) {
                     if let Some(r) = self.relays.get_mut(&peer) {
                         r.kept_at = Some(Instant::now());
+                        r.asked.extend(topics.iter().cloned());
                     }
                     for part in topics.chunks(mailbox::MAX_KEEP_TOPICS) {
                         let part = part
@@ -749,12 +748,22 @@ impl Task {
             SwarmEvent::Behaviour(BehaviourEvent::Dcutr(dcutr::Event {
                 remote_peer_id,
                 result,
-            })) => match result {
-                Ok(_) => tracing::info!(peer = %remote_peer_id, "hole punched: direct connection"),
-                Err(e) => {
-                    tracing::debug!(peer = %remote_peer_id, error = %e, "hole punching failed; staying relayed")
+            })) => {
+                match &result {
+                    Ok(_) => {
+                        tracing::info!(peer = %remote_peer_id, "hole punched: direct connection")
+                    }
+                    Err(e) => {
+                        tracing::debug!(peer = %remote_peer_id, error = %e, "hole punching failed; staying relayed")
+                    }
                 }
-            },
+                if let Some(device) = device_of(&remote_peer_id) {
+                    self.node.emit(Event::HolePunch {
+                        device,
+                        direct: result.is_ok(),
+                    });
+                }
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Rendezvous(e)) => self.on_rendezvous(e),
             SwarmEvent::Behaviour(BehaviourEvent::Mailbox(e)) => self.on_mailbox(e),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(list))) => {
@@ -880,6 +889,7 @@ impl Task {
             if p.mailbox {
                 if let Some(r) = self.relays.get_mut(&peer_id) {
                     r.kept = 0;
+                    r.holds_for.clear();
                 }
                 self.node.emit(Event::RelayChanged);
             } else {
@@ -893,6 +903,32 @@ impl Task {
             }
         }
         self.update_paths();
+    }
+
+    /// Starts using a relay (reserving, registering, its mailbox); false if it was known.
+    fn add_relay(&mut self, addr: Multiaddr) -> bool {
+        let Some(peer) = relay_peer(&addr) else {
+            return false;
+        };
+        if self.relays.contains_key(&peer) || self.relays.len() >= crate::settings::MAX_RELAYS {
+            return false;
+        }
+        self.relays.insert(
+            peer,
+            Relay {
+                addr,
+                listener: None,
+                reserved: false,
+                retry_at: Instant::now(),
+                backoff: RESERVE_BACKOFF_MIN,
+                registered_at: None,
+                kept: 0,
+                kept_at: None,
+                asked: HashMap::new(),
+                holds_for: BTreeSet::new(),
+            },
+        );
+        true
     }
 
     /// Reserves on relays that hold no reservation for us (after backoff), and registers at
@@ -1099,20 +1135,23 @@ impl Task {
             } => match response {
                 mailbox::Response::Kept { topics } => {
                     tracing::info!(relay = %peer, topics = topics.len(), "mailbox keeps our topics");
-                    if let Some(r) = self.relays.get_mut(&peer) {
-                        r.kept = topics.len();
-                    }
-                    if let Some(p) = self.peers.get_mut(&peer) {
-                        // Answers to a keep list sent in parts add up.
-                        for t in topics {
-                            if !p.shared.contains(&t) {
-                                p.shared.push(t);
-                            }
+                    let me = self.me;
+                    let (Some(r), Some(p)) =
+                        (self.relays.get_mut(&peer), self.peers.get_mut(&peer))
+                    else {
+                        return;
+                    };
+                    // Answers to a keep list sent in parts add up; only what we asked counts.
+                    for t in topics {
+                        let Some(members) = r.asked.get(&t) else {
+                            continue;
+                        };
+                        r.holds_for.extend(members.iter().filter(|d| **d != me));
+                        if !p.shared.contains(&t) {
+                            p.shared.push(t);
                         }
-                        if let Some(r) = self.relays.get_mut(&peer) {
-                            r.kept = p.shared.len();
-                        }
                     }
+                    r.kept = p.shared.len();
                     self.node.emit(Event::RelayChanged);
                     self.update_paths();
                     self.send_sync(peer);
@@ -1386,16 +1425,24 @@ impl Task {
                 }
             }
         }
-        let mailbox = self
-            .peers
-            .values()
-            .any(|p| p.mailbox && !p.shared.is_empty());
-        let unreachable = if mailbox { Path::Mailbox } else { Path::None };
-        for (d, old) in &self.paths {
-            if !now.contains_key(d) && *old != unreachable {
-                now.insert(*d, unreachable.clone());
-            } else if !now.contains_key(d) {
-                now.insert(*d, old.clone());
+        // Not reachable now: mailbox only if a connected mailbox keeps mail for that device.
+        let unreachable = |d: &DeviceId| {
+            let mailbox = self.relays.iter().any(|(peer, r)| {
+                r.holds_for.contains(d) && self.peers.get(peer).is_some_and(|p| p.mailbox)
+            });
+            if mailbox {
+                Path::Mailbox
+            } else {
+                Path::None
+            }
+        };
+        let mut held: BTreeSet<DeviceId> = BTreeSet::new();
+        for r in self.relays.values() {
+            held.extend(r.holds_for.iter().copied());
+        }
+        for d in self.paths.keys().chain(held.iter()) {
+            if !now.contains_key(d) {
+                now.insert(*d, unreachable(d));
             }
         }
         let changed: Vec<(DeviceId, Path)> = now

@@ -16,6 +16,12 @@ use crate::sync::protocol as sync;
 const MAX_CONNECTIONS: u32 = 2048;
 const MAX_PER_PEER: u32 = 8;
 const MAX_PENDING: u32 = 256;
+/// Connections open or opening from one network source (an IPv4 address or IPv6 /64): a
+/// household's devices, each with a connection or two. Reservations and circuits live on
+/// connections, so this also bounds what one machine can hold of those, whatever number of
+/// peer ids it makes up: 1,024 reservations need at least 16 sources. An operator whose
+/// families sit behind one shared NAT raises it (`hearth relay --max-per-source`).
+pub const MAX_CONNECTIONS_PER_SOURCE: u32 = 64;
 /// Refuse new connections when the relay process uses more than this much memory.
 pub const MAX_MEMORY_BYTES: usize = 512 * 1024 * 1024;
 
@@ -34,6 +40,7 @@ const RENDEZVOUS_MAX_TTL: u64 = 72 * 3600;
 
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    pub per_ip: super::per_ip::Behaviour,
     pub limits: connection_limits::Behaviour,
     pub memory: memory_connection_limits::Behaviour,
     pub identify: identify::Behaviour,
@@ -49,7 +56,9 @@ fn per(limit: u32, interval: Duration) -> (NonZeroU32, Duration) {
     (NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN), interval)
 }
 
-pub fn relay_config() -> relay::Config {
+/// The relay's limits; `per_source` is the connections one network source may hold, and the
+/// per-IP reservation and circuit bursts follow from it.
+pub fn relay_config(per_source: u32) -> relay::Config {
     let mut cfg = relay::Config {
         max_reservations: MAX_RESERVATIONS,
         max_reservations_per_peer: MAX_RESERVATIONS_PER_PEER,
@@ -62,21 +71,22 @@ pub fn relay_config() -> relay::Config {
         ..relay::Config::default()
     };
     // Token buckets: a burst, then one more every interval. A whole family behind one home
-    // NAT shares an IP, so the per-IP buckets are wider than the per-peer ones.
-    let (n, i) = per(20, Duration::from_secs(10));
+    // NAT shares an IP, so the per-IP buckets are wider than the per-peer ones; a device
+    // renews its reservation about once an hour and opens a circuit per family device.
+    let (n, i) = per(8, Duration::from_secs(30));
     cfg = cfg.reservation_rate_per_peer(n, i);
-    let (n, i) = per(200, Duration::from_secs(1));
+    let (n, i) = per(per_source / 2, Duration::from_secs(10));
     cfg = cfg.reservation_rate_per_ip(n, i);
-    let (n, i) = per(60, Duration::from_secs(5));
+    let (n, i) = per(32, Duration::from_secs(5));
     cfg = cfg.circuit_src_per_peer(n, i);
-    let (n, i) = per(300, Duration::from_secs(1));
+    let (n, i) = per(per_source, Duration::from_secs(2));
     cfg.circuit_src_per_ip(n, i)
 }
 
 impl Behaviour {
-    pub fn new(key: &libp2p::identity::Keypair) -> Self {
+    pub fn new(key: &libp2p::identity::Keypair, per_source: u32) -> Self {
         let local: PeerId = key.public().to_peer_id();
-        let mut relay = relay::Behaviour::new(local, relay_config());
+        let mut relay = relay::Behaviour::new(local, relay_config(per_source));
         // The operator says where the relay is reachable; it serves from the start.
         relay.set_status(Some(relay::Status::Enable));
         let sync_codec = request_response::cbor::codec::Codec::default()
@@ -89,6 +99,7 @@ impl Behaviour {
             .with_request_timeout(REQUEST_TIMEOUT)
             .with_max_concurrent_streams(16);
         Behaviour {
+            per_ip: super::per_ip::Behaviour::new(per_source as usize),
             limits: connection_limits::Behaviour::new(
                 connection_limits::ConnectionLimits::default()
                     .with_max_established(Some(MAX_CONNECTIONS))

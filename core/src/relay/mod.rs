@@ -14,6 +14,7 @@
 //! mailbox database; no member key and no plaintext ever reach it.
 
 mod behaviour;
+pub mod per_ip;
 mod task;
 
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::mailbox::store::Usage;
 use crate::mailbox::Limits;
 
+pub use behaviour::MAX_CONNECTIONS_PER_SOURCE;
 pub use task::start;
 
 #[derive(Clone, Debug)]
@@ -37,6 +39,8 @@ pub struct Config {
     /// (behind a port forward). Listen addresses that are concrete are announced anyway.
     pub external: Vec<Multiaddr>,
     pub limits: Limits,
+    /// Connections one network source (IPv4 address, IPv6 /64) may hold open.
+    pub max_per_source: u32,
 }
 
 /// What the relay is doing right now.

@@ -1,7 +1,7 @@
 //! The relay's event loop: owns its swarm; mailbox work runs on blocking threads against the
 //! mailbox database and reports back on an internal channel, so the loop never waits on disk.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use serde_bytes::ByteBuf;
 use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
 
 use super::behaviour::{Behaviour, BehaviourEvent};
+use super::per_ip::Source;
 use super::{Command, Config, Handle, RelayEvent, Status};
 use crate::error::{Error, Result};
 use crate::ids::DeviceId;
@@ -25,6 +26,9 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 /// Mailbox requests in flight at once; beyond that a request is refused, not queued, so a
 /// flood cannot grow memory.
 const MAX_IN_FLIGHT: usize = 64;
+/// Of those, at most this many from one network source, so that one machine flooding the
+/// mailbox cannot starve the families using it.
+const MAX_IN_FLIGHT_PER_SOURCE: usize = 8;
 /// Idle connections close after this long (clients ping, so family connections stay).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -54,7 +58,7 @@ pub async fn start(cfg: Config) -> Result<Handle> {
         .with_quic()
         .with_dns()
         .map_err(|e| Error::Invalid(format!("dns: {e}")))?
-        .with_behaviour(Behaviour::new)
+        .with_behaviour(|key| Behaviour::new(key, cfg.max_per_source))
         .map_err(|e| Error::Invalid(format!("network behaviour: {e}")))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
         .build();
@@ -75,6 +79,7 @@ pub async fn start(cfg: Config) -> Result<Handle> {
         limits: Arc::new(cfg.limits.clone()),
         itx,
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        in_flight_by_source: Arc::new(Mutex::new(HashMap::new())),
         events: events.clone(),
         reservations: HashSet::new(),
         circuits: 0,
@@ -94,6 +99,7 @@ struct Task {
     limits: Arc<Limits>,
     itx: mpsc::Sender<Internal>,
     in_flight: Arc<Semaphore>,
+    in_flight_by_source: Arc<Mutex<HashMap<Source, usize>>>,
     events: broadcast::Sender<RelayEvent>,
     reservations: HashSet<PeerId>,
     circuits: usize,
@@ -308,9 +314,11 @@ impl Task {
     /// already in flight.
     fn with_db<T: Send + 'static>(
         &self,
+        source: Option<Source>,
         work: impl FnOnce(&mut Connection, &Limits) -> Result<T> + Send + 'static,
         done: impl FnOnce(Option<T>) -> Internal + Send + 'static,
     ) -> std::result::Result<(), ()> {
+        let share = SourceShare::take(&self.in_flight_by_source, source).ok_or(())?;
         let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
             return Err(());
         };
@@ -324,6 +332,7 @@ impl Task {
             })
             .await;
             drop(permit);
+            drop(share);
             let out = match out {
                 Ok(Ok(v)) => Some(v),
                 Ok(Err(e)) => {
@@ -395,7 +404,8 @@ impl Task {
         };
         // When busy, the channel is dropped unanswered: the peer sees a failed request and
         // retries on its next sync.
-        let res = self.with_db(work, move |out| {
+        let source = self.swarm.behaviour().per_ip.source_of(&peer);
+        let res = self.with_db(source, work, move |out| {
             Internal::Sync(channel, out.unwrap_or(fallback))
         });
         if res.is_err() {
@@ -422,9 +432,12 @@ impl Task {
         };
         let mailbox::Request::Keep { topics, .. } = req;
         let events = self.events.clone();
+        let source = self.swarm.behaviour().per_ip.source_of(&peer);
+        let source_bytes = source.map(|s| s.as_bytes().to_vec()).unwrap_or_default();
         let _ = self.with_db(
+            source,
             move |c, l| {
-                let kept = store::keep(c, &device, &topics, now_ms(), l)?;
+                let kept = store::keep(c, &device, &source_bytes, &topics, now_ms(), l)?;
                 let _ = events.send(RelayEvent::Kept {
                     peer: peer.to_string(),
                     topics: kept.len(),
@@ -441,5 +454,43 @@ impl Task {
                 )
             },
         );
+    }
+}
+
+/// One request's place among those in flight from its network source; given back on drop.
+struct SourceShare {
+    counts: Arc<Mutex<HashMap<Source, usize>>>,
+    source: Option<Source>,
+}
+
+impl SourceShare {
+    /// None when that source already has its share in flight.
+    fn take(counts: &Arc<Mutex<HashMap<Source, usize>>>, source: Option<Source>) -> Option<Self> {
+        if let Some(s) = source {
+            let mut m = counts.lock().ok()?;
+            let n = m.entry(s).or_default();
+            if *n >= MAX_IN_FLIGHT_PER_SOURCE {
+                return None;
+            }
+            *n += 1;
+        }
+        Some(SourceShare {
+            counts: counts.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for SourceShare {
+    fn drop(&mut self) {
+        let (Some(s), Ok(mut m)) = (self.source, self.counts.lock()) else {
+            return;
+        };
+        if let Some(n) = m.get_mut(&s) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&s);
+            }
+        }
     }
 }

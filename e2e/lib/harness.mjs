@@ -121,17 +121,22 @@ export const hearthJson = (dir, ...args) =>
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l));
 
-/** `hearth run` on loopback, without mDNS; its JSON event lines are collected. */
-export async function runNode(dir) {
+/**
+ * `hearth run` on loopback, without mDNS; its JSON event lines are collected. `listen` picks
+ * the address (a node started again on its old address is found where the family remembers
+ * it); by default any free port. `addrs` are the addresses it listens on.
+ */
+export async function runNode(dir, { listen = '/ip4/127.0.0.1/tcp/0' } = {}) {
   const child = track(spawn(HEARTH, ['--data-dir', dir, '--json', 'run', '--no-mdns',
-    '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'], ...group }));
+    '--listen', listen], { stdio: ['ignore', 'pipe', 'inherit'], ...group }));
   const events = [];
   readline.createInterface({ input: child.stdout }).on('line', (l) => {
     try { events.push(JSON.parse(l)); } catch { /* not an event line */ }
   });
-  await until('hearth run to listen', () => events.find((e) => e.event === 'listening'));
+  const listening = await until('hearth run to listen', () => events.find((e) => e.event === 'listening'));
   return {
     events,
+    addrs: listening.addrs ?? [],
     waitFor: (what, pred) => until(what, () => events.find(pred)),
     stop: () => new Promise((res) => {
       if (child.exitCode !== null) return res();
@@ -215,6 +220,30 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
       const file = join(ARTIFACTS, `${name}-${String(shot).padStart(2, '0')}-${label}.png`);
       await browser.saveScreenshot(file);
       return file;
+    },
+    /**
+     * For node:test's `afterEach`: when the test just run failed, a screenshot named after
+     * it (`<app>-FAILED-<test name>.png`) and the page's text beside it. Never throws: the
+     * window may already be gone.
+     */
+    async onFailure(t) {
+      if (t.passed !== false) return null;
+      const slug = String(t.name)
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}]+/gu, '-')
+        .replace(/^-|-$/g, '')
+        .slice(0, 80);
+      const file = join(ARTIFACTS, `${name}-FAILED-${slug}.png`);
+      try {
+        await browser.saveScreenshot(file);
+        const text = await browser.execute(() => document.body?.innerText ?? '');
+        writeFileSync(file.replace(/\.png$/, '.txt'), `${t.name}\n${t.error?.stack ?? t.error ?? ''}\n\n${text}`);
+        process.stderr.write(`e2e: the failure's screenshot is ${file}\n`);
+        return file;
+      } catch (e) {
+        process.stderr.write(`e2e: no screenshot of the failure (${e.message})\n`);
+        return null;
+      }
     },
     async quit() {
       try { await browser.deleteSession(); } catch { /* the app may already be gone */ }

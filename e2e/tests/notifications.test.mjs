@@ -2,7 +2,7 @@
 // (through the freedesktop Notifications service on the session bus) with who wrote and what;
 // closing the window shuts the node down cleanly, so the data directory is free and whole.
 
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchApp, runNode, hearth, hearthJson, tmp, until, stopAll } from '../lib/harness.mjs';
 import { notificationService } from '../lib/notifications.mjs';
@@ -18,6 +18,10 @@ before(async () => {
   grandma = await runNode(grandmaDir);
   notifications = await notificationService();
   app = await launchApp('notify', { env: { DBUS_SESSION_BUS_ADDRESS: notifications.address } });
+});
+
+afterEach(async (t) => {
+  await app?.onFailure(t);
 });
 
 after(async () => {
@@ -60,8 +64,13 @@ test('a message while the window is not focused shows a notification', async () 
 });
 
 test('closing the window shuts the node down cleanly', async () => {
+  await app.screenshot('before-close');
+  assert.doesNotMatch(app.output(), /hearth: node stopped/, 'the node is still running');
   // WebdriverIO ends the session when the last window goes; that is expected here.
   await app.browser.closeWindow().catch(() => {});
+  // The shell says so only once Node::shutdown() succeeded (everything queued committed);
+  // a crash, a kill or a failed shutdown never prints it.
+  await until('the app to report its node stopped', () => app.output().includes('hearth: node stopped'));
   // The node released its data directory: the CLI can open it, and everything is whole.
   await until('the data directory to be free', () => {
     try {

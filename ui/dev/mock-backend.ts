@@ -1,13 +1,16 @@
 // A fake Tauri shell for working on the UI in a plain browser: `npm run dev`, then open
 // http://localhost:1420/dev/mock.html (add `?profile=1` to skip first run, `&big=1` for a
-// conversation of 100k messages). It implements CONTRACT.md in memory and emits the same
-// events; it is not part of the app build.
+// conversation of 100k messages, `&fail=list_chats,family_board` to see those commands fail
+// until `hearthMock.failing.clear()` in the console). It implements CONTRACT.md in memory and
+// emits the same events; it is not part of the app build.
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 
 const params = new URLSearchParams(location.search);
 const BIG = params.has('big');
+/** Commands that fail (with a storage error), to see the screens' error states. */
+const failing = new Set((params.get('fail') ?? '').split(',').filter(Boolean));
 const DAY = 86_400_000;
 
 const hex = (n: number, len = 32) => n.toString(16).padStart(len, '0');
@@ -132,7 +135,6 @@ function restartNetwork() {
   const run = ++netRun;
   state.relayLive.clear();
   emit({ event: 'relay_changed' });
-  emit({ event: 'board_changed' });
   if (state.settings.lan_only) return;
   // Only the first relay answers; the second stays unreachable.
   const addr = state.settings.relays[0];
@@ -141,7 +143,6 @@ function restartNetwork() {
     if (run !== netRun) return;
     state.relayLive.set(addr, { connected: true, reserved: false });
     emit({ event: 'relay_changed' });
-    emit({ event: 'board_changed' });
   }, 1000);
   setTimeout(() => {
     if (run !== netRun) return;
@@ -366,7 +367,6 @@ const commands: Record<string, (a: Any) => Any> = {
       touch(c.chat);
       emit({ event: 'messages_changed', chat: c.chat });
     }
-    emit({ event: 'board_changed' });
     emit({ event: 'chats_changed' });
   },
   get_settings: () => clone(state.settings),
@@ -424,6 +424,7 @@ seed();
   async invoke(cmd: string, args: Any) {
     const f = commands[cmd];
     if (!f) throw { kind: 'unavailable', message: `The mock has no command ${cmd}.` };
+    if (failing.has(cmd)) throw { kind: 'storage', message: `opening database: disk I/O error (mock, ${cmd})` };
     // A round trip through JSON, like the real IPC.
     const out = await f(args ? JSON.parse(JSON.stringify(args)) : {});
     return out === undefined ? null : JSON.parse(JSON.stringify(out));
@@ -431,4 +432,4 @@ seed();
   metadata: { currentWindow: { label: 'main' }, currentWebview: { windowLabel: 'main', label: 'main' } },
 };
 (window as Any).__TAURI_EVENT_PLUGIN_INTERNALS__ = { unregisterListener() {} };
-(window as Any).hearthMock = { state, emit };
+(window as Any).hearthMock = { state, emit, failing };

@@ -129,7 +129,6 @@ export type HearthEvent =
   | { event: 'envelopes_added'; topic: string }
   | { event: 'path_changed'; device: string; path: Path }
   | { event: 'delivery_changed'; chat: string }
-  | { event: 'board_changed' }
   | { event: 'relay_changed' };
 
 /** A rejected command, normalised: `kind` is a machine word, `message` a sentence for people. */

@@ -43,6 +43,18 @@ export const en = {
   'error.kind.document': "A conversation could not be read.",
   'error.kind.bundle': "That file could not be read as Hearth messages.",
   'error.kind.unknown': 'Something unexpected happened.',
+  'error.load.stale': 'What you see may be out of date.',
+  'error.load.profile': 'Hearth could not read who you are on this device.',
+  'error.load.chats': 'Your chats could not be loaded.',
+  'error.load.messages': 'The messages could not be loaded.',
+  'error.load.older': 'Earlier messages could not be loaded.',
+  'error.load.contacts': 'Your contacts could not be loaded.',
+  'error.load.invite': 'Your code could not be made.',
+  'error.load.board': 'The family board could not be loaded.',
+  'error.load.members': 'The group members could not be loaded.',
+  'error.load.settings': 'The settings could not be loaded.',
+  'error.load.network': 'The connection could not be checked.',
+  'error.load.search': 'The search did not work.',
 
   'first_run.title': 'Welcome to Hearth',
   'first_run.intro':
@@ -226,6 +238,10 @@ export const en = {
   'settings.lan_only': 'Only use the home network',
   'settings.lan_only_help':
     'When this is on, Hearth only talks to devices on the same home network (LAN) and never uses the internet.',
+  'settings.mode.loading': 'Checking the connection…',
+  'settings.mode.lan_only': 'Right now: only the home network is used.',
+  'settings.mode.internet': 'Right now: the home network and the internet are used.',
+  'settings.mode.off': 'Right now: not connected to any network.',
   'settings.relays_label': 'Relays',
   'settings.relays_help':
     'One relay address per line. Relays pass messages along when your family is not on the same network.',

@@ -9,7 +9,7 @@ import { DELIVERY_STATES, deliveryLabel } from '../lib/delivery';
 import { PATHS } from '../lib/reach';
 import { pathPhrase } from '../lib/board';
 import { KNOWN_ERROR_KINDS, errorKey } from '../lib/errors';
-import { RELAY_STATES, relayStateKey } from '../lib/network';
+import { NETWORK_MODES, RELAY_STATES, networkModeKey, relayStateKey } from '../lib/network';
 
 const dicts: Record<string, Record<string, string>> = { en, ko };
 const SRC = fileURLToPath(new URL('..', import.meta.url));
@@ -87,6 +87,7 @@ describe('translations', () => {
       ...DELIVERY_STATES.map((s) => deliveryLabel(s)!.key),
       ...DELIVERY_STATES.flatMap((s) => deliveryLabel(s)!.hint ?? []),
       ...RELAY_STATES.map(relayStateKey),
+      ...NETWORK_MODES.map(networkModeKey),
       'board.reachable',
       'board.mailbox_only',
       'board.unreachable',

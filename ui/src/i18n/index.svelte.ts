@@ -42,3 +42,8 @@ export function setLang(lang: Lang): void {
 export function applyLang(): void {
   if (typeof document !== 'undefined') document.documentElement.lang = i18n.lang;
 }
+
+/** The words lib/text.ts needs, in the current language (read inside `$derived`). */
+export function messageWords(): { checkIn: string; deleted: string; you: string } {
+  return { checkIn: t('checkin.card_title'), deleted: t('message.deleted'), you: t('common.you') };
+}

@@ -45,6 +45,18 @@ export const ko: Record<Key, string> = {
   'error.kind.document': "대화를 읽을 수 없어요.",
   'error.kind.bundle': "이 파일은 Hearth 메시지로 읽을 수 없어요.",
   'error.kind.unknown': '예상하지 못한 문제가 생겼어요.',
+  'error.load.stale': '보이는 내용이 최신이 아닐 수 있어요.',
+  'error.load.profile': '이 기기에서 내 정보를 읽지 못했어요.',
+  'error.load.chats': '대화 목록을 불러오지 못했어요.',
+  'error.load.messages': '메시지를 불러오지 못했어요.',
+  'error.load.older': '이전 메시지를 불러오지 못했어요.',
+  'error.load.contacts': '연락처를 불러오지 못했어요.',
+  'error.load.invite': '내 코드를 만들지 못했어요.',
+  'error.load.board': '가족 현황을 불러오지 못했어요.',
+  'error.load.members': '그룹 구성원을 불러오지 못했어요.',
+  'error.load.settings': '설정을 불러오지 못했어요.',
+  'error.load.network': '연결 상태를 확인하지 못했어요.',
+  'error.load.search': '검색하지 못했어요.',
 
   'first_run.title': 'Hearth에 오신 것을 환영해요',
   'first_run.intro':
@@ -228,6 +240,10 @@ export const ko: Record<Key, string> = {
   'settings.lan_only': '집 네트워크만 사용하기',
   'settings.lan_only_help':
     '켜 두면 Hearth가 같은 집 네트워크(LAN)에 있는 기기하고만 이야기하고 인터넷은 전혀 쓰지 않아요.',
+  'settings.mode.loading': '연결 상태를 확인하는 중…',
+  'settings.mode.lan_only': '지금: 집 네트워크만 사용하고 있어요.',
+  'settings.mode.internet': '지금: 집 네트워크와 인터넷을 사용하고 있어요.',
+  'settings.mode.off': '지금: 어떤 네트워크에도 연결되어 있지 않아요.',
   'settings.relays_label': '중계 서버',
   'settings.relays_help':
     '한 줄에 중계 서버 주소를 하나씩 적어 주세요. 가족이 같은 네트워크에 없을 때 중계 서버가 메시지를 전해 줘요.',

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Coalescer, topicsFor, type Topic } from './events';
+import type { HearthEvent } from '../api';
+import { Coalescer, HEARTH_EVENTS, topicsFor, type Topic } from './events';
 
 describe('what to re-read on an event', () => {
   it('re-reads the conversation and the list for messages', () => {
@@ -12,14 +13,44 @@ describe('what to re-read on an event', () => {
     );
   });
 
-  it('refreshes reachability on path and board changes', () => {
+  it('refreshes reachability on path changes', () => {
     expect(topicsFor({ event: 'path_changed', device: 'd', path: 'lan' })).toEqual(
       expect.arrayContaining(['board', 'chats']),
     );
-    expect(topicsFor({ event: 'board_changed' })).toContain('board');
     expect(topicsFor({ event: 'contacts_changed' })).toEqual(expect.arrayContaining(['contacts', 'chats']));
-    expect(topicsFor({ event: 'chats_changed' })).toEqual(['chats']);
     expect(topicsFor({ event: 'envelopes_added', topic: 't' })).toEqual([]);
+  });
+
+  it('re-reads the board on every event the core sends that changes it', () => {
+    // The core has no board event: waiting counts follow my messages and their receipts,
+    // check-ins arrive as messages, and membership decides whom the board lists.
+    const changesBoard: HearthEvent[] = [
+      { event: 'profile_changed' },
+      { event: 'contacts_changed' },
+      { event: 'chats_changed' },
+      { event: 'messages_changed', chat: 'c' },
+      { event: 'message_received', chat: 'c', message: 'm' },
+      { event: 'delivery_changed', chat: 'c' },
+      { event: 'path_changed', device: 'd', path: 'none' },
+      { event: 'relay_changed' },
+    ];
+    for (const e of changesBoard) expect(topicsFor(e), e.event).toContain('board');
+  });
+
+  it('knows every event the core emits, and no other', () => {
+    // core/src/events.rs, `Event` (snake_case tags).
+    const core = [
+      'profile_changed',
+      'contacts_changed',
+      'chats_changed',
+      'messages_changed',
+      'message_received',
+      'envelopes_added',
+      'path_changed',
+      'delivery_changed',
+      'relay_changed',
+    ];
+    expect([...HEARTH_EVENTS].sort()).toEqual([...core].sort());
   });
 
   it('re-reads the network status and the board when a relay changes', () => {

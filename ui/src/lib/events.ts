@@ -9,23 +9,40 @@ import type { HearthEvent } from '../api';
  */
 export type Topic = 'profile' | 'contacts' | 'chats' | 'board' | 'network' | `messages:${string}`;
 
+/** Every event the shell forwards (core/src/events.rs); the Record makes TypeScript check it. */
+const EVENT_NAMES: Record<HearthEvent['event'], true> = {
+  profile_changed: true,
+  contacts_changed: true,
+  chats_changed: true,
+  messages_changed: true,
+  message_received: true,
+  envelopes_added: true,
+  path_changed: true,
+  delivery_changed: true,
+  relay_changed: true,
+};
+export const HEARTH_EVENTS = Object.keys(EVENT_NAMES) as HearthEvent['event'][];
+
 export function topicsFor(e: HearthEvent): Topic[] {
+  // The board (who is reachable, my messages waiting for them, their check-ins) has no event
+  // of its own: it is re-read on everything it is made of.
   switch (e.event) {
     case 'profile_changed':
       return ['profile', 'board'];
     case 'contacts_changed':
       return ['contacts', 'chats', 'board'];
     case 'chats_changed':
-      return ['chats'];
+      // Joining, leaving or being removed from a group changes whom the board lists.
+      return ['chats', 'board'];
     case 'messages_changed':
-      return [`messages:${e.chat}`, 'chats'];
+      // A message of mine now waits for someone; a check-in arrived or was synced.
+      return [`messages:${e.chat}`, 'chats', 'board'];
     case 'message_received':
       return [`messages:${e.chat}`, 'chats', 'board'];
     case 'delivery_changed':
+      // Receipts: fewer of my messages wait for them.
       return [`messages:${e.chat}`, 'board'];
     case 'path_changed':
-      return ['board', 'chats'];
-    case 'board_changed':
       return ['board', 'chats'];
     case 'relay_changed':
       // Reachability through a relay, and mailboxes, shape the board (and the chat dots).

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { NetworkStatus, RelayStatus } from '../api';
-import { RELAY_STATES, findRelay, relayLabel, relayPeer, relayRows, relayStateKey } from './network';
+import {
+  NETWORK_MODES,
+  RELAY_STATES,
+  findRelay,
+  networkMode,
+  networkModeKey,
+  relayLabel,
+  relayPeer,
+  relayRows,
+  relayStateKey,
+} from './network';
 
 const A = '/ip4/203.0.113.5/tcp/4001/p2p/12D3KooWAlpha';
 const B = '/dns4/relay.example/tcp/4001/p2p/12D3KooWBeta';
@@ -91,5 +101,20 @@ describe('matching configured relays with the network', () => {
     const live = status([relay(A, { connected: true })]);
     expect(relayRows([A], live, true)[0].state).toBe('unused');
     expect(relayRows([A], status([], true), false)[0].state).toBe('unused');
+  });
+});
+
+describe('the network mode shown in the settings', () => {
+  it('says what the network runs under, from its status', () => {
+    expect(networkMode(undefined)).toBe('loading');
+    expect(networkMode(null)).toBe('off');
+    expect(networkMode(status([], true))).toBe('lan_only');
+    expect(networkMode(status([]))).toBe('internet');
+    expect(NETWORK_MODES.map(networkModeKey)).toEqual([
+      'settings.mode.loading',
+      'settings.mode.lan_only',
+      'settings.mode.internet',
+      'settings.mode.off',
+    ]);
   });
 });

@@ -83,3 +83,23 @@ export function relayRows(
   const off = lanOnly || (status?.lan_only ?? false);
   return configured.map((addr) => ({ addr, ...relayLabel(findRelay(addr, status?.relays ?? []), off) }));
 }
+
+/**
+ * How the network runs right now, as the shell reports it (`network_status`), not as the
+ * settings ask: `lan_only`, `internet` (home network and the internet), `off` (networking is
+ * not running), or `loading` before the first answer.
+ */
+export type NetworkMode = 'loading' | 'lan_only' | 'internet' | 'off';
+
+export const NETWORK_MODES: readonly NetworkMode[] = ['loading', 'lan_only', 'internet', 'off'];
+
+/** `status`: undefined before the first answer; null while networking is off. */
+export function networkMode(status: NetworkStatus | null | undefined): NetworkMode {
+  if (status === undefined) return 'loading';
+  if (status === null) return 'off';
+  return status.lan_only ? 'lan_only' : 'internet';
+}
+
+export function networkModeKey(mode: NetworkMode): string {
+  return `settings.mode.${mode}`;
+}

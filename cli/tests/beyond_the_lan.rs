@@ -345,7 +345,7 @@ fn a_relay_dies_mid_conversation_and_nothing_is_lost() {
         .expect("Mom saw Dad on the LAN");
     let dropped: Vec<_> = history[on_lan..]
         .iter()
-        .filter(|v| v["device"] == dad_device && v["path"] != "lan")
+        .filter(|v| v["device"] == dad_device && v["path"].as_str().is_some_and(|p| p != "lan"))
         .collect();
     assert!(
         dropped.is_empty(),

@@ -195,7 +195,7 @@ pub fn run() {
     app.run(|handle, event| {
         if let RunEvent::Exit = event {
             // Everything queued is committed before the process ends.
-            if let Some(Ok(node)) = handle.try_state::<Slot>().map(|s| s.node().cloned()) {
+            if let Some(Ok(node)) = handle.try_state::<Slot>().map(|s| s.node()) {
                 if tauri::async_runtime::block_on(node.shutdown()).is_ok() {
                     eprintln!("hearth: node stopped");
                 }

@@ -719,7 +719,7 @@ mod tests {
             "the source's bytes stay in its bound: {held}"
         );
         assert!(
-            stored >= 3 && stored < 12,
+            (3..12).contains(&stored),
             "some stored, the rest refused: {stored}"
         );
         // Another household still gets in.

@@ -25,6 +25,15 @@ pub fn is_lan(addr: &Multiaddr) -> bool {
     }
 }
 
+/// True for loopback addresses: another device's loopback is our own machine.
+pub fn is_loopback(addr: &Multiaddr) -> bool {
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => ip.is_loopback(),
+        Some(Protocol::Ip6(ip)) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
 /// True for unspecified listen addresses (0.0.0.0 / ::), never worth announcing.
 pub fn is_unspecified(addr: &Multiaddr) -> bool {
     match addr.iter().next() {

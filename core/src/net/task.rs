@@ -20,7 +20,7 @@ use libp2p::{
 use serde_bytes::ByteBuf;
 use tokio::sync::{broadcast, mpsc};
 
-use super::addr::{is_lan, is_unspecified, relay_peer};
+use super::addr::{is_lan, is_loopback, is_unspecified, relay_peer};
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::{
     Command, Config, Handle, Path, PeerStatus, RelayStatus, Status, ANTI_ENTROPY_INTERVAL,
@@ -39,6 +39,9 @@ use crate::sync::{store, VersionVectors};
 const INTERNAL_QUEUE: usize = 256;
 /// Push batches per topic flush; the rest follows in the next flush or sync.
 const MAX_FLUSH_BATCHES: usize = 8;
+/// Addresses of a relayed family device dialled beside the relay: its listen addresses
+/// (a device has a handful; more would only be someone's mistake).
+const MAX_BESIDE_DIALS: usize = 8;
 /// How often relay reservations and rendezvous registrations are checked.
 const RELAY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Re-reserving after a relay went away: first retry after this, doubling up to the maximum.
@@ -65,6 +68,8 @@ struct Peer {
     /// The `have` of our last sync request to this peer, advanced by what its answers carry,
     /// so the next batch of a long catch-up is requested before this one is ingested.
     requested: VersionVectors,
+    /// Where it says it listens (identify), for a direct dial beside a relayed connection.
+    listen: Vec<Multiaddr>,
 }
 
 enum Internal {
@@ -413,11 +418,16 @@ impl Task {
             }
             Internal::Shared { peer, topics, sync } => {
                 tracing::debug!(%peer, topics = topics.len(), sync, "shared topics");
+                let mut became_family = false;
                 if let Some(p) = self.peers.get_mut(&peer) {
+                    became_family = p.shared.is_empty() && !topics.is_empty();
                     p.shared = topics;
                     if sync {
                         self.send_sync(peer);
                     }
+                }
+                if became_family {
+                    self.dial_beside_relay(peer);
                 }
                 self.update_paths();
             }
@@ -789,10 +799,54 @@ impl Task {
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
                 ..
-            })) => {}
+            })) => {
+                if let Some(p) = self.peers.get_mut(&peer_id) {
+                    p.listen = info
+                        .listen_addrs
+                        .into_iter()
+                        .take(MAX_BESIDE_DIALS)
+                        .collect();
+                }
+                self.dial_beside_relay(peer_id);
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
             _ => {}
+        }
+    }
+
+    /// A family device reached only through a relay told us where it listens: dial those
+    /// addresses beside the relayed connection. A device with a public address (or a port
+    /// forward) is then reached directly, and one on our own LAN over the LAN; the relayed
+    /// connection closes once a direct one stands. Strangers' addresses are never dialled.
+    fn dial_beside_relay(&mut self, peer: PeerId) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        let family = !p.mailbox && !p.shared.is_empty();
+        if !family || self.directly_connected(&peer) || self.relays.contains_key(&peer) {
+            return;
+        }
+        let addrs: Vec<Multiaddr> = p
+            .listen
+            .iter()
+            .filter(|a| !super::addr::is_relayed(a) && !is_unspecified(a) && !is_loopback(a))
+            .filter(|a| !self.cfg.lan_only || is_lan(a))
+            .take(MAX_BESIDE_DIALS)
+            .cloned()
+            .collect();
+        if addrs.is_empty() {
+            return;
+        }
+        tracing::debug!(%peer, n = addrs.len(), "dialing beside a relayed connection");
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .condition(PeerCondition::Always)
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, error = %e, "dial beside the relay failed");
         }
     }
 
@@ -851,6 +905,7 @@ impl Task {
                 known: VersionVectors::default(),
                 reach: Vec::new(),
                 requested: VersionVectors::default(),
+                listen: Vec::new(),
             },
         );
         if is_relay {
@@ -1230,6 +1285,14 @@ impl Task {
             } => {
                 self.pending_sync.remove(&request_id);
                 tracing::debug!(%peer, %error, "sync request failed");
+                // One of several connections to the peer closed under the request (a relayed
+                // one giving way to a direct one): ask again now, over what remains, rather
+                // than at the next periodic sync.
+                if matches!(error, request_response::OutboundFailure::ConnectionClosed)
+                    && self.swarm.is_connected(&peer)
+                {
+                    self.send_sync(peer);
+                }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, %error, "inbound sync failed");
@@ -1343,10 +1406,12 @@ impl Task {
                             });
                         }
                     }
-                    for (t, a) in theirs.0 {
-                        if p.shared.contains(&t) {
-                            p.known.0.insert(t, a);
-                        }
+                    // Their answer is what they hold: of a shared topic it does not name,
+                    // nothing (an inviter does not yet name the invite's topic to us). What
+                    // we believed they held (a push that was lost with a connection) gives way.
+                    for t in &p.shared {
+                        let held = theirs.0.get(t).cloned().unwrap_or_default();
+                        p.known.0.insert(*t, held);
                     }
                     p.reach = reach;
                     // Whatever they lack of the shared topics gets pushed.

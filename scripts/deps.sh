@@ -33,6 +33,8 @@ if [ "${1:-}" != app ]; then
   command -v dbus-daemon >/dev/null || need+=(dbus-daemon)
   command -v xdotool >/dev/null || need+=(xdotool)
   command -v xmessage >/dev/null || need+=(x11-utils)
+  # Closes the app's window as a window manager would (e2e/lib/wm-close.py, through libX11).
+  command -v python3 >/dev/null || need+=(python3)
   # Korean text and emoji in the end-to-end screenshots (a family's desktop has these fonts).
   have_pkg fonts-noto-cjk || need+=(fonts-noto-cjk)
   have_pkg fonts-noto-color-emoji || need+=(fonts-noto-color-emoji)

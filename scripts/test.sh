@@ -13,6 +13,7 @@ npm ci --prefix tools/yjs-check --no-audit --no-fund --silent
 npm ci --prefix ui --no-audit --no-fund --silent
 npm ci --prefix e2e --no-audit --no-fund --silent
 npm test --prefix ui --silent
+npm run check --prefix ui --silent
 npm run build --prefix ui --silent
 
 # hearth-core and the CLI (with its relay) build without Tauri, GTK or any system library:

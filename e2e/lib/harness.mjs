@@ -5,7 +5,7 @@
 // Waiting is always for a condition (with a deadline), never a fixed sleep.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -244,6 +244,31 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
         process.stderr.write(`e2e: no screenshot of the failure (${e.message})\n`);
         return null;
       }
+    },
+    /** The app's process id: the hearth-app whose HEARTH_DATA_DIR is this instance's. */
+    pid() {
+      const pids = execFileSync('pgrep', ['-x', 'hearth-app'], { encoding: 'utf8' }).trim().split('\n');
+      return Number(pids.find((p) => {
+        try {
+          return readFileSync(`/proc/${p}/environ`, 'latin1').split('\0').includes(`HEARTH_DATA_DIR=${dataDir}`);
+        } catch {
+          return false;
+        }
+      }));
+    },
+    /**
+     * Closes the window the way a person does: its close button, which the window manager
+     * turns into WM_DELETE_WINDOW (sent by lib/wm-close.py, as Xvfb has no window manager).
+     * Returns the app's pid. (WebDriver's own "close window" ends the session, and with it
+     * the app, at once: it tests nothing about how the app closes.)
+     */
+    closeWindow() {
+      const pid = app.pid();
+      const windows = execFileSync('xdotool', ['search', '--pid', String(pid), '--name', '^Hearth$'], { encoding: 'utf8' })
+        .trim()
+        .split('\n');
+      for (const w of windows) execFileSync('python3', [join(here, 'wm-close.py'), w]);
+      return pid;
     },
     async quit() {
       try { await browser.deleteSession(); } catch { /* the app may already be gone */ }

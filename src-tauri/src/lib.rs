@@ -147,6 +147,7 @@ pub fn run() {
                 forward::spawn(app.handle().clone(), node.clone());
             }
             open_window(app, dir.as_deref())?;
+            stop_on_signal(app.handle().clone());
             app.manage(Slot {
                 dir,
                 state: std::sync::Mutex::new(opened),
@@ -192,14 +193,51 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    app.run(|handle, event| {
-        if let RunEvent::Exit = event {
-            // Everything queued is committed before the process ends.
-            if let Some(Ok(node)) = handle.try_state::<Slot>().map(|s| s.node()) {
-                if tauri::async_runtime::block_on(node.shutdown()).is_ok() {
-                    eprintln!("hearth: node stopped");
-                }
-            }
+    app.run(|handle, event| match event {
+        // The window going is the app going: stop the node while the process surely still
+        // runs (a desktop, or a WebDriver session, may end it as soon as its last window is
+        // gone), and again at exit for any other way out.
+        RunEvent::WindowEvent {
+            event: tauri::WindowEvent::CloseRequested { .. } | tauri::WindowEvent::Destroyed,
+            ..
         }
+        | RunEvent::Exit => shutdown(handle),
+        _ => {}
     });
+}
+
+/// SIGTERM (a desktop logging out, `kill`, a system shutdown) and SIGINT end the app the way
+/// closing its window does: the node stops cleanly first.
+fn stop_on_signal(handle: tauri::AppHandle) {
+    #[cfg(all(unix, desktop))]
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        handle.exit(0);
+    });
+    #[cfg(not(all(unix, desktop)))]
+    let _ = handle;
+}
+
+/// Stops the node once: everything queued is committed and the write-ahead log folded into
+/// the database before the process ends.
+fn shutdown(handle: &tauri::AppHandle) {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    if let Some(Ok(node)) = handle.try_state::<Slot>().map(|s| s.node()) {
+        if tauri::async_runtime::block_on(node.shutdown()).is_ok() {
+            eprintln!("hearth: node stopped");
+        }
+    }
 }

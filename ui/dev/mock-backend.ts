@@ -385,6 +385,7 @@ const commands: Record<string, (a: Any) => Any> = {
     state.settings.relay_for_family = enabled;
     restartNetwork();
   },
+  set_language: () => {},
   network_status: () => {
     if (!state.profile) return null;
     const kept = mailboxChats().length;

@@ -220,6 +220,8 @@ export const setRelayForFamily = (enabled: boolean) =>
   call<void>('set_relay_for_family', { enabled });
 /** Null while networking is off. */
 export const networkStatus = () => call<NetworkStatus | null>('network_status');
+/** Tells the shell the UI's language, for what it says itself (notifications). */
+export const setLanguage = (language: string) => call<void>('set_language', { language });
 
 // ---------------------------------------------------------------------------------------------
 // Events

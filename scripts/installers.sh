@@ -18,7 +18,7 @@ budget=$((15 * 1000 * 1000))
 for f in "$DEB" "$RPM"; do
   size=$(stat -c %s "$f")
   awk -v n="$(basename "$f")" -v s="$size" 'BEGIN { printf "installer %s: %.2f MB (budget 15 MB)\n", n, s / 1e6 }'
-  [ "$size" -le "$budget" ] || echo "warning: $(basename "$f") is over the size budget" >&2
+  [ "$size" -le "$budget" ] || { echo "$(basename "$f") is over the 15 MB installer budget" >&2; exit 1; }
 done
 
 # The .rpm carries the binary, the desktop entry and the icons.

@@ -297,6 +297,7 @@ async fn mailbox_only_is_said_of_contacts_whose_mail_it_keeps() {
 #[derive(NetworkBehaviour)]
 struct Stranger {
     relay: libp2p::relay::client::Behaviour,
+    identify: libp2p::identify::Behaviour,
     rendezvous: libp2p::rendezvous::client::Behaviour,
     sync: request_response::cbor::Behaviour<Request, Response>,
     mailbox: request_response::cbor::Behaviour<mailbox::Request, mailbox::Response>,
@@ -316,6 +317,10 @@ fn stranger() -> Swarm<Stranger> {
         .unwrap()
         .with_behaviour(|key, relay| Stranger {
             relay,
+            identify: libp2p::identify::Behaviour::new(libp2p::identify::Config::new(
+                "/stranger/1".into(),
+                key.public(),
+            )),
             rendezvous: libp2p::rendezvous::client::Behaviour::new(key.clone()),
             sync: request_response::Behaviour::with_codec(
                 request_response::cbor::codec::Codec::default()
@@ -614,6 +619,62 @@ async fn floods_and_oversize_frames_are_refused_and_the_relay_keeps_serving() {
     }
 }
 
+/// Asks the relay at `relay` for a reservation; true if it granted one.
+async fn reserve(s: &mut Swarm<Stranger>, relay: &Multiaddr) -> bool {
+    s.listen_on(relay.clone().with(libp2p::multiaddr::Protocol::P2pCircuit))
+        .unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
+            .await
+            .expect("a reservation answer")
+        {
+            SwarmEvent::Behaviour(StrangerEvent::Relay(
+                libp2p::relay::client::Event::ReservationReqAccepted { .. },
+            )) => return true,
+            SwarmEvent::ListenerClosed { .. } | SwarmEvent::ConnectionClosed { .. } => {
+                return false
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Any libp2p implementation can use the relay: its identify answer lists the standard
+/// protocols it serves — circuit relay v2 (hop), rendezvous, AutoNAT v2, ping, identify —
+/// besides Hearth's sync and mailbox.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_speaks_the_standard_libp2p_protocols() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, addr) = start_relay(dir.path()).await;
+    let mut s = stranger();
+    s.dial(addr).unwrap();
+    let info = loop {
+        match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
+            .await
+            .expect("the relay identifies itself")
+        {
+            SwarmEvent::Behaviour(StrangerEvent::Identify(libp2p::identify::Event::Received {
+                info,
+                ..
+            })) => break info,
+            _ => {}
+        }
+    };
+    let spoken: Vec<String> = info.protocols.iter().map(|p| p.to_string()).collect();
+    for p in [
+        "/libp2p/circuit/relay/0.2.0/hop",
+        "/rendezvous/1.0.0",
+        "/libp2p/autonat/2/dial-request",
+        "/ipfs/ping/1.0.0",
+        "/ipfs/id/1.0.0",
+        "/hearth/sync/1",
+        "/hearth/mailbox/1",
+    ] {
+        assert!(spoken.iter().any(|s| s == p), "{p} not in {spoken:?}");
+    }
+    assert!(info.agent_version.starts_with("hearth-relay/"));
+}
+
 /// Peer ids cost nothing: one machine making up identities gets a household's share of the
 /// relay (connections, and with them reservations), and a family on another address is
 /// still served.
@@ -697,22 +758,8 @@ async fn one_machine_with_many_identities_cannot_take_the_relays_slots() {
     // Each held identity asks for a reservation: no more than its connections allow.
     let mut reserved = 0;
     for s in held.iter_mut() {
-        s.listen_on(v4.clone().with(libp2p::multiaddr::Protocol::P2pCircuit))
-            .unwrap();
-        loop {
-            match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
-                .await
-                .expect("a reservation answer")
-            {
-                SwarmEvent::Behaviour(StrangerEvent::Relay(
-                    libp2p::relay::client::Event::ReservationReqAccepted { .. },
-                )) => {
-                    reserved += 1;
-                    break;
-                }
-                SwarmEvent::ListenerClosed { .. } | SwarmEvent::ConnectionClosed { .. } => break,
-                _ => {}
-            }
+        if reserve(s, &v4).await {
+            reserved += 1;
         }
     }
     assert!(
@@ -724,21 +771,10 @@ async fn one_machine_with_many_identities_cannot_take_the_relays_slots() {
     // A family device on another address connects and reserves as usual.
     let mut family = stranger();
     connect(&mut family, &v6).await;
-    family
-        .listen_on(v6.clone().with(libp2p::multiaddr::Protocol::P2pCircuit))
-        .unwrap();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), family.select_next_some())
-            .await
-            .expect("the family's reservation")
-        {
-            SwarmEvent::Behaviour(StrangerEvent::Relay(
-                libp2p::relay::client::Event::ReservationReqAccepted { .. },
-            )) => break,
-            SwarmEvent::ListenerClosed { .. } => panic!("the family was refused a reservation"),
-            _ => {}
-        }
-    }
+    assert!(
+        reserve(&mut family, &v6).await,
+        "the family was refused a reservation"
+    );
     // When the flood's connections go, their slots are free again.
     drop(held);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

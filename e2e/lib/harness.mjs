@@ -218,6 +218,10 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
     async screenshot(label) {
       shot += 1;
       const file = join(ARTIFACTS, `${name}-${String(shot).padStart(2, '0')}-${label}.png`);
+      // What the DOM says is painted two frames later: the picture shows what was checked.
+      await browser
+        .executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())))
+        .catch(() => {});
       await browser.saveScreenshot(file);
       return file;
     },

@@ -515,13 +515,7 @@ impl Task {
                     } else {
                         PeerCondition::DisconnectedAndNotDialing
                     };
-                    let opts = DialOpts::peer_id(peer)
-                        .addresses(addrs)
-                        .condition(condition)
-                        .build();
-                    if let Err(e) = self.swarm.dial(opts) {
-                        tracing::debug!(%peer, error = %e, "dial failed");
-                    }
+                    self.dial_peer(peer, addrs, condition, "dial failed");
                 }
             }
         }
@@ -841,12 +835,29 @@ impl Task {
             return;
         }
         tracing::debug!(%peer, n = addrs.len(), "dialing beside a relayed connection");
+        self.dial_peer(
+            peer,
+            addrs,
+            PeerCondition::Always,
+            "dial beside the relay failed",
+        );
+    }
+
+    /// Dials `peer` at `addrs` under `condition`; a dial that cannot start is only logged
+    /// (`what` says which dial it was).
+    fn dial_peer(
+        &mut self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        condition: PeerCondition,
+        what: &str,
+    ) {
         let opts = DialOpts::peer_id(peer)
             .addresses(addrs)
-            .condition(PeerCondition::Always)
+            .condition(condition)
             .build();
         if let Err(e) = self.swarm.dial(opts) {
-            tracing::debug!(%peer, error = %e, "dial beside the relay failed");
+            tracing::debug!(%peer, error = %e, "{what}");
         }
     }
 
@@ -1112,13 +1123,12 @@ impl Task {
         if addrs.is_empty() || self.swarm.is_connected(&peer) {
             return;
         }
-        let opts = DialOpts::peer_id(peer)
-            .addresses(addrs)
-            .condition(PeerCondition::DisconnectedAndNotDialing)
-            .build();
-        if let Err(e) = self.swarm.dial(opts) {
-            tracing::debug!(%peer, error = %e, "dial through relays failed");
-        }
+        self.dial_peer(
+            peer,
+            addrs,
+            PeerCondition::DisconnectedAndNotDialing,
+            "dial through relays failed",
+        );
     }
 
     fn on_rendezvous(&mut self, e: rendezvous::client::Event) {
@@ -1139,13 +1149,12 @@ impl Task {
                     if addrs.is_empty() {
                         continue;
                     }
-                    let opts = DialOpts::peer_id(peer)
-                        .addresses(addrs)
-                        .condition(PeerCondition::DisconnectedAndNotDialing)
-                        .build();
-                    if let Err(e) = self.swarm.dial(opts) {
-                        tracing::debug!(%peer, error = %e, "dial of a discovered address failed");
-                    }
+                    self.dial_peer(
+                        peer,
+                        addrs,
+                        PeerCondition::DisconnectedAndNotDialing,
+                        "dial of a discovered address failed",
+                    );
                 }
             }
             rendezvous::client::Event::RegisterFailed {

@@ -649,15 +649,14 @@ async fn the_relay_speaks_the_standard_libp2p_protocols() {
     let mut s = stranger();
     s.dial(addr).unwrap();
     let info = loop {
-        match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
+        if let SwarmEvent::Behaviour(StrangerEvent::Identify(libp2p::identify::Event::Received {
+            info,
+            ..
+        })) = tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
             .await
             .expect("the relay identifies itself")
         {
-            SwarmEvent::Behaviour(StrangerEvent::Identify(libp2p::identify::Event::Received {
-                info,
-                ..
-            })) => break info,
-            _ => {}
+            break info;
         }
     };
     let spoken: Vec<String> = info.protocols.iter().map(|p| p.to_string()).collect();

@@ -416,6 +416,10 @@ fn internet_cut_homes_keep_talking_and_converge() {
             .all(|d| hearth(d, &["chats"]).contains("우리 가족"))
     });
     let g = group_chat(&mom, "우리 가족");
+    // Mom and Dad share a home network: they are connected over it.
+    eventually("Mom reaches Dad over the LAN", 30, || {
+        contact_path(&mom, "Dad") == "lan"
+    });
 
     w.net.cable("ra", "inet", false);
     w.net.cable("rb", "inet", false);

@@ -415,12 +415,17 @@ impl Node {
             s.listen.into_iter().for_each(&mut add);
         }
         let me = self.profile().await?.device.peer_id();
+        // The relays in use: those the network was started with, and any saved since (from
+        // an accepted invite) that it took on without a restart.
+        let saved = self.network_config().await?;
         let cfg = match self.net() {
             Some(h) => h.config().clone(),
-            None => self.network_config().await?,
+            None => saved.clone(),
         };
         if let (Some(me), false) = (me, cfg.lan_only) {
-            for r in &cfg.relays {
+            let mut relays = cfg.relays.clone();
+            relays.extend(saved.relays.into_iter().filter(|r| !cfg.relays.contains(r)));
+            for r in &relays {
                 add(crate::net::addr::via_relay(r, me).to_string());
             }
         }

@@ -146,7 +146,10 @@ pub fn run() {
             if let Ok(node) = &opened {
                 forward::spawn(app.handle().clone(), node.clone());
             }
-            open_window(app, dir.as_deref())?;
+            if let Err(e) = open_window(app, dir.as_deref()) {
+                eprintln!("Hearth could not open its window: {e}");
+                std::process::exit(1);
+            }
             stop_on_signal(app.handle().clone());
             app.manage(Slot {
                 dir,
@@ -223,6 +226,12 @@ fn stop_on_signal(handle: tauri::AppHandle) {
             _ = int.recv() => {}
         }
         handle.exit(0);
+        // Asked twice: someone wants it gone now, stopped or not.
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        std::process::exit(1);
     });
     #[cfg(not(all(unix, desktop)))]
     let _ = handle;

@@ -141,15 +141,17 @@ pub fn keep(
             if !is_member(&tx, topic, requester)? {
                 continue;
             }
+            // A topic from before sources were kept takes its first member's source now.
             tx.execute(
-                "UPDATE topics SET kept_at = ?2 WHERE topic = ?1",
-                params![topic.as_bytes(), now_ms as i64],
+                "UPDATE topics SET kept_at = ?2,
+                   source = CASE WHEN source = x'' THEN ?3 ELSE source END
+                 WHERE topic = ?1",
+                params![topic.as_bytes(), now_ms as i64, source],
             )?;
         } else {
-            if created >= limits.topics_per_device
-                || from_source >= limits.topics_per_source
-                || total >= limits.total_topics
-            {
+            // An unknown source (empty) has no per-source bound; the other bounds hold.
+            let source_full = !source.is_empty() && from_source >= limits.topics_per_source;
+            if created >= limits.topics_per_device || source_full || total >= limits.total_topics {
                 continue;
             }
             tx.execute(
@@ -325,7 +327,7 @@ pub fn deposit(
         };
         if topic_bytes + len > limits.topic_bytes
             || mine + len > limits.device_bytes
-            || from_source + len > limits.source_bytes
+            || (!source.is_empty() && from_source + len > limits.source_bytes)
             || total + len > limits.total_bytes
         {
             report.refused += 1;
@@ -743,6 +745,44 @@ mod tests {
                 .unwrap()
                 .new,
             1
+        );
+    }
+
+    /// Topics from before sources were kept (an upgraded mailbox) are bounded by no source's
+    /// quota, and take the source of the first member who keeps them again.
+    #[test]
+    fn topics_of_unknown_source_are_not_one_shared_bucket() {
+        let (_d, mut c) = db();
+        let l = Limits {
+            topics_per_source: 1,
+            ..Limits::default()
+        };
+        let mom = Device::new();
+        let old: Vec<(TopicId, Vec<DeviceId>)> = (0..3)
+            .map(|i| (TopicId([50 + i; 16]), vec![mom.id()]))
+            .collect();
+        assert_eq!(keep(&mut c, &mom.id(), b"", &old, 1, &l).unwrap().len(), 3);
+        let source_of = |c: &Connection, t: &TopicId| -> Vec<u8> {
+            c.query_row(
+                "SELECT source FROM topics WHERE topic = ?1",
+                [t.as_bytes()],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(source_of(&c, &old[0].0), Vec::<u8>::new());
+        keep(&mut c, &mom.id(), HOME, &old[..1], 2, &l).unwrap();
+        assert_eq!(
+            source_of(&c, &old[0].0),
+            HOME.to_vec(),
+            "the topic took its keeper's source"
+        );
+        let fresh = (TopicId([60; 16]), vec![mom.id()]);
+        assert!(
+            keep(&mut c, &mom.id(), HOME, &[fresh], 3, &l)
+                .unwrap()
+                .is_empty(),
+            "that source's one topic is used"
         );
     }
 

@@ -183,6 +183,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
         dirty: BTreeSet::new(),
         flushing: false,
         pending_sync: HashMap::new(),
+        pending_push: HashMap::new(),
         paths: HashMap::new(),
         discovered: HashMap::new(),
         relays: HashMap::new(),
@@ -215,6 +216,11 @@ struct Task {
     dirty: BTreeSet<TopicId>,
     flushing: bool,
     pending_sync: HashMap<OutboundRequestId, PeerId>,
+    /// Pushes in flight and the topics they carry. We count a pushed envelope as held by
+    /// the peer at once; a push that fails takes that back, or a peer that does not name a
+    /// topic in its sync answers (an inviter, before the contact request arrives) would
+    /// never be sent it again.
+    pending_push: HashMap<OutboundRequestId, Vec<TopicId>>,
     paths: HashMap<DeviceId, Path>,
     /// Peers seen by mDNS and their addresses: dialed once we know them (a stranger on the
     /// LAN may become a fellow member later).
@@ -433,15 +439,17 @@ impl Task {
             }
             Internal::Flushed(list) => {
                 for (peer, batches, mine) in list {
+                    let topics: Vec<TopicId> = mine.0.keys().copied().collect();
                     for batch in batches {
                         let envelopes = batch.into_iter().map(ByteBuf::from).collect();
-                        self.swarm.behaviour_mut().sync.send_request(
+                        let id = self.swarm.behaviour_mut().sync.send_request(
                             &peer,
                             Request::Push {
                                 version: protocol::VERSION,
                                 envelopes,
                             },
                         );
+                        self.pending_push.insert(id, topics.clone());
                     }
                     if let Some(p) = self.peers.get_mut(&peer) {
                         for (t, authors) in mine.0 {
@@ -964,8 +972,10 @@ impl Task {
                     let _ = node.remember_peer(p.device, None, true).await;
                 });
                 // Lost a family device: look for it through every relay at once (the
-                // connection may have gone with a relay that was shut down).
+                // connection may have gone with a relay that was shut down), and on the LAN
+                // (it may have gone with the internet, the device still beside us).
                 self.dial_via_relays(peer_id);
+                self.dial_remembered();
             }
         }
         self.update_paths();
@@ -1283,6 +1293,7 @@ impl Task {
                     request_id,
                 } => {
                     self.pending_sync.remove(&request_id);
+                    self.pending_push.remove(&request_id);
                     self.on_response(peer, response);
                 }
             },
@@ -1294,6 +1305,15 @@ impl Task {
             } => {
                 self.pending_sync.remove(&request_id);
                 tracing::debug!(%peer, %error, "sync request failed");
+                // A lost push: the peer may hold none of what it carried.
+                if let (Some(topics), Some(p)) = (
+                    self.pending_push.remove(&request_id),
+                    self.peers.get_mut(&peer),
+                ) {
+                    for t in topics {
+                        p.known.0.remove(&t);
+                    }
+                }
                 // One of several connections to the peer closed under the request (a relayed
                 // one giving way to a direct one): ask again now, over what remains, rather
                 // than at the next periodic sync.
@@ -1416,8 +1436,11 @@ impl Task {
                         }
                     }
                     // Their answer is what they hold: of a shared topic it does not name,
-                    // nothing (an inviter does not yet name the invite's topic to us). What
-                    // we believed they held (a push that was lost with a connection) gives way.
+                    // nothing (an inviter does not name the invite's topic to us until our
+                    // contact request is in). What we believed they held gives way: a push
+                    // can be lost without a failure we see (a connection replaced mid-way).
+                    // While views of membership differ, this re-offers a topic each round;
+                    // they converge within a round or two.
                     for t in &p.shared {
                         let held = theirs.0.get(t).cloned().unwrap_or_default();
                         p.known.0.insert(*t, held);

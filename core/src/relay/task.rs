@@ -27,8 +27,9 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 /// flood cannot grow memory.
 const MAX_IN_FLIGHT: usize = 64;
 /// Of those, at most this many from one network source, so that one machine flooding the
-/// mailbox cannot starve the families using it.
-const MAX_IN_FLIGHT_PER_SOURCE: usize = 8;
+/// mailbox cannot starve the families using it (half: a device flushing a long catch-up has
+/// up to eight pushes per conversation in flight, and a household shares its source).
+const MAX_IN_FLIGHT_PER_SOURCE: usize = 32;
 /// Idle connections close after this long (clients ping, so family connections stay).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 

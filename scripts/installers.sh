@@ -22,8 +22,11 @@ for f in "$DEB" "$RPM"; do
 done
 
 # The .rpm carries the binary, the desktop entry and the icons.
-rpm -qpl "$RPM" | tee /dev/stderr | grep -q '^/usr/bin/hearth-app$'
-rpm -qpl "$RPM" | grep -q '\.desktop$'
+# (Listed on stderr by a redirect: `tee /dev/stderr` would reopen a log file and truncate it.)
+files=$(rpm -qpl "$RPM")
+echo "$files" >&2
+grep -q '^/usr/bin/hearth-app$' <<<"$files"
+grep -q '\.desktop$' <<<"$files"
 
 # The .deb installs (with its dependencies from the distribution) and the installed app starts.
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

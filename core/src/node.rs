@@ -62,6 +62,9 @@ pub struct Profile {
 
 /// Most relays one accepted invite adds to the family's relays: a family uses two or three.
 const MAX_RELAYS_PER_INVITE: usize = 4;
+/// Addresses of one invite looked at for relays: an inviter has a handful; the rest of a
+/// hostile code is not parsed.
+const MAX_INVITE_ADDRS_READ: usize = 64;
 
 struct Inner {
     jobs: mpsc::Sender<engine::Job>,
@@ -469,16 +472,16 @@ impl Node {
             return Ok(());
         }
         let mut learned = Vec::new();
-        for a in addrs.iter().take(64) {
+        for a in addrs.iter().take(MAX_INVITE_ADDRS_READ) {
             let Some(relay) = a.parse().ok().and_then(|a| crate::net::addr::relay_of(&a)) else {
                 continue;
             };
-            let relay = relay.to_string();
+            let text = relay.to_string();
             if settings.relays.len() < crate::settings::MAX_RELAYS
                 && learned.len() < MAX_RELAYS_PER_INVITE
-                && !settings.relays.contains(&relay)
+                && !settings.relays.contains(&text)
             {
-                settings.relays.push(relay.clone());
+                settings.relays.push(text);
                 learned.push(relay);
             }
         }
@@ -490,9 +493,7 @@ impl Node {
             .await?;
         if let Some(h) = self.net() {
             for r in learned {
-                if let Ok(a) = r.parse() {
-                    h.add_relay(a).await?;
-                }
+                h.add_relay(r).await?;
             }
         }
         Ok(())

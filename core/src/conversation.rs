@@ -23,6 +23,10 @@ pub struct Chat {
     pub active: bool,
     /// For 1:1 conversations: the other person.
     pub peer: Option<AccountId>,
+    /// Messages whose sender key never arrived although the sender's later keys did (see
+    /// `engine::ingest`); they are tried again if the key comes. Messages from before this
+    /// device joined are not counted: nobody was meant to share those keys with it.
+    pub undecryptable: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -49,7 +53,9 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
         "SELECT c.chat, c.kind, c.title, c.unread, c.last_at, c.left_chat,
                 (SELECT COALESCE(k.nickname, k.name) FROM members m JOIN contacts k ON k.account = m.account
                   WHERE m.chat = c.chat AND m.account != ?1 LIMIT 1),
-                (SELECT m.account FROM members m WHERE m.chat = c.chat AND m.account != ?1 LIMIT 1)
+                (SELECT m.account FROM members m WHERE m.chat = c.chat AND m.account != ?1 LIMIT 1),
+                (SELECT COUNT(*) FROM undecryptable u WHERE u.topic = c.topic AND u.key_no >
+                  (SELECT MIN(g.key_no) FROM group_in g WHERE g.topic = u.topic AND g.device = u.author))
          FROM chats c ORDER BY c.last_at DESC",
     )?;
     let rows = st.query_map([me.0], |r| {
@@ -77,6 +83,7 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
             } else {
                 None
             },
+            undecryptable: r.get::<_, i64>(8)? as u64,
         })
     })?;
     let mut chats: Vec<Chat> = rows.collect::<rusqlite::Result<_>>()?;

@@ -86,6 +86,47 @@ random_id!(
     /// A message, immutable for its whole life.
     MessageId
 );
+random_id!(
+    /// A membership operation: the first 128 bits of the hash of its signed bytes. A group's
+    /// [`ChatId`] is the id of the operation that created it.
+    OpId
+);
+
+/// Ed25519 verification with the strict rules (RFC 8032 plus no small-order keys or `R`, no
+/// non-canonical encodings): a signature verifies for exactly one key and message, so nobody
+/// can make one signature count for two devices or two messages.
+///
+/// Decompressing a key costs about as much as half a signature check and every envelope needs
+/// its author's, so decoded keys are kept in a small process-wide cache (a family has few
+/// devices).
+fn verify_strict(key: &[u8; 32], msg: &[u8], sig: &[u8]) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    use ed25519_dalek::VerifyingKey;
+    const MAX_CACHED_KEYS: usize = 4096;
+    static CACHE: OnceLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = OnceLock::new();
+    let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
+        return false;
+    };
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let cached = cache.lock().ok().and_then(|c| c.get(key).copied());
+    let vk = match cached {
+        Some(vk) => vk,
+        None => {
+            let Ok(vk) = VerifyingKey::from_bytes(key) else {
+                return false;
+            };
+            if let Ok(mut c) = cache.lock() {
+                if c.len() >= MAX_CACHED_KEYS {
+                    c.clear();
+                }
+                c.insert(*key, vk);
+            }
+            vk
+        }
+    };
+    vk.verify_strict(msg, &sig).is_ok()
+}
 
 /// A text id that did not parse.
 #[derive(Debug, thiserror::Error)]
@@ -108,9 +149,7 @@ impl AccountId {
     }
     /// Verifies `sig` over `msg` with this account key.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0)
-            .map(|k| k.verify(msg, sig))
-            .unwrap_or(false)
+        verify_strict(&self.0, msg, sig)
     }
 }
 
@@ -118,27 +157,9 @@ impl DeviceId {
     pub fn from_slice(b: &[u8]) -> Option<Self> {
         b.try_into().ok().map(Self)
     }
-    /// The device's verifying key. Decompressing a key costs about as much as half a
-    /// signature check and every envelope needs its author's, so decoded keys are kept in a
-    /// small process-wide cache (a family has few devices).
+    /// The device's libp2p public key.
     pub fn public_key(&self) -> Option<libp2p_identity::ed25519::PublicKey> {
-        use std::collections::HashMap;
-        use std::sync::{Mutex, OnceLock};
-        type Cache = Mutex<HashMap<[u8; 32], libp2p_identity::ed25519::PublicKey>>;
-        const MAX_CACHED_KEYS: usize = 4096;
-        static CACHE: OnceLock<Cache> = OnceLock::new();
-        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-        if let Some(k) = cache.lock().ok().and_then(|c| c.get(&self.0).cloned()) {
-            return Some(k);
-        }
-        let key = libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0).ok()?;
-        if let Ok(mut c) = cache.lock() {
-            if c.len() >= MAX_CACHED_KEYS {
-                c.clear();
-            }
-            c.insert(self.0, key.clone());
-        }
-        Some(key)
+        libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0).ok()
     }
     /// The libp2p peer id of this device.
     pub fn peer_id(&self) -> Option<libp2p_identity::PeerId> {
@@ -147,9 +168,7 @@ impl DeviceId {
     }
     /// Verifies `sig` over `msg` with this device key.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        self.public_key()
-            .map(|k| k.verify(msg, sig))
-            .unwrap_or(false)
+        verify_strict(&self.0, msg, sig)
     }
 }
 
@@ -219,5 +238,24 @@ mod tests {
         let json = serde_json::to_string(&d).unwrap();
         assert_eq!(serde_json::from_str::<DeviceId>(&json).unwrap(), d);
         assert_eq!(postcard::to_stdvec(&d).unwrap().len(), 32);
+    }
+
+    /// A small-order ("weak") key with the identity point as `R` and `s = 0` satisfies the
+    /// lax verification equation for every message; strict verification refuses it.
+    #[test]
+    fn weak_keys_and_signatures_are_refused() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut sig = [0u8; 64];
+        sig[0] = 1;
+        let weak = DeviceId(identity);
+        assert!(!weak.verify(b"any message", &sig));
+        assert!(!AccountId(identity).verify(b"any other", &sig));
+        // An honest signature still verifies, and only for its message.
+        let kp = libp2p_identity::ed25519::Keypair::generate();
+        let d = DeviceId(kp.public().to_bytes());
+        let good = kp.sign(b"hello");
+        assert!(d.verify(b"hello", &good));
+        assert!(!d.verify(b"hellp", &good));
     }
 }

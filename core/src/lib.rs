@@ -11,6 +11,7 @@
 //! - [`invite`], [`contacts`]: invite codes, the contact handshake, contact state.
 //! - [`conversation`], [`message`]: conversations, members, messages as the user sees them.
 //! - [`doc`]: the yrs documents (meta and per-author message segments) and their rules.
+//! - [`membership`]: who is in a group, as signed operations every device resolves alike.
 //! - [`envelope`]: the signed unit that is stored, synced and relayed.
 //! - [`crypto`]: Olm pairwise channels and Megolm sender keys (vodozemac), secrets at rest.
 //! - [`storage`]: SQLite schema, migrations, the writer and the readers.
@@ -36,6 +37,7 @@ pub mod identity;
 pub mod ids;
 pub mod invite;
 pub mod mailbox;
+pub mod membership;
 pub mod message;
 pub mod net;
 pub mod node;
@@ -49,5 +51,5 @@ pub mod wire;
 
 pub use error::{Error, Result};
 pub use events::Event;
-pub use ids::{AccountId, ChatId, DeviceId, MessageId, TopicId};
+pub use ids::{AccountId, ChatId, DeviceId, MessageId, OpId, TopicId};
 pub use node::{Node, NodeConfig};

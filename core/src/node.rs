@@ -812,6 +812,16 @@ impl Node {
         }
     }
 
+    /// Test hook: runs `f` on the engine, as a modified client could (see
+    /// `engine::hostile`): for tests that perform an attack.
+    #[doc(hidden)]
+    pub async fn modified_client<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.call(f).await
+    }
+
     /// Test hook: sends an arbitrary document update, as a modified client could.
     #[doc(hidden)]
     pub async fn send_raw_doc_update(

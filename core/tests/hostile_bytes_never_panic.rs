@@ -3,7 +3,8 @@
 
 mod support;
 
-use hearth_core::doc::{self, meta::MemberRecord};
+use hearth_core::doc;
+use hearth_core::membership::SignedOp;
 use hearth_core::envelope::content::{GroupPlain, PairwisePlain};
 use hearth_core::envelope::{Envelope, PairwisePart};
 use hearth_core::invite::Invite;
@@ -18,14 +19,14 @@ fn all_decoders(bytes: &[u8]) {
     let _ = wire::decode::<GroupPlain>(bytes, 65536);
     let _ = wire::decode::<PairwisePlain>(bytes, 65536);
     let _ = wire::decode::<Vec<PairwisePart>>(bytes, 65536);
-    let _ = wire::decode::<MemberRecord>(bytes, 65536);
-    let _ = doc::check_update(bytes, 1);
-    let _ = doc::check_any(bytes);
-    let _ = bundle::read(&mut &bytes[..]);
-    let _ = Invite::decode(&String::from_utf8_lossy(bytes), 0);
-    if let Ok(u) = doc::check_any(bytes) {
+    if let Ok(op) = wire::decode::<SignedOp>(bytes, 65536) {
+        let _ = op.verify();
+    }
+    if let Ok(u) = doc::check_update(bytes, 1) {
         let _ = doc::apply(&yrs::Doc::with_client_id(9), u);
     }
+    let _ = bundle::read(&mut &bytes[..]);
+    let _ = Invite::decode(&String::from_utf8_lossy(bytes), 0);
 }
 
 proptest! {

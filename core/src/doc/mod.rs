@@ -1,7 +1,8 @@
 //! The yrs (Yjs) documents of a conversation.
 //!
-//! A conversation is a small shared **meta** document (title, members) and **message
-//! segments**. A segment belongs to one account and holds a slice of that account's messages
+//! A conversation is **message segments** (and a meta document reserved for shared settings;
+//! no update to it is accepted today: title and members are signed membership operations,
+//! see [`crate::membership`]). A segment belongs to one account and holds a slice of that account's messages
 //! (at most [`segment::SEGMENT_MESSAGES`]) and the reactions that account gave. Slicing by
 //! author is what makes the ownership rules structural: an update to a segment is accepted only
 //! from a device of the segment's owner, so nobody can edit or delete someone else's message,
@@ -12,7 +13,6 @@
 //! author device. yrs decoding runs under `catch_unwind` as a second line of defence: input
 //! from the network must never take the process down.
 
-pub mod meta;
 pub mod segment;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -44,13 +44,6 @@ pub fn check_update(bytes: &[u8], client: u64) -> Result<Update, Error> {
         return Err(Error::ForeignClient);
     }
     Ok(update)
-}
-
-/// Decodes a v1 update from a trusted source (a contact's snapshot) without the client check.
-pub fn check_any(bytes: &[u8]) -> Result<Update, Error> {
-    catch_unwind(|| Update::decode_v1(bytes))
-        .map_err(|_| Error::Malformed)?
-        .map_err(|_| Error::Malformed)
 }
 
 /// Applies a checked update. A panic inside yrs is turned into an error; the caller must then

@@ -19,6 +19,12 @@ use crate::envelope::{Envelope, Error as EnvError};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ChatId, DeviceId, TopicId};
 
+/// Envelopes past its removal cut still taken from a removed device, for their membership
+/// operations only: a member removed while removing someone else concurrently sent a key share
+/// and the operation after the cut the other side chose, and "removals win" needs every device
+/// to see that operation. Anything else past the cut is skipped; more is refused.
+pub const REMOVED_WINDOW: u64 = 16;
+
 /// What happened to one received envelope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ingested {
@@ -116,7 +122,7 @@ impl Engine {
                     .optional()?;
                 match removed {
                     Some(None) => Ok(()),
-                    Some(Some(cut)) if env.header.seq <= cut as u64 => Ok(()),
+                    Some(Some(cut)) if env.header.seq <= (cut as u64).saturating_add(REMOVED_WINDOW) => Ok(()),
                     _ => Err(EnvError::NotMember.into()),
                 }
             }
@@ -189,6 +195,7 @@ impl Engine {
 
     /// Applies an author's envelopes in seq order until a gap or a missing key.
     fn apply_waiting(&mut self, topic: TopicId, author: DeviceId) -> Result<()> {
+        self.retry_undecryptable(topic, author)?;
         loop {
             let row: Option<(i64, i64)> = self
                 .conn
@@ -215,15 +222,33 @@ impl Engine {
                 "DELETE FROM read_early WHERE topic = ?1 AND author = ?2 AND seq = ?3",
                 params![topic.as_bytes(), author.0, seq],
             )? > 0;
-            let mut result = if early { Ok(()) } else { self.apply_one(&env) };
+            let mut result = if early {
+                Ok(())
+            } else {
+                self.apply_content(&env)
+            };
             if matches!(result, Err(Error::Crypto(CryptoError::MissingKey)))
-                && self.read_keys_ahead(topic, author, seq as u64)?
+                && !env.is_pairwise()
+                && self.read_keys_ahead(topic, author, seq as u64, env.header.key)?
             {
-                result = self.apply_one(&env);
+                result = self.apply_content(&env);
             }
             match result {
                 Ok(()) => {}
-                Err(Error::Crypto(CryptoError::MissingKey)) => return Ok(()),
+                Err(Error::Crypto(CryptoError::MissingKey)) => {
+                    if env.is_pairwise() || !self.holds_other_key(&topic, &author, env.header.key)? {
+                        return Ok(()); // the first key of this sender may still be on its way
+                    }
+                    // The sender went on with a key we hold: this one is not coming. Skip the
+                    // envelope (and try it again if the key does arrive) rather than hold every
+                    // later envelope of the sender behind it.
+                    tracing::info!(topic = %topic, author = %author, seq, "giving up on a missing sender key");
+                    self.exec(
+                        "INSERT OR IGNORE INTO undecryptable (topic, author, seq, key_no) VALUES (?1, ?2, ?3, ?4)",
+                        params![topic.as_bytes(), author.0, seq, env.header.key as i64],
+                    )?;
+                    self.emit(crate::Event::ChatsChanged);
+                }
                 Err(Error::Database(e)) => return Err(Error::Database(e)),
                 // A refused contact request is refused whole: not stored, reported to the caller.
                 Err(e) if matches!(self.topic_kind(&topic)?, Some(TopicKind::Invite)) => {
@@ -242,11 +267,22 @@ impl Engine {
 
     /// A group envelope waits for its key. When the author sent us the key later in the same
     /// stream (a member added after the envelope was written), waiting in order would wait
-    /// forever: read the author's later pairwise envelopes for keys now. Returns true if a key
-    /// was found.
-    fn read_keys_ahead(&mut self, topic: TopicId, author: DeviceId, after: u64) -> Result<bool> {
+    /// forever: read the author's later pairwise envelopes now (each once: it is marked read
+    /// early and skipped when its turn comes). Returns whether key `need` is now held.
+    ///
+    /// This never loops: a key share that can be decrypted again (an Olm pre-key message to
+    /// the kept fallback key) is not read twice, and a key already held wakes nobody.
+    fn read_keys_ahead(
+        &mut self,
+        topic: TopicId,
+        author: DeviceId,
+        after: u64,
+        need: u32,
+    ) -> Result<bool> {
         let mut st = self.conn.prepare_cached(
-            "SELECT seq, body FROM envelopes WHERE topic = ?1 AND author = ?2 AND seq > ?3 ORDER BY seq",
+            "SELECT seq, body FROM envelopes e WHERE topic = ?1 AND author = ?2 AND seq > ?3
+             AND NOT EXISTS (SELECT 1 FROM read_early r WHERE r.topic = e.topic AND r.author = e.author AND r.seq = e.seq)
+             ORDER BY seq",
         )?;
         let later: Vec<(i64, Vec<u8>)> = st
             .query_map(params![topic.as_bytes(), author.0, after as i64], |r| {
@@ -255,7 +291,6 @@ impl Engine {
             .collect::<rusqlite::Result<_>>()?;
         drop(st);
         let me = self.me()?.id.device_id();
-        let mut found = false;
         for (seq, body) in later {
             let Ok(env) = Envelope::decode(&body) else {
                 continue;
@@ -267,24 +302,80 @@ impl Engine {
                 "INSERT OR IGNORE INTO read_early (topic, author, seq) VALUES (?1, ?2, ?3)",
                 params![topic.as_bytes(), author.0, seq],
             )?;
-            let Ok(Some(plain)) = self.decrypt_pairwise(&env) else {
-                continue;
-            };
-            if let PairwiseContent::RoomKey {
-                chat,
-                key,
-                session_key,
-            } = plain.content
-            {
-                let kind = self.topic_kind(&topic)?;
-                if matches!(kind, Some(TopicKind::Chat(c)) if c == chat) {
-                    let inbound = crate::crypto::group::Inbound::from_session_key(&session_key)?;
-                    self.save_inbound(topic, author, key, &inbound)?;
-                    found = true;
-                }
+            if let Err(e) = self.isolated(|eng| eng.apply_one(&env)) {
+                tracing::warn!(topic = %topic, author = %author, seq, error = %e, "skipping envelope content read early");
             }
         }
-        Ok(found)
+        Ok(self.qrow(
+            "SELECT EXISTS (SELECT 1 FROM group_in WHERE topic = ?1 AND device = ?2 AND key_no = ?3)",
+            params![topic.as_bytes(), author.0, need as i64],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Does this device hold a sender key of `author` in `topic` other than `key`?
+    fn holds_other_key(&self, topic: &TopicId, author: &DeviceId, key: u32) -> Result<bool> {
+        Ok(self.qrow(
+            "SELECT EXISTS (SELECT 1 FROM group_in WHERE topic = ?1 AND device = ?2 AND key_no != ?3)",
+            params![topic.as_bytes(), author.0, key as i64],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Envelopes given up for a missing key whose key has since arrived: applied now.
+    fn retry_undecryptable(&mut self, topic: TopicId, author: DeviceId) -> Result<()> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT u.seq FROM undecryptable u JOIN group_in g
+             ON g.topic = u.topic AND g.device = u.author AND g.key_no = u.key_no
+             WHERE u.topic = ?1 AND u.author = ?2",
+        )?;
+        let seqs: Vec<i64> = st
+            .query_map(params![topic.as_bytes(), author.0], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(st);
+        for seq in seqs {
+            self.exec(
+                "DELETE FROM undecryptable WHERE topic = ?1 AND author = ?2 AND seq = ?3",
+                params![topic.as_bytes(), author.0, seq],
+            )?;
+            let body: Option<Vec<u8>> = self
+                .conn
+                .query_row(
+                    "SELECT body FROM envelopes WHERE topic = ?1 AND author = ?2 AND seq = ?3",
+                    params![topic.as_bytes(), author.0, seq],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(env) = body.and_then(|b| Envelope::decode(&b).ok()) else {
+                continue;
+            };
+            if let Err(e) = self.isolated(|eng| eng.apply_one(&env)) {
+                tracing::warn!(topic = %topic, author = %author, seq, error = %e, "skipping envelope content");
+            }
+            self.emit(crate::Event::ChatsChanged);
+        }
+        Ok(())
+    }
+
+    /// [`Engine::apply_one`] inside a savepoint: content that breaks a rule leaves no trace.
+    fn apply_content(&mut self, env: &Envelope) -> Result<()> {
+        self.isolated(|eng| eng.apply_one(env))
+    }
+
+    /// Runs `f` inside a savepoint, rolled back if it fails.
+    fn isolated(&mut self, f: impl FnOnce(&mut Engine) -> Result<()>) -> Result<()> {
+        self.exec("SAVEPOINT content", [])?;
+        match f(self) {
+            Ok(()) => {
+                self.exec("RELEASE content", [])?;
+                Ok(())
+            }
+            Err(e) => {
+                self.conn
+                    .execute_batch("ROLLBACK TO content; RELEASE content")?;
+                Err(e)
+            }
+        }
     }
 
     fn apply_one(&mut self, env: &Envelope) -> Result<()> {
@@ -294,16 +385,26 @@ impl Engine {
         let kind = self
             .topic_kind(&env.header.topic)?
             .ok_or(EnvError::UnknownTopic)?;
+        let past_cut = match &kind {
+            TopicKind::Chat(chat) => self.past_removal_cut(chat, env)?,
+            _ => false,
+        };
         if env.is_pairwise() {
             let Some(plain) = self.decrypt_pairwise(env)? else {
                 return Ok(());
             };
+            if past_cut && !matches!(plain.content, PairwiseContent::RoomKey { .. }) {
+                return Ok(());
+            }
             return self.on_pairwise(&kind, env, plain.content);
         }
         let TopicKind::Chat(chat) = kind else {
             return Err(EnvError::NotMember.into());
         };
         let plain = self.decrypt_group(env)?;
+        if past_cut && !matches!(plain.content, GroupContent::Member { .. }) {
+            return Ok(());
+        }
         self.hlc.observe(plain.at);
         match plain.content {
             GroupContent::Doc {
@@ -314,7 +415,23 @@ impl Engine {
             GroupContent::Receipt { delivered, read_at } => {
                 self.on_receipt(&chat, env.header.author, &delivered, read_at)
             }
+            GroupContent::Member { op } => {
+                self.on_member_op(&chat, env.header.author, env.header.seq, &op)
+            }
         }
+    }
+
+    /// Is this envelope past its author's removal cut (inside [`REMOVED_WINDOW`])?
+    fn past_removal_cut(&self, chat: &ChatId, env: &Envelope) -> Result<bool> {
+        let cut: Option<Option<i64>> = self
+            .conn
+            .query_row(
+                "SELECT removed_after FROM members WHERE chat = ?1 AND device = ?2",
+                params![chat.as_bytes(), env.header.author.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(matches!(cut, Some(Some(c)) if env.header.seq > c as u64))
     }
 
     fn on_pairwise(
@@ -339,15 +456,16 @@ impl Engine {
             (TopicKind::Channel(peer), PairwiseContent::ContactRefused { reason }) => {
                 self.on_contact_refused(*peer, &reason)
             }
-            (
-                TopicKind::Channel(_),
-                PairwiseContent::ChatInvite {
-                    chat,
-                    topic,
-                    kind,
-                    meta,
-                },
-            ) => self.on_chat_invite(chat, topic, kind, meta),
+            (TopicKind::Channel(peer), PairwiseContent::Ops { chat, ops }) => {
+                self.on_ops(chat, &ops, author, Some(*peer))
+            }
+            (TopicKind::Chat(c), PairwiseContent::Ops { chat, ops }) if chat == *c => {
+                self.on_ops(chat, &ops, author, None)
+            }
+            (_, PairwiseContent::ChatInvite { .. }) => Err(Error::NotAllowed(
+                "a group invitation from an older Hearth: membership is now signed operations"
+                    .into(),
+            )),
             (
                 TopicKind::Chat(chat),
                 PairwiseContent::RoomKey {
@@ -376,6 +494,13 @@ impl Engine {
         let author = env.header.author;
         let owner = self.account_of(&author)?.ok_or(EnvError::NotMember)?;
         let topic = env.header.topic;
+        if key == DocKey::Meta {
+            // Title and members are signed membership operations; a meta document update
+            // could otherwise say anything about anyone.
+            return Err(Error::NotAllowed(
+                "meta document updates are not accepted".into(),
+            ));
+        }
         let update = doc::check_update(bytes, client)?;
         self.bind_client(&topic, client, &author)?;
         let r = DocRef {
@@ -397,10 +522,7 @@ impl Engine {
             return Err(e.into());
         }
         match key {
-            DocKey::Meta => {
-                self.persist_update(doc_id, bytes, 0)?;
-                self.project_meta(chat, doc_id)
-            }
+            DocKey::Meta => Ok(()),
             DocKey::Segment(n) => {
                 let origin = Origin {
                     chat: *chat,

@@ -12,6 +12,7 @@
 mod contacts;
 mod docs;
 mod groups;
+mod hostile;
 mod ingest;
 mod local;
 mod project;

@@ -7,7 +7,6 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::Engine;
-use crate::doc::meta::{self, MetaState};
 use crate::doc::segment;
 use crate::error::Result;
 use crate::events::Event;
@@ -132,14 +131,14 @@ impl Engine {
         Ok(added)
     }
 
-    /// Re-reads the meta document of a conversation into `chats` and `members`, and acts on
-    /// membership changes: keys for new member devices, rotation after a removal.
-    pub(crate) fn project_meta(&mut self, chat: &ChatId, doc_id: i64) -> Result<()> {
-        let _ = self.take_changes(doc_id);
-        let Some(cached) = self.cached(doc_id) else {
+    /// Re-resolves a group's membership operations into `chats` and `members`, and acts on
+    /// what changed: keys for new member devices (and, when the change came from someone
+    /// else, a welcome with every operation), rotation after a removal. Nothing already
+    /// received is deleted by a removal: its cut only refuses what comes after it.
+    pub(crate) fn project_membership(&mut self, chat: &ChatId, welcome: bool) -> Result<()> {
+        let Some(state) = self.group_state(chat)? else {
             return Ok(());
         };
-        let state: MetaState = meta::read(&cached.doc);
         let topic = self.chat_topic(chat)?;
         self.exec(
             "UPDATE chats SET title = ?2 WHERE chat = ?1 AND kind = 'group'",
@@ -149,12 +148,12 @@ impl Engine {
         let my_device = self.me()?.id.device_id();
         let mut added = Vec::new();
         let mut removed_any = false;
-        for (account, rec) in &state.members {
-            for b in &rec.bundles {
-                let cut = rec
+        for (account, m) in &state.members {
+            for b in &m.bundles {
+                let cut = m
                     .removed
                     .as_ref()
-                    .map(|m| m.get(&b.device).copied().unwrap_or(0));
+                    .map(|c| c.get(&b.device).copied().unwrap_or(0));
                 let prev: Option<Option<i64>> = self
                     .conn
                     .query_row(
@@ -167,52 +166,36 @@ impl Engine {
                     self.remember_device(b)?;
                 }
                 match (prev, cut) {
-                    (None, None) => added.push(b.device),
-                    (Some(Some(_)), None) => added.push(b.device),
-                    (Some(None), Some(_)) | (None, Some(_)) => removed_any = true,
+                    (None, None) | (Some(Some(_)), None) => added.push(b.device),
+                    (Some(None), Some(_)) => removed_any = true,
                     _ => {}
                 }
                 self.exec(
                     "INSERT INTO members (chat, device, account, removed_after, name)
                      VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (chat, device) DO UPDATE SET removed_after = ?4, name = ?5",
+                     ON CONFLICT (chat, device) DO UPDATE SET account = ?3, removed_after = ?4, name = ?5",
                     params![
                         chat.as_bytes(),
                         b.device.0,
                         account.0,
-                        cut.map(|c| c as i64),
-                        rec.name
+                        cut.map(|c| c.min(i64::MAX as u64) as i64),
+                        m.name
                     ],
-                )?;
-                if let Some(cut) = cut {
-                    // Anything the removed device sent after its cut is not part of the history.
-                    self.exec(
-                        "DELETE FROM envelopes WHERE topic = ?1 AND author = ?2 AND seq > ?3",
-                        params![topic.as_bytes(), b.device.0, cut as i64],
-                    )?;
-                    self.exec(
-                        "UPDATE heads SET held = MIN(held, ?3), applied = MIN(applied, ?3)
-                         WHERE topic = ?1 AND author = ?2",
-                        params![topic.as_bytes(), b.device.0, cut as i64],
-                    )?;
-                    self.exec(
-                        "DELETE FROM messages WHERE chat = ?1 AND device = ?2 AND seq > ?3",
-                        params![chat.as_bytes(), b.device.0, cut as i64],
-                    )?;
-                }
-            }
-            if *account == me && rec.removed.is_some() {
-                self.exec(
-                    "UPDATE chats SET left_chat = 1 WHERE chat = ?1",
-                    [chat.as_bytes()],
                 )?;
             }
         }
+        self.exec(
+            "UPDATE chats SET left_chat = ?2 WHERE chat = ?1",
+            params![chat.as_bytes(), !state.is_current(&me)],
+        )?;
         added.retain(|d| *d != my_device);
         if removed_any {
             self.rotate_outbound(&topic)?;
-        } else if !added.is_empty() {
+        } else {
             self.share_current_key(chat, topic, &added)?;
+        }
+        if welcome && state.is_current(&me) {
+            self.send_ops(topic, &added, chat)?;
         }
         self.emit(Event::ChatsChanged);
         Ok(())

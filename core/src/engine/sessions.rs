@@ -32,7 +32,7 @@ impl Engine {
     }
 
     /// Stores an envelope this device just authored (seq = held + 1) as held and applied.
-    fn store_own(&mut self, env: &Envelope) -> Result<()> {
+    pub(crate) fn store_own(&mut self, env: &Envelope) -> Result<()> {
         let h = &env.header;
         self.exec(
             "INSERT INTO envelopes (topic, author, seq, body) VALUES (?1, ?2, ?3, ?4)",
@@ -238,7 +238,7 @@ impl Engine {
         key_no: u32,
         s: &Inbound,
     ) -> Result<()> {
-        self.exec(
+        let inserted = self.exec(
             "INSERT INTO group_in (topic, device, key_no, pickle) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (topic, device, key_no) DO NOTHING",
             params![
@@ -247,8 +247,12 @@ impl Engine {
                 key_no as i64,
                 s.pickle(self.key.pickle_key())
             ],
-        )?;
-        self.wake.push((topic, device));
+        )? > 0;
+        // Only a key we did not have can unblock anything; waking on a repeated share would
+        // let a replayable one keep the writer busy forever.
+        if inserted {
+            self.wake.push((topic, device));
+        }
         Ok(())
     }
 

@@ -1,13 +1,18 @@
 //! What an envelope says once decrypted.
 //!
-//! Group (Megolm) envelopes carry document updates; pairwise (Olm) envelopes carry the contact
-//! handshake, invitations to conversations, and Megolm session keys. Both repeat the topic and
-//! seq of their header (checked on receipt), binding header and ciphertext together.
+//! Group (Megolm) envelopes carry document updates, receipts and membership operations;
+//! pairwise (Olm) envelopes carry the contact handshake, a group's membership operations (an
+//! invitation or a welcome), and Megolm session keys. Both repeat the topic and seq of their
+//! header (checked on receipt), binding header and ciphertext together.
+//!
+//! Content is versioned by variant: a variant is never changed or reused, only added. A device
+//! that meets a variant it does not know skips that content and goes on.
 
 use serde::{Deserialize, Serialize};
 
 use crate::identity::DeviceBundle;
 use crate::ids::{ChatId, DeviceId, TopicId};
+use crate::membership::SignedOp;
 
 /// Limit on decrypted content; an envelope is at most 64 KiB.
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
@@ -45,6 +50,9 @@ pub enum GroupContent {
         delivered: Vec<(DeviceId, u64)>,
         read_at: Option<u64>,
     },
+    /// A membership operation of this group, authored by the envelope's author at the
+    /// envelope's seq (both are checked against the signed operation).
+    Member { op: SignedOp },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +104,8 @@ pub enum PairwiseContent {
     },
     /// The inviter's device refused a contact request; `reason` is a sentence for a person.
     ContactRefused { reason: String },
-    /// "You were added to this conversation": its topic and the current meta document.
+    /// Membership by meta document, before membership became signed operations. Refused:
+    /// a meta document could say anything about anyone.
     ChatInvite {
         chat: ChatId,
         topic: TopicId,
@@ -109,4 +118,8 @@ pub enum PairwiseContent {
         key: u32,
         session_key: Vec<u8>,
     },
+    /// A group's membership operations: on a contact channel, "you were added to this group";
+    /// on the group's topic, a member's welcome to a new member (the operations the adder may
+    /// not have had). Large sets travel in several envelopes, the Create in the first.
+    Ops { chat: ChatId, ops: Vec<SignedOp> },
 }

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_refusals.sql"),
     include_str!("migrations/0004_app.sql"),
     include_str!("migrations/0005_mailboxes.sql"),
+    include_str!("migrations/0006_membership.sql"),
 ];
 
 /// Wait this long for a lock held by a reader checkpointing the WAL.

@@ -1,0 +1,127 @@
+//! What a modified client can do that this one never does: sign any membership operation,
+//! send any group's operations to anyone, write under a key it never shares. Only the tests
+//! that perform attacks call these (through `Node::modified_client`), to show the attack
+//! changes nothing on honest devices.
+#![doc(hidden)]
+
+use super::Engine;
+use crate::crypto::group::Outbound;
+use crate::envelope::content::{ChatKind, GroupContent, GroupPlain, PairwiseContent};
+use crate::envelope::{Envelope, Header, VERSION};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, ChatId, DeviceId, OpId};
+use crate::membership::{Change, Op, SignedOp};
+use crate::wire;
+
+impl Engine {
+    /// Signs `change` with this device and sends it in a group envelope, without any check.
+    /// `parents` defaults to this device's current heads.
+    pub fn forge_member_op(
+        &mut self,
+        chat: &ChatId,
+        change: Change,
+        parents: Option<Vec<OpId>>,
+        at: Option<u64>,
+    ) -> Result<SignedOp> {
+        let topic = self.chat_topic(chat)?;
+        self.ensure_outbound(chat, topic)?;
+        let device = self.me()?.id.device_id();
+        let heads = self.group_state(chat)?.map(|s| s.heads).unwrap_or_default();
+        let mut parents = parents.unwrap_or(heads);
+        parents.sort();
+        let at = at.unwrap_or_else(|| self.hlc.now());
+        let op = Op {
+            author: device,
+            seq: self.held(&topic, &device)? + 1,
+            at,
+            parents,
+            change,
+        };
+        let signed = SignedOp::sign(&op, &self.me()?.id.device);
+        self.send_group(chat, topic, at, GroupContent::Member { op: signed.clone() })?;
+        // Applied here too, as the author would: where it breaks the rules, not even here.
+        if let Ok(v) = signed.verify() {
+            self.store_op(chat, &v)?;
+            self.project_membership(chat, false)?;
+        }
+        Ok(signed)
+    }
+
+    /// The operations of a group as this device holds them.
+    pub fn member_ops(&self, chat: &ChatId) -> Result<Vec<SignedOp>> {
+        Ok(self.group_ops(chat)?.into_iter().map(|v| v.signed).collect())
+    }
+
+    /// Sends `ops` as an invitation to `chat` over the contact channel with `account`.
+    pub fn send_ops_to(&mut self, account: &AccountId, chat: &ChatId, ops: Vec<SignedOp>) -> Result<()> {
+        let (channel, devices) = self.channel_of(account)?;
+        self.send_pairwise(channel, &devices, PairwiseContent::Ops { chat: *chat, ops })?;
+        Ok(())
+    }
+
+    /// Sends an invitation in the format from before membership operations.
+    pub fn send_legacy_invite(&mut self, account: &AccountId, chat: &ChatId) -> Result<()> {
+        let (channel, devices) = self.channel_of(account)?;
+        let topic = self.chat_topic(chat)?;
+        let content = PairwiseContent::ChatInvite {
+            chat: *chat,
+            topic,
+            kind: ChatKind::Group,
+            meta: Vec::new(),
+        };
+        self.send_pairwise(channel, &devices, content)?;
+        Ok(())
+    }
+
+    /// Sends a message under a sender key number that is never shared with anyone.
+    pub fn send_under_unshared_key(&mut self, chat: &ChatId, key_no: u32) -> Result<()> {
+        let topic = self.chat_topic(chat)?;
+        let device = self.me()?.id.device_id();
+        let header = Header {
+            version: VERSION,
+            topic,
+            author: device,
+            seq: self.held(&topic, &device)? + 1,
+            key: key_no,
+        };
+        let plain = wire::encode(&GroupPlain {
+            topic,
+            seq: header.seq,
+            at: self.hlc.now(),
+            content: GroupContent::Receipt {
+                delivered: Vec::new(),
+                read_at: None,
+            },
+        });
+        let mut out = Outbound::generate();
+        let env = Envelope::seal(header, out.encrypt(&plain), &self.me()?.id.device);
+        self.store_own(&env)?;
+        Ok(())
+    }
+
+    /// Forgets this device's sender key for a group so the next send shares a new one.
+    pub fn drop_sender_key(&mut self, chat: &ChatId) -> Result<()> {
+        let topic = self.chat_topic(chat)?;
+        self.rotate_outbound(&topic)
+    }
+
+    fn channel_of(&self, account: &AccountId) -> Result<(crate::ids::TopicId, Vec<DeviceId>)> {
+        let channel: Vec<u8> = self
+            .qrow(
+                "SELECT channel FROM contacts WHERE account = ?1",
+                [account.0],
+                |r| r.get(0),
+            )
+            .map_err(|_| Error::NotFound("not a contact".into()))?;
+        let channel = crate::ids::TopicId::from_slice(&channel)
+            .ok_or_else(|| Error::Corrupt("channel".into()))?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT device FROM devices WHERE account = ?1")?;
+        let devices = st
+            .query_map([account.0], |r| r.get::<_, Vec<u8>>(0))?
+            .filter_map(|d| d.ok().and_then(|d| DeviceId::from_slice(&d)))
+            .collect();
+        Ok((channel, devices))
+    }
+}

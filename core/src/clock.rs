@@ -69,6 +69,11 @@ impl Hlc {
     }
 }
 
+/// The smallest HLC value at wall milliseconds `ms`.
+pub fn hlc_at_millis(ms: u64) -> u64 {
+    ms << COUNTER_BITS
+}
+
 /// Wall milliseconds of an HLC value.
 pub fn hlc_millis(hlc: u64) -> u64 {
     hlc >> COUNTER_BITS

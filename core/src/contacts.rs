@@ -22,6 +22,9 @@ pub struct Contact {
     pub blocked: bool,
     pub safety_number: String,
     pub chat: Option<ChatId>,
+    /// One of their devices sent two different envelopes under one number: it is forked or
+    /// its keys were copied. The first is kept; the person should check their devices.
+    pub equivocated: bool,
 }
 
 fn from_row(me: &AccountId, r: &Row) -> rusqlite::Result<Contact> {
@@ -46,10 +49,13 @@ fn from_row(me: &AccountId, r: &Row) -> rusqlite::Result<Contact> {
         chat: r
             .get::<_, Option<Vec<u8>>>(6)?
             .and_then(|c| ChatId::from_slice(&c)),
+        equivocated: r.get(8)?,
     })
 }
 
-const COLUMNS: &str = "account, name, nickname, state, verified, blocked, chat, refused";
+const COLUMNS: &str = "account, name, nickname, state, verified, blocked, chat, refused,
+    EXISTS (SELECT 1 FROM equivocations q JOIN devices d ON d.device = q.author
+            WHERE d.account = contacts.account)";
 
 pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Contact>> {
     let mut st = conn.prepare_cached(&format!(

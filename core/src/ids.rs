@@ -100,9 +100,9 @@ random_id!(
 /// its author's, so decoded keys are kept in a small process-wide cache (a family has few
 /// devices).
 fn verify_strict(key: &[u8; 32], msg: &[u8], sig: &[u8]) -> bool {
+    use ed25519_dalek::VerifyingKey;
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    use ed25519_dalek::VerifyingKey;
     const MAX_CACHED_KEYS: usize = 4096;
     static CACHE: OnceLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = OnceLock::new();
     let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
@@ -126,6 +126,23 @@ fn verify_strict(key: &[u8; 32], msg: &[u8], sig: &[u8]) -> bool {
         }
     };
     vk.verify_strict(msg, &sig).is_ok()
+}
+
+impl MessageId {
+    /// The id of a message `author` writes with `nonce`: a hash of both, so nobody can give a
+    /// message of theirs an id that is someone else's (a receiver checks it), and ids stay
+    /// random.
+    pub fn derive(author: &AccountId, nonce: &[u8; 16]) -> MessageId {
+        use sha2::{Digest, Sha256};
+        let h = Sha256::new()
+            .chain_update(b"hearth-message-id-v1")
+            .chain_update(author.0)
+            .chain_update(nonce)
+            .finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&h[..16]);
+        MessageId(id)
+    }
 }
 
 /// A text id that did not parse.

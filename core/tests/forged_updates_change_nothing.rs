@@ -57,6 +57,7 @@ async fn crafted_edit_and_delete_of_anothers_message_are_rejected() {
     let dup = segment::add_message(
         &Doc::with_client_id(own + 2),
         msg,
+        [7; 16],
         4,
         "hijacked",
         None,

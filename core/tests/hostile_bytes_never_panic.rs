@@ -4,10 +4,10 @@
 mod support;
 
 use hearth_core::doc;
-use hearth_core::membership::SignedOp;
 use hearth_core::envelope::content::{GroupPlain, PairwisePlain};
 use hearth_core::envelope::{Envelope, PairwisePart};
 use hearth_core::invite::Invite;
+use hearth_core::membership::SignedOp;
 use hearth_core::sync::bundle;
 use hearth_core::wire;
 use proptest::prelude::*;
@@ -41,7 +41,15 @@ proptest! {
 fn mutated_yrs_updates() {
     let d = yrs::Doc::with_client_id(5);
     let id = hearth_core::MessageId::random();
-    let u = doc::segment::add_message(&d, id, 1, "hello there", None, doc::segment::Kind::Text);
+    let u = doc::segment::add_message(
+        &d,
+        id,
+        [1; 16],
+        1,
+        "hello there",
+        None,
+        doc::segment::Kind::Text,
+    );
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for _ in 0..20_000 {
         let mut m = u.clone();
@@ -178,4 +186,7 @@ async fn a_forked_device_is_caught_equivocating() {
         }
     }
     assert_eq!(bob.bodies(&chat).await, vec!["the real one"]);
+    // ... and Bob is told: Alice's contact is marked, so the app can say her device is forked.
+    let alice_contact = bob.node.find_contact("Alice").await.unwrap();
+    assert!(alice_contact.equivocated);
 }

@@ -298,5 +298,7 @@ async fn a_new_member_learns_a_removal_the_adder_had_not_seen() {
         );
     }
     let kid_sees = kid.bodies(&chat).await;
-    assert!(!kid_sees.iter().any(|b| b == "안녕하세요" || b == "어서 와요"));
+    assert!(!kid_sees
+        .iter()
+        .any(|b| b == "안녕하세요" || b == "어서 와요"));
 }

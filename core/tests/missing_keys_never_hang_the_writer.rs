@@ -46,12 +46,24 @@ async fn a_key_that_never_comes_does_not_stop_the_writer() {
         .unwrap();
     bob.node.send(&chat, "after", None).await.unwrap();
     within("syncing Bob's stream", sync_all(&[&alice, &bob, &carol])).await;
-    within("Carol sends", carol.node.send(&chat, "still here", None)).await.unwrap();
+    within("Carol sends", carol.node.send(&chat, "still here", None))
+        .await
+        .unwrap();
     within("syncing", sync_all(&[&alice, &bob, &carol])).await;
     for p in [&alice, &carol] {
-        assert_eq!(p.bodies(&chat).await, ["hello", "after", "still here"], "{}", p.name);
+        assert_eq!(
+            p.bodies(&chat).await,
+            ["hello", "after", "still here"],
+            "{}",
+            p.name
+        );
         // The user is told one message could not be decrypted.
-        assert_eq!(p.node.chat(&chat).await.unwrap().undecryptable, 1, "{}", p.name);
+        assert_eq!(
+            p.node.chat(&chat).await.unwrap().undecryptable,
+            1,
+            "{}",
+            p.name
+        );
     }
 }
 
@@ -67,7 +79,10 @@ async fn a_member_added_after_a_removal_reads_a_sender_who_is_not_their_contact(
     let chat = group(&mom, &["Dad", "Kid"], "가족").await;
     sync_all(&[&mom, &dad, &kid]).await;
     for p in [&mom, &dad, &kid] {
-        p.node.send(&chat, &format!("hi from {}", p.name), None).await.unwrap();
+        p.node
+            .send(&chat, &format!("hi from {}", p.name), None)
+            .await
+            .unwrap();
     }
     sync_all(&[&mom, &dad, &kid]).await;
     let kid_id = mom.node.find_contact("Kid").await.unwrap().account;
@@ -79,13 +94,23 @@ async fn a_member_added_after_a_removal_reads_a_sender_who_is_not_their_contact(
     let aunt_id = mom.node.find_contact("Aunt").await.unwrap().account;
     mom.node.add_member(&chat, &aunt_id).await.unwrap();
     within("syncing the add", sync_all(&[&mom, &dad, &kid, &aunt])).await;
-    within("Dad sends", dad.node.send(&chat, "이모 어서 와요", None)).await.unwrap();
+    within("Dad sends", dad.node.send(&chat, "이모 어서 와요", None))
+        .await
+        .unwrap();
     within("syncing", sync_all(&[&mom, &dad, &kid, &aunt])).await;
-    within("Aunt sends", aunt.node.send(&chat, "고마워요", None)).await.unwrap();
+    within("Aunt sends", aunt.node.send(&chat, "고마워요", None))
+        .await
+        .unwrap();
     within("syncing", sync_all(&[&mom, &dad, &kid, &aunt])).await;
     let aunt_sees = aunt.bodies(&chat).await;
-    assert!(aunt_sees.contains(&"이모 어서 와요".to_string()), "{aunt_sees:?}");
-    assert!(!aunt_sees.contains(&"hi from Dad".to_string()), "{aunt_sees:?}");
+    assert!(
+        aunt_sees.contains(&"이모 어서 와요".to_string()),
+        "{aunt_sees:?}"
+    );
+    assert!(
+        !aunt_sees.contains(&"hi from Dad".to_string()),
+        "{aunt_sees:?}"
+    );
     assert!(dad.bodies(&chat).await.contains(&"고마워요".to_string()));
     // History from before she joined is not reported as a failure.
     assert_eq!(aunt.node.chat(&chat).await.unwrap().undecryptable, 0);

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! m: { <message id hex>: { t: sent-at HLC, b: body, r: reply-to id hex, e: edited-at, d: deleted,
-//!                          k: kind ("c" = an "I'm safe" check-in; absent = text) } }
+//!                          k: kind ("c" = an "I'm safe" check-in; absent = text),
+//!                          n: nonce hex (the id is MessageId::derive(owner, n)) } }
 //! x: { <message id hex>: emoji }      -- this account's reaction to any message
 //! ```
 //!
@@ -41,6 +42,16 @@ pub struct Fields {
     pub edited_at: Option<u64>,
     pub deleted: bool,
     pub kind: Kind,
+    /// What the id was derived from with the owner's account ([`MessageId::derive`]).
+    pub nonce: Option<[u8; 16]>,
+}
+
+impl Fields {
+    /// Is `id` the id this message's owner could have given it?
+    pub fn id_is_owned_by(&self, id: &MessageId, owner: &crate::ids::AccountId) -> bool {
+        self.nonce
+            .is_some_and(|n| MessageId::derive(owner, &n) == *id)
+    }
 }
 
 /// What a message is. Fixed when it is sent; an edit changes only the body.
@@ -111,9 +122,11 @@ fn encode(txn: TransactionMut) -> Vec<u8> {
     update
 }
 
+/// Adds a message with the id `MessageId::derive(owner, nonce)`.
 pub fn add_message(
     doc: &Doc,
     id: MessageId,
+    nonce: [u8; 16],
     sent_at: u64,
     body: &str,
     reply_to: Option<MessageId>,
@@ -121,7 +134,11 @@ pub fn add_message(
 ) -> Vec<u8> {
     let m = messages(doc);
     let mut txn = doc.transact_mut();
-    let mut fields: Vec<(&str, Any)> = vec![("t", int(sent_at)), ("b", Any::from(body))];
+    let mut fields: Vec<(&str, Any)> = vec![
+        ("t", int(sent_at)),
+        ("b", Any::from(body)),
+        ("n", Any::from(data_encoding::HEXLOWER.encode(&nonce))),
+    ];
     if let Some(r) = reply_to {
         fields.push(("r", Any::from(r.to_string())));
     }
@@ -212,6 +229,13 @@ pub fn read(doc: &Doc, id: &MessageId) -> Option<Fields> {
             Some(Out::Any(Any::String(k))) if &*k == "c" => Kind::CheckIn,
             _ => Kind::Text,
         },
+        nonce: match msg.get(&txn, "n") {
+            Some(Out::Any(Any::String(n))) => data_encoding::HEXLOWER
+                .decode(n.as_bytes())
+                .ok()
+                .and_then(|v| v.try_into().ok()),
+            _ => None,
+        },
     })
 }
 
@@ -250,7 +274,7 @@ mod tests {
         let b = Doc::with_client_id(2);
         let changes = observe(&b);
         let id = MessageId::random();
-        let u1 = add_message(&a, id, 42, "hello", None, Kind::Text);
+        let u1 = add_message(&a, id, [3; 16], 42, "hello", None, Kind::Text);
         let u2 = edit(&a, id, "hello!", 43).unwrap();
         let target = MessageId::random();
         let u3 = react(&a, target, Some("❤️"));
@@ -275,7 +299,7 @@ mod tests {
     #[test]
     fn foreign_client_ids_are_refused() {
         let a = Doc::with_client_id(7);
-        let u = add_message(&a, MessageId::random(), 1, "x", None, Kind::Text);
+        let u = add_message(&a, MessageId::random(), [4; 16], 1, "x", None, Kind::Text);
         assert_eq!(check_update(&u, 8).unwrap_err(), Error::ForeignClient);
         assert!(check_update(&u, 7).is_ok());
         assert_eq!(

@@ -136,9 +136,7 @@ impl Engine {
             change,
         };
         let signed = SignedOp::sign(&op, &self.me()?.id.device);
-        let verified = signed
-            .verify()
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let verified = signed.verify().map_err(|e| Error::Invalid(e.to_string()))?;
         let seq = self.send_group(chat, topic, at, GroupContent::Member { op: signed })?;
         if seq != op.seq {
             return Err(Error::Corrupt("membership operation seq".into()));
@@ -175,9 +173,7 @@ impl Engine {
             },
         };
         let signed = SignedOp::sign(&op, &self.me()?.id.device);
-        let verified = signed
-            .verify()
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let verified = signed.verify().map_err(|e| Error::Invalid(e.to_string()))?;
         let chat = membership::chat_id(&signed);
         let now = self.hlc.now() as i64;
         self.exec(
@@ -285,7 +281,12 @@ impl Engine {
 
     /// Sends every operation of a group to `to` over `topic` (a contact channel or the group's
     /// topic), the Create first, in as many envelopes as it takes.
-    pub(crate) fn send_ops(&mut self, topic: TopicId, to: &[DeviceId], chat: &ChatId) -> Result<()> {
+    pub(crate) fn send_ops(
+        &mut self,
+        topic: TopicId,
+        to: &[DeviceId],
+        chat: &ChatId,
+    ) -> Result<()> {
         if to.is_empty() {
             return Ok(());
         }
@@ -303,7 +304,14 @@ impl Engine {
             size += n;
             chunk.push(v.signed);
         }
-        self.send_pairwise(topic, to, PairwiseContent::Ops { chat: *chat, ops: chunk })?;
+        self.send_pairwise(
+            topic,
+            to,
+            PairwiseContent::Ops {
+                chat: *chat,
+                ops: chunk,
+            },
+        )?;
         Ok(())
     }
 

@@ -49,11 +49,20 @@ impl Engine {
 
     /// The operations of a group as this device holds them.
     pub fn member_ops(&self, chat: &ChatId) -> Result<Vec<SignedOp>> {
-        Ok(self.group_ops(chat)?.into_iter().map(|v| v.signed).collect())
+        Ok(self
+            .group_ops(chat)?
+            .into_iter()
+            .map(|v| v.signed)
+            .collect())
     }
 
     /// Sends `ops` as an invitation to `chat` over the contact channel with `account`.
-    pub fn send_ops_to(&mut self, account: &AccountId, chat: &ChatId, ops: Vec<SignedOp>) -> Result<()> {
+    pub fn send_ops_to(
+        &mut self,
+        account: &AccountId,
+        chat: &ChatId,
+        ops: Vec<SignedOp>,
+    ) -> Result<()> {
         let (channel, devices) = self.channel_of(account)?;
         self.send_pairwise(channel, &devices, PairwiseContent::Ops { chat: *chat, ops })?;
         Ok(())
@@ -96,6 +105,14 @@ impl Engine {
         let mut out = Outbound::generate();
         let env = Envelope::seal(header, out.encrypt(&plain), &self.me()?.id.device);
         self.store_own(&env)?;
+        Ok(())
+    }
+
+    /// Presents a device bundle naming another Curve25519 key than this device's Olm identity
+    /// key (until the engine reloads its identity).
+    pub fn present_curve_key(&mut self, curve: [u8; 32]) -> Result<()> {
+        let me = self.me_mut()?;
+        me.bundle = crate::identity::DeviceBundle::new(&me.id, curve, me.olm.fallback_key());
         Ok(())
     }
 

@@ -60,7 +60,7 @@ impl Engine {
         }))
     }
 
-    fn account_of(&self, device: &DeviceId) -> Result<Option<AccountId>> {
+    pub(crate) fn account_of(&self, device: &DeviceId) -> Result<Option<AccountId>> {
         let a: Option<Vec<u8>> = self
             .conn
             .query_row(
@@ -122,7 +122,11 @@ impl Engine {
                     .optional()?;
                 match removed {
                     Some(None) => Ok(()),
-                    Some(Some(cut)) if env.header.seq <= (cut as u64).saturating_add(REMOVED_WINDOW) => Ok(()),
+                    Some(Some(cut))
+                        if env.header.seq <= (cut as u64).saturating_add(REMOVED_WINDOW) =>
+                    {
+                        Ok(())
+                    }
                     _ => Err(EnvError::NotMember.into()),
                 }
             }
@@ -236,7 +240,9 @@ impl Engine {
             match result {
                 Ok(()) => {}
                 Err(Error::Crypto(CryptoError::MissingKey)) => {
-                    if env.is_pairwise() || !self.holds_other_key(&topic, &author, env.header.key)? {
+                    if env.is_pairwise()
+                        || !self.holds_other_key(&topic, &author, env.header.key)?
+                    {
                         return Ok(()); // the first key of this sender may still be on its way
                     }
                     // The sender went on with a key we hold: this one is not coming. Skip the
@@ -421,6 +427,22 @@ impl Engine {
         }
     }
 
+    /// The sender's Curve25519 identity key in this device's part of a pairwise envelope, when
+    /// that part is an Olm pre-key message.
+    fn prekey_identity(&self, env: &Envelope) -> Result<Option<[u8; 32]>> {
+        let me = self.me()?.id.device_id();
+        let parts = env.pairwise_parts()?;
+        let Some(part) = parts.iter().find(|p| p.to == me) else {
+            return Ok(None);
+        };
+        Ok(
+            match crate::crypto::pairwise::parse_message(part.kind, &part.body)? {
+                vodozemac::olm::OlmMessage::PreKey(pre) => Some(pre.identity_key().to_bytes()),
+                _ => None,
+            },
+        )
+    }
+
     /// Is this envelope past its author's removal cut (inside [`REMOVED_WINDOW`])?
     fn past_removal_cut(&self, chat: &ChatId, env: &Envelope) -> Result<bool> {
         let cut: Option<Option<i64>> = self
@@ -443,6 +465,16 @@ impl Engine {
         let author = env.header.author;
         match (kind, content) {
             (TopicKind::Invite, req @ PairwiseContent::ContactRequest { .. }) => {
+                // The channel was opened with the identity key in the Olm pre-key message; the
+                // bundle must name the same key, or later messages would go to another one.
+                let PairwiseContent::ContactRequest { bundle, .. } = &req else {
+                    return Err(Error::Invalid("not a contact request".into()));
+                };
+                if self.prekey_identity(env)? != Some(bundle.curve_key) {
+                    return Err(Error::Invalid(
+                        "contact request whose keys do not match its channel".into(),
+                    ));
+                }
                 self.on_contact_request(env.header.topic, author, req)
             }
             (
@@ -554,6 +586,9 @@ impl Engine {
             Err(e) => {
                 self.conn
                     .execute_batch("ROLLBACK TO envelope; RELEASE envelope")?;
+                if matches!(e, Error::Envelope(EnvError::Equivocation)) {
+                    self.record_equivocation(bytes)?;
+                }
                 // Refused at the door (form, signature, topic, author): nothing in memory moved.
                 if !matches!(e, Error::Envelope(_)) {
                     self.invalidate();
@@ -577,6 +612,21 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Remembers that an envelope's author equivocated, and says so (once per seq).
+    fn record_equivocation(&mut self, bytes: &[u8]) -> Result<()> {
+        let env = Envelope::decode_verified(bytes)?;
+        let h = env.header;
+        let first = self.exec(
+            "INSERT OR IGNORE INTO equivocations (topic, author, seq, seen_at) VALUES (?1, ?2, ?3, ?4)",
+            params![h.topic.as_bytes(), h.author.0, h.seq as i64, self.now_secs() as i64],
+        )? > 0;
+        if first {
+            tracing::warn!(author = %h.author, seq = h.seq, "a device sent two different envelopes under one seq");
+            self.emit(crate::Event::ContactsChanged);
+        }
+        Ok(())
     }
 
     /// Answers a refused contact request with a signed, encrypted refusal on its topic, and

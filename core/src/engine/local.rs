@@ -132,10 +132,13 @@ impl Engine {
                 ));
             }
         }
-        let id = MessageId::random();
+        let nonce: [u8; 16] = rand::random();
+        let id = MessageId::derive(&self.me()?.id.account_id(), &nonce);
         let at = self.hlc.now();
         self.write_segment(chat, None, |doc| {
-            Ok(segment::add_message(doc, id, at, &body, reply_to, kind))
+            Ok(segment::add_message(
+                doc, id, nonce, at, &body, reply_to, kind,
+            ))
         })?;
         Ok(id)
     }
@@ -237,21 +240,28 @@ impl Engine {
         client: u64,
         device: &crate::ids::DeviceId,
     ) -> Result<()> {
-        let owner: Option<Vec<u8>> = self
+        let me = self.me()?;
+        let owner = if *device == me.id.device_id() {
+            me.id.account_id()
+        } else {
+            self.account_of(device)?
+                .ok_or(crate::envelope::Error::NotMember)?
+        };
+        let bound: Option<Vec<u8>> = self
             .conn
             .query_row(
-                "SELECT device FROM doc_clients WHERE topic = ?1 AND client = ?2",
-                params![topic.as_bytes(), client as i64],
+                "SELECT device FROM doc_clients_by_owner WHERE topic = ?1 AND owner = ?2 AND client = ?3",
+                params![topic.as_bytes(), owner.0, client as i64],
                 |r| r.get(0),
             )
             .optional()?;
-        match owner {
+        match bound {
             Some(d) if d == device.0 => Ok(()),
             Some(_) => Err(crate::doc::Error::ForeignClient.into()),
             None => {
                 self.exec(
-                    "INSERT INTO doc_clients (topic, client, device) VALUES (?1, ?2, ?3)",
-                    params![topic.as_bytes(), client as i64, device.0],
+                    "INSERT INTO doc_clients_by_owner (topic, owner, client, device) VALUES (?1, ?2, ?3, ?4)",
+                    params![topic.as_bytes(), owner.0, client as i64, device.0],
                 )?;
                 Ok(())
             }

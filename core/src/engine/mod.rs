@@ -330,7 +330,7 @@ impl Engine {
         loop {
             let c = u64::from(rand::random::<u32>());
             let used: bool = self.qrow(
-                "SELECT EXISTS (SELECT 1 FROM doc_clients WHERE client = ?1)",
+                "SELECT EXISTS (SELECT 1 FROM doc_clients_by_owner WHERE client = ?1)",
                 [c as i64],
                 |r| r.get(0),
             )?;

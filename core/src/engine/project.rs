@@ -13,6 +13,9 @@ use crate::events::Event;
 use crate::ids::{AccountId, ChatId, DeviceId};
 use crate::search;
 
+/// How far ahead of this device's clock a message's time may be (clocks of phones drift).
+pub const MAX_FUTURE_MS: u64 = 10 * 60 * 1000;
+
 /// Where an applied segment update came from.
 pub struct Origin {
     pub chat: ChatId,
@@ -32,11 +35,18 @@ impl Engine {
         };
         let doc = cached.doc.clone();
         let me = self.me()?.id.account_id();
+        let future_limit = crate::clock::hlc_at_millis(self.hlc.wall_ms() + MAX_FUTURE_MS);
         let mut added = 0;
         for id in &changes.messages {
-            let Some(f) = segment::read(&doc, id) else {
+            let Some(mut f) = segment::read(&doc, id) else {
                 continue;
             };
+            // A time far ahead of this device's clock would sort the message above everything
+            // to come and, once read, keep every later message from counting as unread: such a
+            // message takes the time it arrived.
+            if f.sent_at > future_limit {
+                f.sent_at = self.hlc.now();
+            }
             let existing: Option<(i64, Vec<u8>)> = self
                 .conn
                 .query_row(
@@ -63,6 +73,9 @@ impl Engine {
                             params![rowid, search::index_text(&f.body)],
                         )?;
                     }
+                }
+                None if !f.id_is_owned_by(id, &origin.owner) => {
+                    tracing::warn!(message = %id, "a message whose id its author could not have made");
                 }
                 None => {
                     self.exec(

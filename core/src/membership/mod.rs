@@ -165,9 +165,7 @@ impl SignedOp {
             return Err(Error::Invalid("seq or time out of range"));
         }
         match &op.change {
-            Change::Create {
-                title, members, ..
-            } => {
+            Change::Create { title, members, .. } => {
                 check_title(title)?;
                 if members.is_empty() || members.len() > MAX_INITIAL_MEMBERS {
                     return Err(Error::Invalid("member count"));
@@ -233,7 +231,9 @@ fn check_record(account: &AccountId, r: &Record) -> Result<(), Error> {
     let mut devices = std::collections::BTreeSet::new();
     for b in &r.bundles {
         if b.account != *account || !b.verify() || !devices.insert(b.device) {
-            return Err(Error::Invalid("a device bundle does not belong to the member"));
+            return Err(Error::Invalid(
+                "a device bundle does not belong to the member",
+            ));
         }
     }
     Ok(())

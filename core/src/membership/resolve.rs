@@ -228,7 +228,10 @@ impl<'a> Graph<'a> {
                 }
                 let past = g.fold(Some(&g.anc[r]), r);
                 let author = current_account_of(&past.members, &g.order[r].op.author);
-                let target_current = past.members.get(account).is_some_and(|m| m.removed.is_none());
+                let target_current = past
+                    .members
+                    .get(account)
+                    .is_some_and(|m| m.removed.is_none());
                 g.causal_ok[r] = author.is_some() && target_current;
             }
         }
@@ -560,7 +563,14 @@ mod tests {
         let removal = mom.remove(1, 100, &[&ex_msg_seen], &ex, 1);
         // After the removal the ex-member pretends not to have seen it, with an early time.
         let backdated = ex.add(2, 3, &[&ex_msg_seen], &accomplice);
-        let rename = ex.op(3, 4, &[&backdated], Change::Rename { title: "mine".into() });
+        let rename = ex.op(
+            3,
+            4,
+            &[&backdated],
+            Change::Rename {
+                title: "mine".into(),
+            },
+        );
         // ... or admits seeing it: not a member any more.
         let after = ex.add(4, 101, &[&removal], &accomplice);
         let ops = vec![c.clone(), ex_msg_seen, removal, backdated, rename, after];

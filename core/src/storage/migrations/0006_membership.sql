@@ -20,3 +20,31 @@ CREATE TABLE undecryptable (
     PRIMARY KEY (topic, author, seq)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX undecryptable_by_key ON undecryptable (topic, author, key_no);
+
+-- A yrs client id belongs to a device within one owner's documents of a topic (an account
+-- writes only its own segments), so claiming someone's client id first in a conversation they
+-- have not written to yet blocks nobody.
+CREATE TABLE doc_clients_by_owner (
+    topic  BLOB    NOT NULL,
+    owner  BLOB    NOT NULL,
+    client INTEGER NOT NULL,
+    device BLOB    NOT NULL,
+    PRIMARY KEY (topic, owner, client)
+) STRICT;
+INSERT INTO doc_clients_by_owner (topic, owner, client, device)
+    SELECT c.topic,
+           COALESCE(d.account, (SELECT i.account FROM identity i WHERE i.device = c.device), c.device),
+           c.client, c.device
+    FROM doc_clients c LEFT JOIN devices d ON d.device = c.device;
+DROP TABLE doc_clients;
+CREATE INDEX doc_clients_by_client ON doc_clients_by_owner (client);
+
+-- Two different envelopes under one (topic, author, seq): the device is forked or its keys are
+-- copied. The first is kept; this says it happened, so the person can be told.
+CREATE TABLE equivocations (
+    topic   BLOB    NOT NULL,
+    author  BLOB    NOT NULL,
+    seq     INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (topic, author, seq)
+) STRICT, WITHOUT ROWID;

@@ -302,3 +302,69 @@ async fn a_new_member_learns_a_removal_the_adder_had_not_seen() {
         .iter()
         .any(|b| b == "안녕하세요" || b == "어서 와요"));
 }
+
+/// An account with `devices` made-up devices, as a hostile member could add.
+fn many_devices(name: &str, devices: usize) -> (AccountId, hearth_core::membership::Record) {
+    use hearth_core::identity::{DeviceBundle, Identity};
+    let account = libp2p_identity::ed25519::Keypair::generate();
+    let bundles = (0..devices)
+        .map(|i| {
+            let id = Identity {
+                account: account.clone(),
+                device: libp2p_identity::ed25519::Keypair::generate(),
+                name: name.into(),
+            };
+            DeviceBundle::new(&id, [i as u8 + 1; 32], [i as u8 + 101; 32])
+        })
+        .collect();
+    let record = hearth_core::membership::Record {
+        name: name.into(),
+        bundles,
+    };
+    (AccountId(account.public().to_bytes()), record)
+}
+
+#[tokio::test]
+async fn key_shares_reach_everyone_however_many_devices_a_member_adds() {
+    let (mom, dad, kid, chat) = family().await;
+    for p in [&mom, &dad, &kid] {
+        p.node
+            .send(&chat, &format!("hi from {}", p.name), None)
+            .await
+            .unwrap();
+    }
+    sync_all(&[&mom, &dad, &kid]).await;
+    // Dad's modified client adds 30 accounts of 8 devices each.
+    let mut fake = Vec::new();
+    for i in 0..30 {
+        let (account, record) = many_devices(&format!("fake{i}"), 8);
+        fake.push(account);
+        dad.node
+            .modified_client(move |e| {
+                e.forge_member_op(&chat, Change::Add { account, record }, None, None)
+            })
+            .await
+            .unwrap();
+    }
+    sync_all(&[&mom, &dad, &kid]).await;
+    assert_eq!(mom.node.members(&chat).await.unwrap().len(), 33);
+    // Mom removes one: everyone's next key share goes to some 240 devices at once.
+    mom.node.remove_member(&chat, &fake[0]).await.unwrap();
+    sync_all(&[&mom, &dad, &kid]).await;
+    mom.node.send(&chat, "still readable", None).await.unwrap();
+    kid.node.send(&chat, "me too", None).await.unwrap();
+    let report = sync(&mom, &kid).await;
+    assert!(
+        !report.rejected.iter().any(|r| r.contains("exceeds")),
+        "{report:?}"
+    );
+    sync_all(&[&mom, &dad, &kid]).await;
+    for p in [&mom, &dad, &kid] {
+        let b = p.bodies(&chat).await;
+        assert!(
+            b.contains(&"still readable".to_string()) && b.contains(&"me too".to_string()),
+            "{}: {b:?}",
+            p.name
+        );
+    }
+}

@@ -18,6 +18,23 @@ use crate::identity::DeviceBundle;
 use crate::ids::{ChatId, DeviceId, TopicId};
 use crate::wire;
 
+/// Room for the parts of one pairwise envelope, leaving the rest of
+/// [`crate::envelope::MAX_ENVELOPE_BYTES`] to the header, signature and framing.
+pub const PAIRWISE_BUDGET: usize = crate::envelope::MAX_ENVELOPE_BYTES - 1024;
+
+fn pairwise_plain(topic: TopicId, seq: u64, content: &PairwiseContent) -> Vec<u8> {
+    wire::encode(&PairwisePlain {
+        topic,
+        seq,
+        content: content.clone(),
+    })
+}
+
+/// A part's encoded size, with room for its framing.
+fn part_size(p: &PairwisePart) -> usize {
+    p.body.len() + 48
+}
+
 impl Engine {
     pub(crate) fn held(&self, topic: &TopicId, author: &DeviceId) -> Result<u64> {
         let v: Option<i64> = self
@@ -58,33 +75,50 @@ impl Engine {
         })
     }
 
-    /// Sends pairwise content to each of `to` on `topic`, in one envelope.
+    /// Sends pairwise content to each of `to` on `topic`: one envelope, or as many as it takes
+    /// for each to stay under [`PAIRWISE_BUDGET`] (a key share to a large group). Returns the
+    /// seq of the last.
     pub(crate) fn send_pairwise(
         &mut self,
         topic: TopicId,
         to: &[DeviceId],
         content: PairwiseContent,
     ) -> Result<u64> {
-        let header = self.next_header(topic, PAIRWISE_KEY)?;
-        let plain = wire::encode(&PairwisePlain {
-            topic,
-            seq: header.seq,
-            content,
-        });
-        let mut parts = Vec::with_capacity(to.len());
+        let mut header = self.next_header(topic, PAIRWISE_KEY)?;
+        let mut plain = pairwise_plain(topic, header.seq, &content);
+        let mut parts: Vec<PairwisePart> = Vec::with_capacity(to.len());
+        let mut size = 0;
         for dev in to {
-            let mut ch = self.channel_for(dev)?;
-            let (kind, body) = ch.encrypt(&plain)?;
-            self.save_channel(dev, &ch)?;
-            parts.push(PairwisePart {
-                to: *dev,
-                kind,
-                body,
-            });
+            let mut part = self.encrypt_part(dev, &plain)?;
+            if !parts.is_empty() && size + part_size(&part) > PAIRWISE_BUDGET {
+                self.seal_pairwise(header, std::mem::take(&mut parts))?;
+                header = self.next_header(topic, PAIRWISE_KEY)?;
+                plain = pairwise_plain(topic, header.seq, &content);
+                // The part was made for the previous envelope's seq: make it again.
+                part = self.encrypt_part(dev, &plain)?;
+                size = 0;
+            }
+            size += part_size(&part);
+            parts.push(part);
         }
-        let env = Envelope::seal(header, wire::encode(&parts), &self.me()?.id.device);
-        self.store_own(&env)?;
+        self.seal_pairwise(header, parts)?;
         Ok(header.seq)
+    }
+
+    fn encrypt_part(&mut self, dev: &DeviceId, plain: &[u8]) -> Result<PairwisePart> {
+        let mut ch = self.channel_for(dev)?;
+        let (kind, body) = ch.encrypt(plain)?;
+        self.save_channel(dev, &ch)?;
+        Ok(PairwisePart {
+            to: *dev,
+            kind,
+            body,
+        })
+    }
+
+    fn seal_pairwise(&mut self, header: Header, parts: Vec<PairwisePart>) -> Result<()> {
+        let env = Envelope::seal(header, wire::encode(&parts), &self.me()?.id.device);
+        self.store_own(&env)
     }
 
     /// Encrypts group content with this device's sender key for the topic.

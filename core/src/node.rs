@@ -113,12 +113,8 @@ impl Node {
 
     fn open_blocking(config: NodeConfig) -> Result<Node> {
         let dir = config.data_dir;
-        std::fs::create_dir_all(&dir)?;
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(LOCK_FILE))?;
+        storage::private::dir(&dir)?;
+        let lock = storage::private::open_file(&dir.join(LOCK_FILE))?;
         if lock.try_lock().is_err() {
             return Err(Error::InUse(dir));
         }

@@ -65,6 +65,10 @@ const UPGRADES: &[&str] = &[
 
 /// Opens (creating or upgrading if needed) the mailbox database at `path`.
 pub fn open(path: &Path) -> Result<Connection> {
+    crate::storage::private::database(path).map_err(|e| Error::OpenDatabase {
+        path: path.into(),
+        cause: e.to_string(),
+    })?;
     let c = crate::storage::open(path, false)?;
     let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if v > SCHEMA_VERSION {

@@ -140,7 +140,7 @@ pub fn load_or_create_key(data_dir: &std::path::Path) -> Result<libp2p::identity
         Ok(bytes) => libp2p::identity::Keypair::from_protobuf_encoding(&bytes)
             .map_err(|_| Error::Corrupt(format!("relay key {}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(data_dir)?;
+            crate::storage::private::dir(data_dir)?;
             let key = libp2p::identity::Keypair::generate_ed25519();
             let bytes = key
                 .to_protobuf_encoding()

@@ -5,6 +5,7 @@
 //! `PRAGMA user_version`. One writer (the engine thread) owns the write connection; reads use
 //! their own connections ([`Readers`]) and never block it.
 
+pub mod private;
 pub mod readers;
 
 use std::path::Path;
@@ -27,6 +28,10 @@ pub const MIGRATIONS: &[&str] = &[
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 pub fn open_writer(path: &Path) -> Result<Connection> {
+    private::database(path).map_err(|e| Error::OpenDatabase {
+        path: path.into(),
+        cause: e.to_string(),
+    })?;
     let conn = open(path, false)?;
     migrate(&conn).map_err(|e| Error::OpenDatabase {
         path: path.into(),

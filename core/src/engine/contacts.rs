@@ -43,12 +43,49 @@ impl Engine {
     }
 
     /// Revokes one of this device's invites (by its code).
+    /// Closes the topics of invites that stopped being usable (revoked or expired) more than
+    /// [`super::ingest::REFUSAL_SECS`] ago — with whatever strangers left there — and forgets
+    /// refused devices after the same time, so no refusal is a lasting way in.
+    pub(crate) fn purge_closed_invites(&mut self) -> Result<()> {
+        let now = self.now_secs() as i64;
+        let grace = super::ingest::REFUSAL_SECS as i64;
+        let mut st = self.conn.prepare_cached(
+            "SELECT i.topic FROM invites i JOIN topics t ON t.topic = i.topic AND t.kind = 'invite'
+             WHERE MIN(COALESCE(i.closed_at, i.expires_at), i.expires_at) + ?1 <= ?2",
+        )?;
+        let topics: Vec<Vec<u8>> = st
+            .query_map(rusqlite::params![grace, now], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(st);
+        for t in &topics {
+            for sql in [
+                "DELETE FROM envelopes WHERE topic = ?1",
+                "DELETE FROM heads WHERE topic = ?1",
+                "DELETE FROM read_early WHERE topic = ?1",
+                "DELETE FROM refusals WHERE topic = ?1",
+                "DELETE FROM invites WHERE topic = ?1",
+                "DELETE FROM topics WHERE topic = ?1",
+            ] {
+                self.exec(sql, [t])?;
+            }
+        }
+        self.exec(
+            "DELETE FROM refusals WHERE created_at + ?1 <= ?2",
+            rusqlite::params![grace, now],
+        )?;
+        if !topics.is_empty() {
+            tracing::debug!(closed = topics.len(), "closed the topics of old invites");
+            self.emit(crate::Event::ContactsChanged);
+        }
+        Ok(())
+    }
+
     pub fn revoke_invite(&mut self, code: &str) -> Result<()> {
         // Our own code may have expired; parse it without the expiry check.
         let inv = Invite::decode(code, 0)?;
         let n = self.exec(
-            "UPDATE invites SET state = 'revoked' WHERE secret = ?1 AND state = 'open'",
-            [inv.secret],
+            "UPDATE invites SET state = 'revoked', closed_at = ?2 WHERE secret = ?1 AND state = 'open'",
+            rusqlite::params![inv.secret, self.now_secs() as i64],
         )?;
         if n == 0 {
             return Err(Error::NotFound(

@@ -25,6 +25,13 @@ use crate::ids::{AccountId, ChatId, DeviceId, TopicId};
 /// to see that operation. Anything else past the cut is skipped; more is refused.
 pub const REMOVED_WINDOW: u64 = 16;
 
+/// Devices told why their contact request was refused, per invite: an honest person retrying
+/// an old code needs one; a stranger with a thousand identities gets no more than this many.
+pub const MAX_REFUSALS_PER_TOPIC: i64 = 4;
+/// How long a refused device may sync the topic of its refusal, and how long a closed invite's
+/// topic stays open for refusals: long enough for the person to come online, not forever.
+pub const REFUSAL_SECS: u64 = 3 * 24 * 3600;
+
 /// What happened to one received envelope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ingested {
@@ -93,7 +100,16 @@ impl Engine {
             }
         }
         match kind {
-            TopicKind::Invite if env.is_pairwise() => Ok(()),
+            // A contact request for us, and nothing else: what is not addressed to this
+            // device would otherwise be kept (and synced) for a stranger.
+            TopicKind::Invite if env.is_pairwise() => {
+                let me = self.me()?.id.device_id();
+                if env.pairwise_parts()?.iter().any(|p| p.to == me) {
+                    Ok(())
+                } else {
+                    Err(EnvError::NotMember.into())
+                }
+            }
             TopicKind::Invite => Err(EnvError::NotMember.into()),
             TopicKind::Channel(peer) => match self.account_of(&author)? {
                 Some(a) if a == *peer => Ok(()),
@@ -637,9 +653,17 @@ impl Engine {
             return Ok(());
         }
         let (topic, device) = (env.header.topic, env.header.author);
+        let given: i64 = self.qrow(
+            "SELECT COUNT(*) FROM refusals WHERE topic = ?1",
+            [topic.as_bytes()],
+            |r| r.get(0),
+        )?;
+        if given >= MAX_REFUSALS_PER_TOPIC {
+            return Ok(()); // enough strangers have been told; the rest learn nothing
+        }
         let first: bool = self.exec(
-            "INSERT OR IGNORE INTO refusals (topic, device) VALUES (?1, ?2)",
-            params![topic.as_bytes(), device.0],
+            "INSERT OR IGNORE INTO refusals (topic, device, created_at) VALUES (?1, ?2, ?3)",
+            params![topic.as_bytes(), device.0, self.now_secs() as i64],
         )? > 0;
         tracing::debug!(%device, first, "refusing a contact request");
         if first {

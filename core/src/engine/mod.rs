@@ -35,7 +35,7 @@ use crate::identity::{DeviceBundle, Identity};
 use crate::ids::{ChatId, DeviceId, TopicId};
 
 pub use docs::DocCache;
-pub use ingest::Ingested;
+pub use ingest::{Ingested, REFUSAL_SECS};
 
 /// Jobs queued for the writer. Bounded so a flood of requests waits instead of growing memory.
 pub const JOB_QUEUE: usize = 1024;
@@ -95,8 +95,13 @@ pub struct Engine {
     wake: Vec<(TopicId, DeviceId)>,
     /// Conversations that received new messages: a delivered receipt is due.
     receipts_due: std::collections::BTreeSet<ChatId>,
+    /// Wall seconds of the last sweep of closed invites.
+    swept_at: u64,
     stop: bool,
 }
+
+/// How often the writer closes old invite topics (and once at open).
+const SWEEP_EVERY_SECS: u64 = 3600;
 
 impl Engine {
     pub fn new(
@@ -118,6 +123,7 @@ impl Engine {
             pending_events: Vec::new(),
             wake: Vec::new(),
             receipts_due: Default::default(),
+            swept_at: 0,
             stop: false,
         };
         eng.load_me()?;
@@ -136,6 +142,19 @@ impl Engine {
                 }
             }
             self.run_batch(batch);
+            if self.now_secs() >= self.swept_at + SWEEP_EVERY_SECS {
+                self.swept_at = self.now_secs();
+                self.run_batch(vec![Box::new(|eng: &mut Engine| {
+                    let res = eng.purge_closed_invites();
+                    if let Err(e) = &res {
+                        tracing::warn!(error = %e, "closing old invite topics");
+                    }
+                    Done {
+                        ok: res.is_ok(),
+                        reply: Box::new(|_| {}),
+                    }
+                })]);
+            }
             if self.stop {
                 break;
             }

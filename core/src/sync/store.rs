@@ -19,9 +19,11 @@ pub fn shared_topics(c: &Connection, device: &DeviceId) -> Result<Vec<TopicId>> 
                  AND EXISTS (SELECT 1 FROM members m WHERE m.chat = t.chat AND m.device = ?1 AND m.removed_after IS NULL)
                  AND EXISTS (SELECT 1 FROM chats c WHERE c.chat = t.chat AND c.left_chat = 0))
              OR (t.kind = 'channel' AND EXISTS (SELECT 1 FROM devices d WHERE d.device = ?1 AND d.account = t.peer))
-             OR EXISTS (SELECT 1 FROM refusals r WHERE r.topic = t.topic AND r.device = ?1))",
+             OR EXISTS (SELECT 1 FROM refusals r WHERE r.topic = t.topic AND r.device = ?1
+                        AND r.created_at > ?2))",
     )?;
-    let rows = st.query_map([device.0], |r| r.get::<_, Vec<u8>>(0))?;
+    let since = now_secs().saturating_sub(crate::engine::REFUSAL_SECS) as i64;
+    let rows = st.query_map(params![device.0, since], |r| r.get::<_, Vec<u8>>(0))?;
     let mut out = Vec::new();
     for r in rows {
         if let Some(t) = TopicId::from_slice(&r?) {
@@ -29,6 +31,13 @@ pub fn shared_topics(c: &Connection, device: &DeviceId) -> Result<Vec<TopicId>> 
         }
     }
     Ok(out)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// True for the topic of one of our invites: anyone may deliver a contact request there (a

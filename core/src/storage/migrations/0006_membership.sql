@@ -48,3 +48,9 @@ CREATE TABLE equivocations (
     seen_at INTEGER NOT NULL,
     PRIMARY KEY (topic, author, seq)
 ) STRICT, WITHOUT ROWID;
+
+-- Invite topics close: a refusal is owed for a while after an invite stops being usable, and
+-- then the topic (and whatever strangers left on it) goes. Refusals given before this are
+-- already past their time.
+ALTER TABLE invites ADD COLUMN closed_at INTEGER;
+ALTER TABLE refusals ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;

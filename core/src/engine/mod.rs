@@ -141,7 +141,7 @@ impl Engine {
                     Err(_) => break,
                 }
             }
-            self.run_batch(batch);
+            // Swept before the work that woke the writer, so that work sees the result.
             if self.now_secs() >= self.swept_at + SWEEP_EVERY_SECS {
                 self.swept_at = self.now_secs();
                 self.run_batch(vec![Box::new(|eng: &mut Engine| {
@@ -155,6 +155,7 @@ impl Engine {
                     }
                 })]);
             }
+            self.run_batch(batch);
             if self.stop {
                 break;
             }

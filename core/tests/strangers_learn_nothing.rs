@@ -154,3 +154,71 @@ async fn stranger_gets_nothing_and_garbage_is_cut_off() {
     })
     .await;
 }
+
+async fn path_of(p: &Peer, name: &str) -> String {
+    p.node
+        .reachability()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == name)
+        .map(|r| r.path)
+        .unwrap_or_default()
+}
+
+async fn tracked(p: &Peer) -> usize {
+    p.node.network_status().await.unwrap().unwrap().tracked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_grows_no_state_and_is_nobodys_path() {
+    let (alice, bob) = online_contacts("Alice", "Bob").await;
+    let bob_device = bob.node.profile().await.unwrap().device;
+    bob.node.stop_network().await.unwrap();
+    eventually("Bob is unreachable for Alice", || async {
+        path_of(&alice, "Bob").await == "none"
+    })
+    .await;
+    let before = tracked(&alice).await;
+    let addr: Multiaddr = alice.node.network_status().await.unwrap().unwrap().listen[0]
+        .parse()
+        .unwrap();
+    // A stranger loops sync requests naming thousands of fresh topics, and claims to reach
+    // Bob (and a thousand made-up devices).
+    let mut eve = stranger();
+    for _ in 0..20 {
+        let have = (0..4000)
+            .map(|_| {
+                (
+                    hearth_core::TopicId::random(),
+                    vec![(hearth_core::DeviceId(rand::random()), 7)],
+                )
+            })
+            .collect();
+        let mut reach: Vec<_> = (0..1000)
+            .map(|_| hearth_core::DeviceId(rand::random()))
+            .collect();
+        reach[0] = bob_device;
+        let resp = ask(
+            &mut eve,
+            &addr,
+            Request::Sync {
+                version: VERSION,
+                have,
+                reach,
+            },
+        )
+        .await;
+        assert!(matches!(resp, Some(Response::Sync { .. })), "{resp:?}");
+    }
+    // Alice holds one entry for the stranger's connection, nothing more; Bob is not "reachable
+    // through" anyone.
+    assert!(tracked(&alice).await <= before + 1);
+    assert_eq!(path_of(&alice, "Bob").await, "none");
+    // When the stranger leaves, even that entry goes.
+    drop(eve);
+    eventually("the stranger's entry is gone", || async {
+        tracked(&alice).await <= before
+    })
+    .await;
+}

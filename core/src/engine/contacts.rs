@@ -379,6 +379,16 @@ impl Engine {
         addr: Option<String>,
         seen: bool,
     ) -> Result<()> {
+        // Addresses are kept for family devices only: strangers connect with a new id each
+        // time and would fill the table.
+        let known: bool = self.qrow(
+            "SELECT EXISTS (SELECT 1 FROM devices WHERE device = ?1)",
+            [device.0],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Ok(());
+        }
         let old: Option<String> = self
             .conn
             .query_row(

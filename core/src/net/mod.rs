@@ -161,6 +161,10 @@ pub struct Status {
     pub lan_only: bool,
     pub peers: Vec<PeerStatus>,
     pub relays: Vec<RelayStatus>,
+    /// Entries the net task holds about peers (connections, paths, what each holds and
+    /// reaches): how much state others have made this node keep.
+    #[serde(skip)]
+    pub tracked: usize,
 }
 
 impl Status {

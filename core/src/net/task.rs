@@ -352,6 +352,13 @@ impl Task {
             lan_only: self.cfg.lan_only,
             peers,
             relays,
+            tracked: self.peers.len()
+                + self.paths.len()
+                + self
+                    .peers
+                    .values()
+                    .map(|p| p.known.0.len() + p.reach.len())
+                    .sum::<usize>(),
         }
     }
 
@@ -427,6 +434,10 @@ impl Task {
                 let mut became_family = false;
                 if let Some(p) = self.peers.get_mut(&peer) {
                     became_family = p.shared.is_empty() && !topics.is_empty();
+                    p.known.0.retain(|t, _| topics.contains(t));
+                    if topics.is_empty() {
+                        p.reach.clear();
+                    }
                     p.shared = topics;
                     if sync {
                         self.send_sync(peer);
@@ -1357,10 +1368,14 @@ impl Task {
         match req {
             Request::Sync { have, reach, .. } => {
                 let theirs = protocol::from_wire(&have);
+                // Only what we share is worth remembering: a stranger naming thousands of
+                // topics, or claiming to reach our family, grows nothing here.
                 for (t, a) in &theirs.0 {
-                    p.known.0.insert(*t, a.clone());
+                    if p.shared.contains(t) {
+                        p.known.0.insert(*t, a.clone());
+                    }
                 }
-                p.reach = reach;
+                p.reach = family_reach(p, reach);
                 let my_reach = self.reach_for(&peer);
                 self.update_paths();
                 tokio::spawn(async move {
@@ -1385,7 +1400,10 @@ impl Task {
             Request::Push { envelopes, .. } => {
                 // What the peer sent, it holds.
                 for e in &envelopes {
-                    if let Ok(env) = Envelope::decode(e) {
+                    if let Some(env) = Envelope::decode(e)
+                        .ok()
+                        .filter(|e| p.shared.contains(&e.header.topic))
+                    {
                         protocol::note_held(
                             &mut p.known,
                             env.header.topic,
@@ -1445,7 +1463,7 @@ impl Task {
                         let held = theirs.0.get(t).cloned().unwrap_or_default();
                         p.known.0.insert(*t, held);
                     }
-                    p.reach = reach;
+                    p.reach = family_reach(p, reach);
                     // Whatever they lack of the shared topics gets pushed.
                     let shared = p.shared.clone();
                     self.dirty.extend(shared);
@@ -1512,10 +1530,17 @@ impl Task {
     /// Recomputes every device's path and emits an event for each change.
     fn update_paths(&mut self) {
         let mut now: HashMap<DeviceId, Path> = HashMap::new();
-        for p in self.peers.values().filter(|p| !p.mailbox) {
+        // Only family: a peer we share no conversation with is nobody's path, not even its
+        // own (strangers come and go by the thousand and would otherwise stay listed).
+        let family = || {
+            self.peers
+                .values()
+                .filter(|p| !p.mailbox && !p.shared.is_empty())
+        };
+        for p in family() {
             now.insert(p.device, best_path(p));
         }
-        for p in self.peers.values().filter(|p| !p.mailbox) {
+        for p in family() {
             for d in &p.reach {
                 if *d != self.me && !now.contains_key(d) {
                     now.insert(*d, Path::Mesh { via: p.device });
@@ -1677,4 +1702,15 @@ fn best_path(p: &Peer) -> Path {
 /// nothing a relay does not already see (the device's peer id).
 fn namespace(device: &DeviceId) -> String {
     format!("hearth/{device}")
+}
+
+/// A peer's reach list, kept only from family (a peer we share a conversation with), and only
+/// as long as the protocol allows.
+fn family_reach(p: &Peer, reach: Vec<DeviceId>) -> Vec<DeviceId> {
+    if p.shared.is_empty() {
+        return Vec::new();
+    }
+    let mut reach = reach;
+    reach.truncate(protocol::MAX_AUTHORS);
+    reach
 }

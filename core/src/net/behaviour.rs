@@ -6,7 +6,7 @@ use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
     autonat, connection_limits, dcutr, identify, mdns, memory_connection_limits, ping, relay,
-    rendezvous, request_response, StreamProtocol,
+    request_response, StreamProtocol,
 };
 
 use crate::mailbox::protocol as mailbox;
@@ -33,11 +33,10 @@ pub struct Behaviour {
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub sync: request_response::cbor::Behaviour<Request, Response>,
     /// Beyond the LAN (all off in LAN-only mode): reservations and circuits through relays,
-    /// hole punching, rendezvous, whether we are reachable directly, and keeping topics in
+    /// hole punching, whether we are reachable directly, and keeping topics in
     /// relays' mailboxes.
     pub relay: Toggle<relay::client::Behaviour>,
     pub dcutr: Toggle<dcutr::Behaviour>,
-    pub rendezvous: Toggle<rendezvous::client::Behaviour>,
     pub autonat: Toggle<autonat::v2::client::Behaviour>,
     pub mailbox: request_response::cbor::Behaviour<mailbox::Request, mailbox::Response>,
 }
@@ -90,7 +89,6 @@ impl Behaviour {
             ),
             relay: Toggle::from(relay),
             dcutr: Toggle::from(wide.then(|| dcutr::Behaviour::new(local))),
-            rendezvous: Toggle::from(wide.then(|| rendezvous::client::Behaviour::new(key.clone()))),
             autonat: Toggle::from(wide.then(autonat::v2::client::Behaviour::default)),
             mailbox: request_response::Behaviour::with_codec(
                 request_response::cbor::codec::Codec::default()

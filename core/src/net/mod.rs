@@ -9,8 +9,8 @@
 //! none.
 //!
 //! Beyond the LAN ([`crate::relay`]): the task keeps a reservation on every configured relay
-//! (re-reserving with backoff after a relay restarts), registers there under its rendezvous
-//! namespace and looks up its family's, dials family through the relays, lets DCUtR punch a
+//! (re-reserving with backoff after a relay restarts), dials family through the relays (it
+//! publishes no locator of its own: see `task::look_for`), lets DCUtR punch a
 //! direct connection through NAT (dropping the relayed one once it has), asks each relay's
 //! mailbox to keep its topics and syncs with the mailbox like with a peer: what offline members
 //! lack is deposited, and what arrived for us is fetched on connect and every sync round.
@@ -50,7 +50,7 @@ pub struct Config {
     pub mdns: bool,
     /// Extra addresses to dial at start.
     pub dial: Vec<Multiaddr>,
-    /// The family's relays (`…/p2p/<relay>`): reservations, rendezvous and mailboxes.
+    /// The family's relays (`…/p2p/<relay>`): reservations and mailboxes.
     /// Ignored in LAN-only mode.
     pub relays: Vec<Multiaddr>,
     /// Also serve as a relay and mailbox for the family, listening here ("be a relay for my

@@ -14,9 +14,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
-use libp2p::{
-    dcutr, identify, mdns, noise, relay, rendezvous, tcp, yamux, Multiaddr, PeerId, Swarm,
-};
+use libp2p::{dcutr, identify, mdns, noise, relay, tcp, yamux, Multiaddr, PeerId, Swarm};
 use serde_bytes::ByteBuf;
 use tokio::sync::{broadcast, mpsc};
 
@@ -42,14 +40,11 @@ const MAX_FLUSH_BATCHES: usize = 8;
 /// Addresses of a relayed family device dialled beside the relay: its listen addresses
 /// (a device has a handful; more would only be someone's mistake).
 const MAX_BESIDE_DIALS: usize = 8;
-/// How often relay reservations and rendezvous registrations are checked.
+/// How often relay reservations are checked.
 const RELAY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Re-reserving after a relay went away: first retry after this, doubling up to the maximum.
 const RESERVE_BACKOFF_MIN: Duration = Duration::from_millis(500);
 const RESERVE_BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// Rendezvous registrations are renewed this often (the relay keeps them for 2 h).
-const REGISTER_EVERY: Duration = Duration::from_secs(3600);
-const REGISTER_TTL: u64 = 2 * 3600;
 /// How often a mailbox is asked again to keep our topics.
 const KEEP_EVERY: Duration = Duration::from_secs(3600);
 
@@ -108,7 +103,6 @@ struct Relay {
     reserved: bool,
     retry_at: Instant,
     backoff: Duration,
-    registered_at: Option<Instant>,
     /// Topics its mailbox keeps for us.
     kept: usize,
     /// When we last asked its mailbox to keep our topics (the mailbox drops topics nobody
@@ -743,7 +737,6 @@ impl Task {
                     tracing::info!(relay = %peer, ?reason, "relay reservation ended; will re-reserve");
                     r.listener = None;
                     r.reserved = false;
-                    r.registered_at = None;
                     r.retry_at = Instant::now() + r.backoff;
                     r.backoff = (r.backoff * 2).min(RESERVE_BACKOFF_MAX);
                     self.node.emit(Event::RelayChanged);
@@ -762,7 +755,6 @@ impl Task {
                     if !renewal {
                         tracing::info!(relay = %relay_peer_id, "relay reservation accepted");
                         self.node.emit(Event::RelayChanged);
-                        self.register_at(relay_peer_id);
                         self.find_family();
                     }
                 }
@@ -787,7 +779,6 @@ impl Task {
                     });
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Rendezvous(e)) => self.on_rendezvous(e),
             SwarmEvent::Behaviour(BehaviourEvent::Mailbox(e)) => self.on_mailbox(e),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(list))) => {
                 let lan_only = self.cfg.lan_only;
@@ -1008,7 +999,6 @@ impl Task {
                 reserved: false,
                 retry_at: Instant::now(),
                 backoff: RESERVE_BACKOFF_MIN,
-                registered_at: None,
                 kept: 0,
                 kept_at: None,
                 asked: HashMap::new(),
@@ -1018,8 +1008,8 @@ impl Task {
         true
     }
 
-    /// Reserves on relays that hold no reservation for us (after backoff), and registers at
-    /// their rendezvous when due.
+    /// Reserves on relays that hold no reservation for us (after backoff), and asks their
+    /// mailboxes to keep our topics when due.
     fn maintain_relays(&mut self) {
         let now = Instant::now();
         let due: Vec<PeerId> = self
@@ -1059,39 +1049,6 @@ impl Task {
             }
             self.send_keep(peer);
         }
-        let register: Vec<PeerId> = self
-            .relays
-            .iter()
-            .filter(|(_, r)| {
-                r.reserved
-                    && r.registered_at
-                        .is_none_or(|t| now.duration_since(t) >= REGISTER_EVERY)
-            })
-            .map(|(p, _)| *p)
-            .collect();
-        for peer in register {
-            self.register_at(peer);
-        }
-    }
-
-    /// Registers our device at a relay's rendezvous, so family can find our addresses.
-    fn register_at(&mut self, relay: PeerId) {
-        let Some(rv) = self.swarm.behaviour_mut().rendezvous.as_mut() else {
-            return;
-        };
-        let Ok(ns) = rendezvous::Namespace::new(namespace(&self.me)) else {
-            return;
-        };
-        match rv.register(ns, relay, Some(REGISTER_TTL)) {
-            Ok(()) => {
-                if let Some(r) = self.relays.get_mut(&relay) {
-                    // Marked now so the check does not re-send while the answer is on its way;
-                    // a failure clears it.
-                    r.registered_at = Some(Instant::now());
-                }
-            }
-            Err(e) => tracing::debug!(%relay, error = %e, "cannot register yet"),
-        }
     }
 
     /// Looks for family devices we are not connected to, through every relay we reach.
@@ -1108,26 +1065,16 @@ impl Task {
         });
     }
 
+    /// Family devices are looked for by dialling them through our relays (a relay connects us
+    /// if it holds a reservation for them too). Nothing is published where others could look
+    /// a device up: a stock rendezvous server answers anyone, and lists every registration to
+    /// whoever asks for all of them, so registering there would hand a family device's
+    /// addresses to anyone who knows (or lists) its id.
     fn look_for(&mut self, devices: Vec<DeviceId>) {
-        let relays: Vec<PeerId> = self
-            .relays
-            .keys()
-            .filter(|p| self.swarm.is_connected(p))
-            .copied()
-            .collect();
         for d in devices {
             let Some(peer) = d.peer_id() else { continue };
-            if self.swarm.is_connected(&peer) {
-                continue;
-            }
-            self.dial_via_relays(peer);
-            let Ok(ns) = rendezvous::Namespace::new(namespace(&d)) else {
-                continue;
-            };
-            if let Some(rv) = self.swarm.behaviour_mut().rendezvous.as_mut() {
-                for r in &relays {
-                    rv.discover(Some(ns.clone()), None, Some(8), *r);
-                }
+            if !self.swarm.is_connected(&peer) {
+                self.dial_via_relays(peer);
             }
         }
     }
@@ -1150,51 +1097,6 @@ impl Task {
             PeerCondition::DisconnectedAndNotDialing,
             "dial through relays failed",
         );
-    }
-
-    fn on_rendezvous(&mut self, e: rendezvous::client::Event) {
-        match e {
-            rendezvous::client::Event::Discovered { registrations, .. } => {
-                for reg in registrations {
-                    let peer = reg.record.peer_id();
-                    // Anyone may register under any namespace: only a record signed by the
-                    // device the namespace names is worth a dial.
-                    let named = reg.namespace.to_string() == format!("hearth/{peer}");
-                    if !named
-                        || peer == *self.swarm.local_peer_id()
-                        || self.swarm.is_connected(&peer)
-                    {
-                        continue;
-                    }
-                    let addrs: Vec<Multiaddr> = reg.record.addresses().to_vec();
-                    if addrs.is_empty() {
-                        continue;
-                    }
-                    self.dial_peer(
-                        peer,
-                        addrs,
-                        PeerCondition::DisconnectedAndNotDialing,
-                        "dial of a discovered address failed",
-                    );
-                }
-            }
-            rendezvous::client::Event::RegisterFailed {
-                rendezvous_node,
-                error,
-                ..
-            } => {
-                tracing::debug!(relay = %rendezvous_node, ?error, "rendezvous registration failed");
-                if let Some(r) = self.relays.get_mut(&rendezvous_node) {
-                    r.registered_at = None;
-                }
-            }
-            rendezvous::client::Event::Registered {
-                rendezvous_node, ..
-            } => {
-                tracing::debug!(relay = %rendezvous_node, "registered at rendezvous");
-            }
-            _ => {}
-        }
     }
 
     /// Asks a relay's mailbox to keep our topics.
@@ -1696,12 +1598,6 @@ fn best_path(p: &Peer) -> Path {
         };
     }
     best
-}
-
-/// The rendezvous namespace a device registers under. Family look it up by device id; it says
-/// nothing a relay does not already see (the device's peer id).
-fn namespace(device: &DeviceId) -> String {
-    format!("hearth/{device}")
 }
 
 /// A peer's reach list, kept only from family (a peer we share a conversation with), and only

@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "search_messages",
     "my_invite",
     "accept_invite",
+    "invite_relays",
     "list_contacts",
     "set_verified",
     "create_group",

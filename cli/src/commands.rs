@@ -161,11 +161,28 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 }
             }
         }
-        Command::Accept { code } => {
+        Command::Accept { code, use_relays } => {
+            let offered = node.invite_relays(&code).await?;
             let c = node.accept_invite(&code).await?;
-            line(json, &c, || {
-                format!("Contact request sent to {}. They appear as connected once they confirm.\nSafety number: {}", c.name, c.safety_number)
-            });
+            let used = if use_relays {
+                node.use_invite_relays(&code).await?
+            } else {
+                Vec::new()
+            };
+            line(
+                json,
+                &json!({ "contact": c, "relays_offered": offered, "relays_used": used }),
+                || {
+                    let mut text = format!("Contact request sent to {}. They appear as connected once they confirm.\nSafety number: {}", c.name, c.safety_number);
+                    if !used.is_empty() {
+                        text +=
+                            &format!("\nNow using the relays of this invite: {}", used.join(", "));
+                    } else if !offered.is_empty() {
+                        text += &format!("\nThis invite offers relays, not used unless you agree (hearth accept --use-relays CODE): {}", offered.join(", "));
+                    }
+                    text
+                },
+            );
         }
         Command::Contacts => {
             for c in node.contacts().await? {

@@ -56,7 +56,13 @@ pub enum Command {
         revoke: Option<String>,
     },
     /// Accept someone's invite code.
-    Accept { code: String },
+    Accept {
+        code: String,
+        /// Also start using the relays the invite offers (a relay sees who connects when, so
+        /// they are used only if you say so; without this, they are listed).
+        #[arg(long)]
+        use_relays: bool,
+    },
     /// List contacts.
     Contacts,
     /// Rename, verify or block a contact.

@@ -60,6 +60,32 @@ pub struct Profile {
     pub device: DeviceId,
 }
 
+/// The relays of an invite's relayed addresses that `settings` does not use yet, within the
+/// bounds (none in LAN-only mode, which never uses relays).
+fn offered_relays(
+    settings: &crate::settings::Settings,
+    addrs: &[String],
+) -> Vec<libp2p::Multiaddr> {
+    let mut out: Vec<libp2p::Multiaddr> = Vec::new();
+    if settings.lan_only {
+        return out;
+    }
+    for a in addrs.iter().take(MAX_INVITE_ADDRS_READ) {
+        let Some(relay) = a.parse().ok().and_then(|a| crate::net::addr::relay_of(&a)) else {
+            continue;
+        };
+        let text = relay.to_string();
+        if settings.relays.len() + out.len() < crate::settings::MAX_RELAYS
+            && out.len() < MAX_RELAYS_PER_INVITE
+            && !settings.relays.contains(&text)
+            && !out.contains(&relay)
+        {
+            out.push(relay);
+        }
+    }
+    out
+}
+
 /// Most relays one accepted invite adds to the family's relays: a family uses two or three.
 const MAX_RELAYS_PER_INVITE: usize = 4;
 /// Addresses of one invite looked at for relays: an inviter has a handful; the rest of a
@@ -447,9 +473,6 @@ impl Node {
                     .remember_peer(inv.bundle.device, Some(a.clone()), false)
                     .await;
             }
-            if let Err(e) = self.learn_relays(&inv.addrs).await {
-                tracing::warn!(error = %e, "could not keep the relays from an invite");
-            }
             if self.net().is_some() {
                 for a in &inv.addrs {
                     let _ = self.dial(a).await;
@@ -459,40 +482,46 @@ impl Node {
         self.contact(&account).await
     }
 
-    /// Adds the relays named in an invite's relayed addresses to the family's relays (saved,
-    /// and used at once by a running network), so two homes that share a code share relays.
-    /// LAN-only mode learns nothing: it never uses relays.
-    async fn learn_relays(&self, addrs: &[String]) -> Result<()> {
+    /// The relays an invite offers that this device does not use yet: the relays of the
+    /// inviter's relayed addresses (at most [`MAX_RELAYS_PER_INVITE`]; none in LAN-only mode).
+    /// Accepting an invite never starts using them: a relay sees who connects when, so the
+    /// person decides ([`Node::use_invite_relays`]). The contact request still goes through
+    /// them once, as a plain relayed dial.
+    pub async fn invite_relays(&self, code: &str) -> Result<Vec<String>> {
+        let inv = crate::invite::Invite::decode(code, 0)?;
+        let settings = self.settings().await?;
+        Ok(offered_relays(&settings, &inv.addrs)
+            .iter()
+            .map(|r| r.to_string())
+            .collect())
+    }
+
+    /// Starts using the relays an invite offers ([`Node::invite_relays`]), because the person
+    /// agreed: saved with the family's relays, and used at once by a running network. Returns
+    /// those added.
+    pub async fn use_invite_relays(&self, code: &str) -> Result<Vec<String>> {
+        let inv = crate::invite::Invite::decode(code, 0)?;
+        self.learn_relays(&inv.addrs).await
+    }
+
+    async fn learn_relays(&self, addrs: &[String]) -> Result<Vec<String>> {
         let mut settings = self.settings().await?;
-        if settings.lan_only {
-            return Ok(());
-        }
-        let mut learned = Vec::new();
-        for a in addrs.iter().take(MAX_INVITE_ADDRS_READ) {
-            let Some(relay) = a.parse().ok().and_then(|a| crate::net::addr::relay_of(&a)) else {
-                continue;
-            };
-            let text = relay.to_string();
-            if settings.relays.len() < crate::settings::MAX_RELAYS
-                && learned.len() < MAX_RELAYS_PER_INVITE
-                && !settings.relays.contains(&text)
-            {
-                settings.relays.push(text);
-                learned.push(relay);
-            }
-        }
+        let learned = offered_relays(&settings, addrs);
         if learned.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        settings
+            .relays
+            .extend(learned.iter().map(|r| r.to_string()));
         let relays = settings.relays;
         self.call(move |e| e.set_setting(crate::settings::RELAYS, &relays.into()))
             .await?;
         if let Some(h) = self.net() {
-            for r in learned {
-                h.add_relay(r).await?;
+            for r in &learned {
+                h.add_relay(r.clone()).await?;
             }
         }
-        Ok(())
+        Ok(learned.iter().map(|r| r.to_string()).collect())
     }
 
     pub async fn contacts(&self) -> Result<Vec<Contact>> {

@@ -207,10 +207,10 @@ async fn two_relays_are_used_redundantly() {
     .await;
 }
 
-/// A relay travels in an invite: whoever accepts Mom's code starts using her relays at once
-/// and keeps them in its settings — except a device in LAN-only mode, which never uses one.
+/// A relay travels in an invite: whoever accepts Mom's code is offered her relays, and starts
+/// using them (at once, and kept in its settings) only after agreeing — never in LAN-only mode.
 #[tokio::test(flavor = "multi_thread")]
-async fn relays_travel_in_invites() {
+async fn relays_travel_in_invites_and_are_used_only_when_agreed() {
     let d = tempfile::tempdir().unwrap();
     let (_relay, addr) = start_relay(d.path()).await;
     let mom = Peer::new("Mom").await;
@@ -231,7 +231,20 @@ async fn relays_travel_in_invites() {
         ..loopback()
     };
     son.node.start_network(open).await.unwrap();
+    // Accepting the code uses no relay of it: the app asks first.
+    assert_eq!(
+        son.node.invite_relays(&code).await.unwrap(),
+        vec![addr.to_string()]
+    );
     son.node.accept_invite(&code).await.unwrap();
+    assert!(son.node.settings().await.unwrap().relays.is_empty());
+    let status = son.node.network_status().await.unwrap().unwrap();
+    assert!(status.relays.is_empty(), "{:?}", status.relays);
+    // Son agrees.
+    assert_eq!(
+        son.node.use_invite_relays(&code).await.unwrap(),
+        vec![addr.to_string()]
+    );
     assert_eq!(
         son.node.settings().await.unwrap().relays,
         vec![addr.to_string()]
@@ -249,7 +262,9 @@ async fn relays_travel_in_invites() {
     let grandpa = Peer::new("Grandpa").await;
     grandpa.node.set_lan_only(true).await.unwrap();
     let code = mom.node.create_invite(3600, vec![]).await.unwrap();
+    assert!(grandpa.node.invite_relays(&code).await.unwrap().is_empty());
     grandpa.node.accept_invite(&code).await.unwrap();
+    grandpa.node.use_invite_relays(&code).await.unwrap();
     assert!(
         grandpa.node.settings().await.unwrap().relays.is_empty(),
         "LAN-only mode learns no relay"

@@ -127,10 +127,26 @@ pub async fn my_invite(slot: State<'_, Slot>) -> Result<InviteView> {
     Ok(InviteView { code, qr_svg })
 }
 
+/// Accepts a code; its relays are used only when the person said yes (`use_relays`).
 #[tauri::command]
-pub async fn accept_invite(slot: State<'_, Slot>, code: String) -> Result<Contact> {
+pub async fn accept_invite(
+    slot: State<'_, Slot>,
+    code: String,
+    use_relays: bool,
+) -> Result<Contact> {
     let node = slot.node()?;
-    Ok(node.accept_invite(&code).await?)
+    let contact = node.accept_invite(&code).await?;
+    if use_relays {
+        node.use_invite_relays(&code).await?;
+    }
+    Ok(contact)
+}
+
+/// The relays a code offers that are not used yet: the question to ask before accepting.
+#[tauri::command]
+pub async fn invite_relays(slot: State<'_, Slot>, code: String) -> Result<Vec<String>> {
+    let node = slot.node()?;
+    Ok(node.invite_relays(&code).await?)
 }
 
 #[tauri::command]

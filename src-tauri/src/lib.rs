@@ -171,6 +171,7 @@ pub fn run() {
             commands::search_messages,
             commands::my_invite,
             commands::accept_invite,
+            commands::invite_relays,
             commands::list_contacts,
             commands::set_verified,
             commands::create_group,

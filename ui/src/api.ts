@@ -31,6 +31,8 @@ export type Chat = {
   active: boolean;
   /** The other account of a direct chat. */
   peer: string | null;
+  /** Messages whose key never came (their sender's later ones did); tried again if it does. */
+  undecryptable: number;
 };
 
 /**
@@ -75,6 +77,8 @@ export type Contact = {
   blocked: boolean;
   safety_number: string;
   chat: string | null;
+  /** One of their devices sent two different messages under one number (forked or copied). */
+  equivocated: boolean;
 };
 
 export type Member = { account: string; name: string; me: boolean };
@@ -194,7 +198,11 @@ export const searchMessages = (query: string, chat: string | null) =>
   call<Message[]>('search_messages', { query, chat });
 
 export const myInvite = () => call<Invite>('my_invite');
-export const acceptInvite = (code: string) => call<Contact>('accept_invite', { code });
+/** Accepts a code; the relays it offers are used only if `useRelays` (the person agreed). */
+export const acceptInvite = (code: string, useRelays: boolean) =>
+  call<Contact>('accept_invite', { code, useRelays });
+/** The relays a code offers that this device does not use yet (ask before using them). */
+export const inviteRelays = (code: string) => call<string[]>('invite_relays', { code });
 export const listContacts = () => call<Contact[]>('list_contacts');
 export const setVerified = (account: string, verified: boolean) =>
   call<void>('set_verified', { account, verified });

@@ -126,9 +126,9 @@ export const hearthJson = (dir, ...args) =>
  * the address (a node started again on its old address is found where the family remembers
  * it); by default any free port. `addrs` are the addresses it listens on.
  */
-export async function runNode(dir, { listen = '/ip4/127.0.0.1/tcp/0' } = {}) {
+export async function runNode(dir, { listen = '/ip4/127.0.0.1/tcp/0', args = [] } = {}) {
   const child = track(spawn(HEARTH, ['--data-dir', dir, '--json', 'run', '--no-mdns',
-    '--listen', listen], { stdio: ['ignore', 'pipe', 'inherit'], ...group }));
+    '--listen', listen, ...args], { stdio: ['ignore', 'pipe', 'inherit'], ...group }));
   const events = [];
   readline.createInterface({ input: child.stdout }).on('line', (l) => {
     try { events.push(JSON.parse(l)); } catch { /* not an event line */ }
@@ -138,6 +138,26 @@ export async function runNode(dir, { listen = '/ip4/127.0.0.1/tcp/0' } = {}) {
     events,
     addrs: listening.addrs ?? [],
     waitFor: (what, pred) => until(what, () => events.find(pred)),
+    stop: () => new Promise((res) => {
+      if (child.exitCode !== null) return res();
+      child.on('exit', res);
+      killGroup(child, 'SIGTERM');
+    }),
+  };
+}
+
+/** `hearth relay` on loopback; resolves to its address once it listens. */
+export async function runRelay(dir) {
+  const child = track(spawn(HEARTH, ['--data-dir', dir, '--json', 'relay', '--listen',
+    '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'], ...group }));
+  const events = [];
+  readline.createInterface({ input: child.stdout }).on('line', (l) => {
+    try { events.push(JSON.parse(l)); } catch { /* not an event line */ }
+  });
+  const listening = await until('the relay to listen', () =>
+    events.find((e) => e.event === 'listening' && e.addr?.startsWith('/ip4/127.0.0.1/')));
+  return {
+    addr: listening.addr,
     stop: () => new Promise((res) => {
       if (child.exitCode !== null) return res();
       child.on('exit', res);

@@ -13,6 +13,7 @@
 //! author device. yrs decoding runs under `catch_unwind` as a second line of defence: input
 //! from the network must never take the process down.
 
+pub mod bounds;
 pub mod segment;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -34,8 +35,10 @@ pub enum Error {
     NoSuchMessage,
 }
 
-/// Decodes a v1 update and checks that every inserted item uses `client`.
+/// Decodes a v1 update and checks that every inserted item uses `client`. Its declared counts
+/// are checked first ([`bounds`]): yrs would reserve memory for them before reading.
 pub fn check_update(bytes: &[u8], client: u64) -> Result<Update, Error> {
+    bounds::check(bytes)?;
     let update = catch_unwind(|| Update::decode_v1(bytes))
         .map_err(|_| Error::Malformed)?
         .map_err(|_| Error::Malformed)?;

@@ -47,6 +47,23 @@ impl Engine {
         Ok(signed)
     }
 
+    /// Encrypts any group content and sends it as this device; returns the envelope.
+    pub fn send_raw_group_content(
+        &mut self,
+        chat: &ChatId,
+        content: GroupContent,
+    ) -> Result<Vec<u8>> {
+        let topic = self.chat_topic(chat)?;
+        let at = self.hlc.now();
+        let seq = self.send_group(chat, topic, at, content)?;
+        let device = self.me()?.id.device_id();
+        Ok(self.qrow(
+            "SELECT body FROM envelopes WHERE topic = ?1 AND author = ?2 AND seq = ?3",
+            rusqlite::params![topic.as_bytes(), device.0, seq as i64],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The operations of a group as this device holds them.
     pub fn member_ops(&self, chat: &ChatId) -> Result<Vec<SignedOp>> {
         Ok(self

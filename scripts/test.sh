@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: formatting, lints, unit and behaviour tests of every crate, crash tests, the
-# network scenarios in Linux network namespaces (needs root, as CI has), the UI's unit tests,
+# network scenarios in Linux network namespaces (needs root, as CI has), a short fuzz run of
+# every decoder and of the engine, the UI's unit tests,
 # the app's end-to-end tests (real app window in WebKitWebDriver under Xvfb, screenshots in
 # target/e2e-artifacts/), and the .deb/.rpm installers.
 set -euo pipefail
@@ -25,6 +26,9 @@ fi
 
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# A short run of every fuzz target from the kept corpus, so a regression in what decodes or
+# applies input from others shows here (scripts/fuzz.sh SECONDS searches for longer).
+./scripts/fuzz.sh 10
 cargo build --locked -p hearth -p hearth-app
 npm test --prefix e2e
 ./scripts/installers.sh

@@ -10,23 +10,10 @@ use std::sync::Arc;
 use hearth_core::clock::ManualClock;
 use hearth_core::envelope::{Envelope, Header, PairwisePart, PAIRWISE_KEY, VERSION};
 use hearth_core::invite::Invite;
-use hearth_core::{wire, DeviceId, NodeConfig};
+use hearth_core::{wire, DeviceId};
 use support::*;
 
 const START_MS: u64 = 1_800_000_000_000;
-
-async fn on_clock(name: &str, clock: &Arc<ManualClock>) -> Peer {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = NodeConfig::new(dir.path());
-    config.clock = clock.clone();
-    let node = hearth_core::Node::open_with(config).await.unwrap();
-    node.init(name).await.unwrap();
-    Peer {
-        node,
-        dir,
-        name: name.into(),
-    }
-}
 
 /// A validly signed pairwise envelope on `topic` addressed to some other device.
 fn junk_on(topic: hearth_core::TopicId) -> Vec<u8> {
@@ -60,14 +47,14 @@ async fn an_invite_topic_keeps_nothing_that_is_not_a_request_for_us() {
 #[tokio::test]
 async fn a_closed_invite_refuses_a_few_and_then_is_gone() {
     let clock = Arc::new(ManualClock(AtomicU64::new(START_MS)));
-    let alice = on_clock("Alice", &clock).await;
+    let alice = Peer::on_clock("Alice", &clock).await;
     let code = alice.node.create_invite(3600, vec![]).await.unwrap();
     let topic = Invite::decode(&code, 0).unwrap().topic;
     alice.node.revoke_invite(&code).await.unwrap();
     // Ten strangers use the revoked code: every request is refused, only four are answered.
     let mut strangers = Vec::new();
     for i in 0..10 {
-        let s = on_clock(&format!("S{i}"), &clock).await;
+        let s = Peer::on_clock(&format!("S{i}"), &clock).await;
         s.node.accept_invite(&code).await.unwrap();
         let report = sync(&s, &alice).await;
         assert!(

@@ -9,7 +9,7 @@ use hearth_core::envelope::content::DocKey;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hearth_core::clock::ManualClock;
-use hearth_core::{MessageId, NodeConfig};
+use hearth_core::MessageId;
 use support::*;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, Update};
@@ -108,25 +108,11 @@ async fn a_message_id_cannot_be_taken_from_its_author() {
     assert!(carol.node.check().await.unwrap().ok());
 }
 
-/// A peer on a clock the test sets.
-async fn on_clock(name: &str, clock: &std::sync::Arc<ManualClock>) -> Peer {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = NodeConfig::new(dir.path());
-    config.clock = clock.clone();
-    let node = hearth_core::Node::open_with(config).await.unwrap();
-    node.init(name).await.unwrap();
-    Peer {
-        node,
-        dir,
-        name: name.into(),
-    }
-}
-
 #[tokio::test]
 async fn a_time_far_in_the_future_does_not_stop_unread_counting() {
     let clock = std::sync::Arc::new(ManualClock(AtomicU64::new(1_800_000_000_000)));
-    let alice = on_clock("Alice", &clock).await;
-    let bob = on_clock("Bob", &clock).await;
+    let alice = Peer::on_clock("Alice", &clock).await;
+    let bob = Peer::on_clock("Bob", &clock).await;
     connect(&alice, &bob).await;
     let chat = dm(&alice, "Bob").await;
     bob.node.send(&chat, "hello", None).await.unwrap();

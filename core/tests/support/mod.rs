@@ -26,6 +26,23 @@ impl Peer {
         }
     }
 
+    /// A person on a clock the test sets (`hearth_core::clock::ManualClock`).
+    pub async fn on_clock(
+        name: &str,
+        clock: &std::sync::Arc<hearth_core::clock::ManualClock>,
+    ) -> Peer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = hearth_core::NodeConfig::new(dir.path());
+        config.clock = clock.clone();
+        let node = Node::open_with(config).await.expect("open");
+        node.init(name).await.expect("init");
+        Peer {
+            node,
+            dir,
+            name: name.into(),
+        }
+    }
+
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.path().join(file)
     }

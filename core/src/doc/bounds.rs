@@ -83,7 +83,7 @@ fn block(c: &mut Cursor) -> Result<(), Error> {
                 c.string()?;
             }
         }
-        3 | 4 | 5 => c.string_or_buf()?,
+        3..=5 => c.string_or_buf()?,
         6 => {
             c.string()?;
             c.string()?;

@@ -14,7 +14,7 @@ use super::Engine;
 use crate::envelope::content::{GroupContent, PairwiseContent, MAX_CONTENT_BYTES};
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::ids::{AccountId, ChatId, DeviceId, TopicId};
+use crate::ids::{AccountId, ChatId, DeviceId, OpId, TopicId};
 use crate::membership::{
     self, Change, Op, Record, SignedOp, State, Verified, MAX_OPS, MAX_OPS_PER_DEVICE, MAX_PARENTS,
 };
@@ -107,7 +107,6 @@ impl Engine {
     /// Signs a change of a group this device is a member of, sends it to the members in a group
     /// envelope, and applies it.
     fn author_op(&mut self, chat: &ChatId, change: Change) -> Result<()> {
-        let topic = self.chat_topic(chat)?;
         let state = self.group_state(chat)?.ok_or_else(|| {
             Error::NotAllowed(
                 "this group was made by an older Hearth: start a new group to change its members"
@@ -120,14 +119,31 @@ impl Engine {
                 "you are no longer a member of this group".into(),
             ));
         }
-        // A new sender key (and its key-share envelope) comes first, so the seq below is the
-        // seq of the envelope that carries the operation.
-        self.ensure_outbound(chat, topic)?;
-        let device = self.me()?.id.device_id();
-        let mut parents = state.heads.clone();
+        let mut parents = state.heads;
         parents.sort();
         parents.truncate(MAX_PARENTS);
         let at = self.hlc.now();
+        let signed = self.send_member_op(chat, change, parents, at)?;
+        // Our own operation must keep the rules too; if not, the job (and its envelope) rolls back.
+        let verified = signed.verify().map_err(|e| Error::Invalid(e.to_string()))?;
+        self.store_op(chat, &verified)?;
+        self.project_membership(chat, false)
+    }
+
+    /// Signs `change` as this device's next envelope in the group's topic and sends it to the
+    /// members. A new sender key (and its key-share envelope) comes first, so the operation's
+    /// seq is the seq of the envelope that carries it.
+    pub(crate) fn send_member_op(
+        &mut self,
+        chat: &ChatId,
+        change: Change,
+        mut parents: Vec<OpId>,
+        at: u64,
+    ) -> Result<SignedOp> {
+        let topic = self.chat_topic(chat)?;
+        self.ensure_outbound(chat, topic)?;
+        let device = self.me()?.id.device_id();
+        parents.sort();
         let op = Op {
             author: device,
             seq: self.held(&topic, &device)? + 1,
@@ -136,13 +152,11 @@ impl Engine {
             change,
         };
         let signed = SignedOp::sign(&op, &self.me()?.id.device);
-        let verified = signed.verify().map_err(|e| Error::Invalid(e.to_string()))?;
-        let seq = self.send_group(chat, topic, at, GroupContent::Member { op: signed })?;
+        let seq = self.send_group(chat, topic, at, GroupContent::Member { op: signed.clone() })?;
         if seq != op.seq {
             return Err(Error::Corrupt("membership operation seq".into()));
         }
-        self.store_op(chat, &verified)?;
-        self.project_membership(chat, false)
+        Ok(signed)
     }
 
     pub fn create_group(&mut self, title: &str, members: &[AccountId]) -> Result<ChatId> {

@@ -10,7 +10,7 @@ use crate::envelope::content::{ChatKind, GroupContent, GroupPlain, PairwiseConte
 use crate::envelope::{Envelope, Header, VERSION};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ChatId, DeviceId, OpId};
-use crate::membership::{Change, Op, SignedOp};
+use crate::membership::{Change, SignedOp};
 use crate::wire;
 
 impl Engine {
@@ -23,22 +23,9 @@ impl Engine {
         parents: Option<Vec<OpId>>,
         at: Option<u64>,
     ) -> Result<SignedOp> {
-        let topic = self.chat_topic(chat)?;
-        self.ensure_outbound(chat, topic)?;
-        let device = self.me()?.id.device_id();
         let heads = self.group_state(chat)?.map(|s| s.heads).unwrap_or_default();
-        let mut parents = parents.unwrap_or(heads);
-        parents.sort();
         let at = at.unwrap_or_else(|| self.hlc.now());
-        let op = Op {
-            author: device,
-            seq: self.held(&topic, &device)? + 1,
-            at,
-            parents,
-            change,
-        };
-        let signed = SignedOp::sign(&op, &self.me()?.id.device);
-        self.send_group(chat, topic, at, GroupContent::Member { op: signed.clone() })?;
+        let signed = self.send_member_op(chat, change, parents.unwrap_or(heads), at)?;
         // Applied here too, as the author would: where it breaks the rules, not even here.
         if let Ok(v) = signed.verify() {
             self.store_op(chat, &v)?;

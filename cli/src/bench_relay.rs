@@ -15,7 +15,7 @@ use futures::StreamExt;
 use hearth_core::envelope::{Envelope, Header};
 use hearth_core::mailbox::{store, Limits};
 use hearth_core::sync::protocol::Want;
-use hearth_core::{relay, ChatId, DeviceId, Event, Node, TopicId};
+use hearth_core::{relay, ChatId, DeviceId, Event, Node};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{noise, ping, tcp, yamux, Multiaddr};
 use serde_json::json;
@@ -310,12 +310,13 @@ fn mailbox_rates(args: &Args, json: bool, root: &std::path::Path) -> Result<()> 
     let limits = Limits::default();
     let key = libp2p::identity::ed25519::Keypair::generate();
     let me = DeviceId(key.public().to_bytes());
-    let topic = TopicId([3; 16]);
+    let secret = hearth_core::mailbox::access::TopicSecret::for_group(&[3; 16]);
+    let topic = secret.topic();
     store::keep(
         &mut c,
         &me,
         &[127, 0, 0, 1],
-        &[(topic, vec![me])],
+        &[(topic, secret.proof(&me))],
         0,
         &limits,
     )?;

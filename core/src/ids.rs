@@ -1,8 +1,9 @@
 //! Identifier newtypes.
 //!
 //! Account and device ids are Ed25519 public keys (a device id is also the device's libp2p
-//! `PeerId`). Conversation, topic and message ids are random 128-bit values, never derived from
-//! public keys, so ids alone do not link a conversation to the people in it.
+//! `PeerId`). Conversation and message ids are random 128-bit values, and a topic id is the hash
+//! of a key made from a secret only its members know (`mailbox::access`): never derived from
+//! anyone's public key, so ids alone do not link a conversation to the people in it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -99,7 +100,7 @@ random_id!(
 /// Decompressing a key costs about as much as half a signature check and every envelope needs
 /// its author's, so decoded keys are kept in a small process-wide cache (a family has few
 /// devices).
-fn verify_strict(key: &[u8; 32], msg: &[u8], sig: &[u8]) -> bool {
+pub(crate) fn verify_strict(key: &[u8; 32], msg: &[u8], sig: &[u8]) -> bool {
     use ed25519_dalek::VerifyingKey;
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};

@@ -160,6 +160,122 @@ async fn mailbox_holds_messages_for_the_offline_and_sees_only_ciphertext() {
     }
 }
 
+/// A mailbox learns which devices use it, and no more of the family than the authors of what
+/// is deposited: Dad is in the group but never uses this relay, so his device is on none of
+/// its member lists, and his account appears nowhere in its files. (Before each device asked
+/// only for itself, Mom's keep list named every member device of every conversation.) Dad's
+/// device key does reach the relay as the signer of envelopes Mom forwards: the mailbox checks
+/// signatures.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mailbox_learns_only_the_devices_that_use_it() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let (relay, addr) = start_relay(relay_dir.path()).await;
+    let mom = Peer::new("Mom").await;
+    let son = Peer::new("Son").await;
+    let dad = Peer::new("Dad").await;
+    support::connect(&mom, &son).await;
+    support::connect(&mom, &dad).await;
+    let ids = [
+        mom.node.find_contact("Son").await.unwrap().account,
+        mom.node.find_contact("Dad").await.unwrap().account,
+    ];
+    let chat = mom.node.create_group("가족", &ids).await.unwrap();
+    sync_all(&[&mom, &son, &dad]).await;
+    let dad_id = dad.node.profile().await.unwrap();
+
+    mom.node.start_network(with_relay(&addr)).await.unwrap();
+    wait_kept(&mom).await;
+    let id = mom.node.send(&chat, "dinner at seven", None).await.unwrap();
+    eventually("handed to a mailbox", || async {
+        status_of(&mom, &chat, &id).await == "in_mailbox"
+    })
+    .await;
+    mom.node.stop_network().await.unwrap();
+    son.node.start_network(with_relay(&addr)).await.unwrap();
+    eventually("Son gets it from the mailbox", || async {
+        son.bodies(&chat).await == vec!["dinner at seven".to_string()]
+    })
+    .await;
+    son.node.stop_network().await.unwrap();
+
+    relay.stop().await.unwrap();
+    let held = all_bytes_under(relay_dir.path());
+    let mom_device = mom.node.profile().await.unwrap().device;
+    assert!(
+        contains(&held, &mom_device.0),
+        "the relay's files were read"
+    );
+    let db = rusqlite::Connection::open(relay_dir.path().join("mailbox.db")).unwrap();
+    let mut kept_for: Vec<Vec<u8>> = db
+        .prepare("SELECT DISTINCT device FROM members")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    kept_for.sort();
+    let son_device = son.node.profile().await.unwrap().device;
+    let mut users = vec![mom_device.0.to_vec(), son_device.0.to_vec()];
+    users.sort();
+    assert_eq!(
+        kept_for, users,
+        "only the devices that use the mailbox are on its lists"
+    );
+    assert!(
+        !contains(&held, &dad_id.account.0),
+        "the relay learned Dad's account"
+    );
+}
+
+/// Mom hands out an invite and goes offline; Son accepts it and his request waits in the
+/// mailbox, where Mom fetches it later (she keeps her open invites' topics there, proving she
+/// knows each invite's secret); her confirmation waits there for Son in turn. Neither is ever
+/// online at the same time as the other.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invite_is_accepted_through_the_mailbox_while_the_inviter_is_away() {
+    let d = tempfile::tempdir().unwrap();
+    let (relay, addr) = start_relay(d.path()).await;
+    let mom = Peer::new("Mom").await;
+    mom.node.start_network(with_relay(&addr)).await.unwrap();
+    let code = mom.node.create_invite(3600, vec![]).await.unwrap();
+    wait_kept(&mom).await;
+    mom.node.stop_network().await.unwrap();
+
+    let son = Peer::new("Son").await;
+    son.node.accept_invite(&code).await.unwrap();
+    son.node.use_invite_relays(&code).await.unwrap();
+    son.node.start_network(with_relay(&addr)).await.unwrap();
+    eventually("Son's request waits in the mailbox", || async {
+        relay.status().await.unwrap().mailbox.envelopes > 0
+    })
+    .await;
+    son.node.stop_network().await.unwrap();
+    let held = relay.status().await.unwrap().mailbox.envelopes;
+
+    mom.node.start_network(with_relay(&addr)).await.unwrap();
+    eventually("Mom gets Son's request from the mailbox", || async {
+        mom.node
+            .find_contact("Son")
+            .await
+            .is_ok_and(|c| c.state == "connected")
+    })
+    .await;
+    eventually("Mom's confirmation waits in the mailbox", || async {
+        relay.status().await.unwrap().mailbox.envelopes > held
+    })
+    .await;
+    mom.node.stop_network().await.unwrap();
+
+    son.node.start_network(with_relay(&addr)).await.unwrap();
+    eventually("Son learns Mom confirmed", || async {
+        son.node
+            .find_contact("Mom")
+            .await
+            .is_ok_and(|c| c.state == "connected")
+    })
+    .await;
+}
+
 /// Two relays: losing one changes nothing visible — the message still reaches the offline
 /// member through the other's mailbox.
 #[tokio::test(flavor = "multi_thread")]
@@ -508,9 +624,17 @@ async fn strangers_cannot_use_the_mailbox_or_learn_who_is_in_it() {
             .try_into()
             .unwrap(),
     );
+    // Without the topics' secrets: its own topic key for each, which cannot hash to the
+    // family's topic.
     let keep = mailbox::Request::Keep {
         version: mailbox::VERSION,
-        topics: topics.iter().map(|t| (*t, vec![me])).collect(),
+        topics: topics
+            .iter()
+            .map(|t| {
+                let own = hearth_core::mailbox::access::TopicSecret::for_group(t.as_bytes());
+                (*t, own.proof(&me))
+            })
+            .collect(),
     };
     match ask(&mut s, &r, Ask::Keep(keep)).await {
         Answer::Keep(mailbox::Response::Kept { topics }) => {
@@ -682,7 +806,7 @@ async fn the_relay_speaks_the_standard_libp2p_protocols() {
         "/ipfs/ping/1.0.0",
         "/ipfs/id/1.0.0",
         "/hearth/sync/1",
-        "/hearth/mailbox/1",
+        "/hearth/mailbox/2",
     ] {
         assert!(spoken.iter().any(|s| s == p), "{p} not in {spoken:?}");
     }

@@ -18,15 +18,18 @@ use crate::events::Event;
 use crate::identity::DeviceBundle;
 use crate::ids::{AccountId, ChatId, DeviceId, TopicId};
 use crate::invite::{self, Invite};
+use crate::mailbox::access::TopicSecret;
 
 impl Engine {
     pub fn create_invite(&mut self, ttl_secs: u64, addrs: Vec<String>) -> Result<String> {
         let me = self.me()?;
+        let secret: [u8; 16] = rand::random();
+        let topic_secret = TopicSecret::for_invite(&secret);
         let inv = Invite {
             bundle: me.bundle.clone(),
             name: me.id.name.clone(),
-            secret: rand::random(),
-            topic: TopicId::random(),
+            secret,
+            topic: topic_secret.topic(),
             expires_at: self.now_secs() + ttl_secs,
             addrs,
         };
@@ -36,9 +39,11 @@ impl Engine {
             params![inv.secret, inv.topic.as_bytes(), self.now_secs() as i64, inv.expires_at as i64],
         )?;
         self.exec(
-            "INSERT INTO topics (topic, kind) VALUES (?1, 'invite')",
-            [inv.topic.as_bytes()],
+            "INSERT INTO topics (topic, kind, secret) VALUES (?1, 'invite', ?2)",
+            params![inv.topic.as_bytes(), topic_secret.as_bytes()],
         )?;
+        // The network asks our mailboxes to keep the new topic, so a request can wait there.
+        self.emit(Event::ContactsChanged);
         Ok(code)
     }
 
@@ -117,7 +122,7 @@ impl Engine {
         }
         self.remember_device(&inv.bundle)?;
         let chat = ChatId::random();
-        let chat_topic = TopicId::random();
+        let chat_topic = TopicSecret::for_direct_chat(&chat).topic();
         self.exec(
             "INSERT INTO contacts (account, name, state, channel, chat, created_at)
              VALUES (?1, ?2, 'pending', ?3, ?4, ?5)",
@@ -130,8 +135,12 @@ impl Engine {
             ],
         )?;
         self.exec(
-            "INSERT INTO topics (topic, kind, peer) VALUES (?1, 'channel', ?2)",
-            params![inv.topic.as_bytes(), their.0],
+            "INSERT INTO topics (topic, kind, peer, secret) VALUES (?1, 'channel', ?2, ?3)",
+            params![
+                inv.topic.as_bytes(),
+                their.0,
+                secret_of(&inv.topic, TopicSecret::for_invite(&inv.secret))
+            ],
         )?;
         self.create_direct_chat(chat, chat_topic, &inv.bundle)?;
         self.ensure_outbound(&chat, chat_topic)?;
@@ -170,8 +179,12 @@ impl Engine {
             params![chat.as_bytes(), topic.as_bytes(), now],
         )?;
         self.exec(
-            "INSERT INTO topics (topic, kind, chat) VALUES (?1, 'chat', ?2)",
-            params![topic.as_bytes(), chat.as_bytes()],
+            "INSERT INTO topics (topic, kind, chat, secret) VALUES (?1, 'chat', ?2, ?3)",
+            params![
+                topic.as_bytes(),
+                chat.as_bytes(),
+                secret_of(&topic, TopicSecret::for_direct_chat(&chat))
+            ],
         )?;
         let me = self.me()?;
         let (my_dev, my_acc) = (me.id.device_id(), me.id.account_id());
@@ -417,4 +430,10 @@ impl Engine {
         )?;
         Ok(())
     }
+}
+
+/// A topic's secret as stored, if it is the one that opens the topic (an older or hostile
+/// client may have made the topic id some other way: then no mailbox keeps it).
+pub(super) fn secret_of(topic: &TopicId, secret: TopicSecret) -> Option<Vec<u8>> {
+    (secret.topic() == *topic).then(|| secret.as_bytes().to_vec())
 }

@@ -15,6 +15,7 @@ use crate::envelope::content::{GroupContent, PairwiseContent, MAX_CONTENT_BYTES}
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::ids::{AccountId, ChatId, DeviceId, OpId, TopicId};
+use crate::mailbox::access::TopicSecret;
 use crate::membership::{
     self, Change, Op, Record, SignedOp, State, Verified, MAX_OPS, MAX_OPS_PER_DEVICE, MAX_PARENTS,
 };
@@ -173,7 +174,9 @@ impl Engine {
             channels.push((channel, devices));
             records.push((*a, rec));
         }
-        let topic = TopicId::random();
+        let nonce: [u8; 16] = rand::random();
+        let topic_secret = TopicSecret::for_group(&nonce);
+        let topic = topic_secret.topic();
         let op = Op {
             author: self.me()?.id.device_id(),
             seq: 0,
@@ -183,7 +186,7 @@ impl Engine {
                 topic,
                 title: title.clone(),
                 members: records,
-                nonce: rand::random(),
+                nonce,
             },
         };
         let signed = SignedOp::sign(&op, &self.me()?.id.device);
@@ -195,8 +198,8 @@ impl Engine {
             params![chat.as_bytes(), topic.as_bytes(), title, now],
         )?;
         self.exec(
-            "INSERT INTO topics (topic, kind, chat) VALUES (?1, 'chat', ?2)",
-            params![topic.as_bytes(), chat.as_bytes()],
+            "INSERT INTO topics (topic, kind, chat, secret) VALUES (?1, 'chat', ?2, ?3)",
+            params![topic.as_bytes(), chat.as_bytes(), topic_secret.as_bytes()],
         )?;
         self.store_op(&chat, &verified)?;
         self.project_membership(&chat, false)?;
@@ -427,9 +430,15 @@ impl Engine {
                     "INSERT INTO chats (chat, topic, kind, title, created_at, last_at) VALUES (?1, ?2, 'group', ?3, ?4, ?4)",
                     params![chat.as_bytes(), state.topic.as_bytes(), state.title, now],
                 )?;
+                let secret = all.iter().find_map(|v| match &v.op.change {
+                    Change::Create { nonce, .. } => {
+                        super::contacts::secret_of(&state.topic, TopicSecret::for_group(nonce))
+                    }
+                    _ => None,
+                });
                 self.exec(
-                    "INSERT INTO topics (topic, kind, chat) VALUES (?1, 'chat', ?2)",
-                    params![state.topic.as_bytes(), chat.as_bytes()],
+                    "INSERT INTO topics (topic, kind, chat, secret) VALUES (?1, 'chat', ?2, ?3)",
+                    params![state.topic.as_bytes(), chat.as_bytes(), secret],
                 )?;
             }
         }

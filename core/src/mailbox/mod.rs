@@ -1,24 +1,23 @@
 //! Blind mailboxes: envelopes held for family members who are offline, on a relay (or on an
 //! always-on family device) that cannot read them.
 //!
-//! A member asks a mailbox to *keep* a topic for a list of member devices ([`protocol`]). From
-//! then on those devices — and only those, as proven by the Noise handshake of their libp2p
-//! connection — sync the topic with the mailbox exactly as with a peer (`/hearth/sync/1`):
-//! version vectors, batches, pushes. The mailbox checks each envelope's signature and that its
-//! author is a member, and never decrypts anything: it holds no key and sees only ciphertext,
-//! topic ids (random, opaque) and author device keys.
+//! A device asks a mailbox to *keep* a topic for itself, proving that it knows the topic's
+//! secret ([`access`], [`protocol`]); only members learn that secret. From then on it syncs
+//! the topic with the mailbox exactly as with a peer (`/hearth/sync/1`), its identity proven by
+//! the Noise handshake of its libp2p connection: version vectors, batches, pushes. The mailbox
+//! checks each envelope's signature, never decrypts anything (it holds no key), and sees only
+//! ciphertext, topic ids (opaque hashes), author device keys, and which devices keep each topic
+//! with it. It is never told the rest of the membership: a family member who does not use this
+//! mailbox is unknown to it.
 //!
-//! Who may add to a topic's member list: its current members. A topic nobody keeps yet is
-//! created by the first member who asks (topic ids are 128 random bits, so a stranger cannot
-//! claim a family's topic before it does). No answer ever lists members: a device that is not a
-//! member fetches nothing and deposits nothing, whether the topic exists or not. (Someone who
-//! already knows a topic id could tell from a keep answer that the topic exists — it cannot be
-//! created again — but never who is in it.)
+//! A device that is not a member fetches nothing and deposits nothing, whether the topic exists
+//! or not, and no answer lists anyone.
 //!
 //! What a mailbox holds is bounded ([`Limits`]): per topic, per depositing device, in total, and
 //! in time (retention). A deposit over a bound is refused rather than evicting older mail, so
 //! "handed to a mailbox" stays true for everything the sender was told it holds.
 
+pub mod access;
 pub mod protocol;
 pub mod store;
 
@@ -44,8 +43,10 @@ pub struct Limits {
     pub source_bytes: u64,
     /// Topics in the whole mailbox.
     pub total_topics: u64,
-    /// Member devices of one topic.
+    /// Devices that keep one topic.
     pub members_per_topic: usize,
+    /// Authors of the envelopes held in one topic.
+    pub authors_per_topic: usize,
 }
 
 impl Default for Limits {
@@ -63,6 +64,7 @@ impl Default for Limits {
             source_bytes: 512 << 20,
             total_topics: 100_000,
             members_per_topic: 256,
+            authors_per_topic: 256,
         }
     }
 }

@@ -1,32 +1,34 @@
-//! `/hearth/mailbox/1`: asking a mailbox to keep topics. Everything else (deposit, fetch) is
+//! `/hearth/mailbox/2`: asking a mailbox to keep topics. Everything else (deposit, fetch) is
 //! the ordinary sync protocol, spoken with the mailbox as with a peer.
+//!
+//! Version 2 asks for the requesting device only, with a proof per topic that it knows the
+//! topic's secret ([`super::access`]); version 1 named every member device of every topic, which
+//! handed each relay the family's membership graph.
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DeviceId, TopicId};
+use super::access::KeepProof;
+use crate::ids::TopicId;
 
-pub const PROTOCOL: &str = "/hearth/mailbox/1";
-pub const VERSION: u8 = 1;
+pub const PROTOCOL: &str = "/hearth/mailbox/2";
+pub const VERSION: u8 = 2;
 /// Topics per keep request.
 pub const MAX_KEEP_TOPICS: usize = 1024;
-/// Member devices named per topic in one keep request.
-pub const MAX_MEMBERS: usize = 256;
 /// Largest keep request or answer on the wire.
 pub const MAX_MESSAGE_BYTES: u64 = 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// Keep these topics for these member devices (adding to the member list of each topic
-    /// the requester is already a member of).
+    /// Keep these topics for the requesting device, each with the proof that it may.
     Keep {
         version: u8,
-        topics: Vec<(TopicId, Vec<DeviceId>)>,
+        topics: Vec<(TopicId, KeepProof)>,
     },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
-    /// The topics now kept for the requester; the others were refused (not a member, or a
+    /// The topics now kept for the requester; the others were refused (no valid proof, or a
     /// limit reached), without saying which.
     Kept { topics: Vec<TopicId> },
     /// Unsupported version or malformed request.
@@ -34,14 +36,8 @@ pub enum Response {
 }
 
 /// Checks a request's version and bounds before anything acts on it.
-pub fn check(req: &Request, members_per_topic: usize) -> bool {
+pub fn check(req: &Request) -> bool {
     match req {
-        Request::Keep { version, topics } => {
-            *version == VERSION
-                && topics.len() <= MAX_KEEP_TOPICS
-                && topics
-                    .iter()
-                    .all(|(_, m)| m.len() <= members_per_topic.min(MAX_MEMBERS))
-        }
+        Request::Keep { version, topics } => *version == VERSION && topics.len() <= MAX_KEEP_TOPICS,
     }
 }

@@ -1,4 +1,5 @@
-//! The mailbox's own SQLite file: kept topics, their member devices, and the envelopes held.
+//! The mailbox's own SQLite file: kept topics, the devices that keep each, and the envelopes
+//! held.
 //!
 //! Plain functions over a connection, so the relay's net task and the tests call the same code.
 //! Byte counts per topic and per depositor are kept in their rows (updated in the same
@@ -10,6 +11,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::access::{self, KeepProof};
 use super::Limits;
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
@@ -100,20 +102,19 @@ fn is_member(c: &Connection, topic: &TopicId, device: &DeviceId) -> Result<bool>
     )
 }
 
-/// Keeps `topics` for their member lists, as asked by `requester` connected from `source` (an
-/// IPv4 address or IPv6 /64, see `relay::per_ip`). Returns the topics now kept
-/// for it: new ones (within its limits), and existing ones it is a member of (whose member
-/// lists grow by the devices named). Any other topic is silently left alone.
+/// Keeps `topics` for `requester` (connected from `source`, an IPv4 address or IPv6 /64, see
+/// `relay::per_ip`), each with the proof that it knows the topic's secret. Returns the topics
+/// now kept for it: existing ones it proved (it joins their members, up to the bound), and new
+/// ones within its limits. Any other topic is silently left alone.
 ///
-/// Member lists only grow: members' views of a group differ for a while after a change, and a
-/// list that each member replaced would flap, locking out whoever the last writer had not heard
-/// of yet. A removed member thus keeps fetching ciphertext it can no longer read (the group's
-/// keys rotate on removal) until the topic expires.
+/// Members are the devices that asked for themselves: the mailbox never learns the rest of a
+/// conversation. Member lists only grow until the topic expires; a removed member who still
+/// knows the secret could join again anyway, and reads nothing (keys rotate on removal).
 pub fn keep(
     c: &mut Connection,
     requester: &DeviceId,
     source: &[u8],
-    topics: &[(TopicId, Vec<DeviceId>)],
+    topics: &[(TopicId, KeepProof)],
     now_ms: u64,
     limits: &Limits,
 ) -> Result<Vec<TopicId>> {
@@ -132,8 +133,8 @@ pub fn keep(
     let mut total: u64 =
         tx.query_row("SELECT COUNT(*) FROM topics", [], |r| r.get::<_, i64>(0))? as u64;
     let mut out = Vec::new();
-    for (topic, members) in topics {
-        if members.len() > limits.members_per_topic {
+    for (topic, proof) in topics {
+        if !access::verify(topic, requester, proof) {
             continue;
         }
         let exists = tx
@@ -142,7 +143,11 @@ pub fn keep(
             .optional()?
             .is_some();
         if exists {
-            if !is_member(&tx, topic, requester)? {
+            let count: usize = tx
+                .prepare_cached("SELECT COUNT(*) FROM members WHERE topic = ?1")?
+                .query_row([topic.as_bytes()], |r| r.get::<_, i64>(0))?
+                as usize;
+            if !is_member(&tx, topic, requester)? && count >= limits.members_per_topic {
                 continue;
             }
             // A topic from before sources were kept takes its first member's source now.
@@ -166,18 +171,8 @@ pub fn keep(
             from_source += 1;
             total += 1;
         }
-        let mut add = tx.prepare_cached("INSERT OR IGNORE INTO members VALUES (?1, ?2)")?;
-        // The requester stays a member of what it asked to keep; the list never grows past
-        // the bound, however many requests add to it.
-        let mut count: usize =
-            tx.prepare_cached("SELECT COUNT(*) FROM members WHERE topic = ?1")?
-                .query_row([topic.as_bytes()], |r| r.get::<_, i64>(0))? as usize;
-        for m in std::iter::once(requester).chain(members.iter()) {
-            if count >= limits.members_per_topic {
-                break;
-            }
-            count += add.execute(params![topic.as_bytes(), m.0])?;
-        }
+        tx.prepare_cached("INSERT OR IGNORE INTO members VALUES (?1, ?2)")?
+            .execute(params![topic.as_bytes(), requester.0])?;
         out.push(*topic);
     }
     tx.commit()?;
@@ -248,7 +243,10 @@ pub struct Deposit {
 }
 
 /// Stores envelopes deposited by `depositor`: each must carry a valid signature, be for a
-/// topic the depositor is a member of, be written by a member, and fit every limit.
+/// topic the depositor is a member of (it proved the topic's secret), and fit every limit.
+/// Authors need not have asked this mailbox themselves: a member forwards what others wrote
+/// (the mailbox never learns the membership, so it could not tell a member's from a
+/// stranger's signature; only a member can deposit, and quotas bound what it puts there).
 pub fn deposit(
     c: &mut Connection,
     depositor: &DeviceId,
@@ -287,15 +285,31 @@ pub fn deposit(
                 ok
             }
         };
-        if !ok || !is_member(&tx, &t, &a)? {
+        if !ok {
             report.refused += 1;
             continue;
         }
-        let held: u64 = tx
+        let held: Option<i64> = tx
             .prepare_cached("SELECT held FROM heads WHERE topic = ?1 AND author = ?2")?
-            .query_row(params![t.as_bytes(), a.0], |r| r.get::<_, i64>(0))
-            .optional()?
-            .unwrap_or(0) as u64;
+            .query_row(params![t.as_bytes(), a.0], |r| r.get(0))
+            .optional()?;
+        let held = match held {
+            Some(h) => h as u64,
+            None => {
+                // A new author: the topic's version vector (sent in every answer) stays
+                // bounded however many keys a member signs with.
+                let authors: i64 = tx
+                    .prepare_cached("SELECT COUNT(*) FROM heads WHERE topic = ?1")?
+                    .query_row([t.as_bytes()], |r| r.get(0))?;
+                if authors as usize >= limits.authors_per_topic {
+                    report.refused += 1;
+                    continue;
+                }
+                tx.prepare_cached("INSERT INTO heads VALUES (?1, ?2, 0)")?
+                    .execute(params![t.as_bytes(), a.0])?;
+                0
+            }
+        };
         let stored = tx
             .prepare_cached("SELECT 1 FROM mail WHERE topic = ?1 AND author = ?2 AND seq = ?3")?
             .query_row(params![t.as_bytes(), a.0, s as i64], |_| Ok(()))
@@ -443,6 +457,7 @@ pub fn usage(c: &Connection) -> Result<Usage> {
 mod tests {
     use super::*;
     use crate::envelope::Header;
+    use crate::mailbox::access::TopicSecret;
     use libp2p_identity::ed25519;
 
     struct Device {
@@ -479,34 +494,40 @@ mod tests {
         (dir, c)
     }
 
-    const T: TopicId = TopicId([7; 16]);
+    fn secret(n: u8) -> TopicSecret {
+        TopicSecret::for_group(&[n; 16])
+    }
+
+    /// The family's topic in most tests.
+    fn t() -> TopicId {
+        secret(7).topic()
+    }
+
+    /// What `d` sends to keep the topic of `s`.
+    fn asks(d: &Device, s: &TopicSecret) -> (TopicId, KeepProof) {
+        (s.topic(), s.proof(&d.id()))
+    }
 
     #[test]
     fn members_deposit_and_fetch_strangers_get_nothing() {
         let (_d, mut c) = db();
         let (mom, son, stranger) = (Device::new(), Device::new(), Device::new());
         let l = Limits::default();
-        let kept = keep(
-            &mut c,
-            &mom.id(),
-            HOME,
-            &[(T, vec![mom.id(), son.id()])],
-            1,
-            &l,
-        )
-        .unwrap();
-        assert_eq!(kept, vec![T]);
-        let envs: Vec<Vec<u8>> = (1..=3).map(|s| mom.envelope(T, s, 100)).collect();
+        let kept = keep(&mut c, &mom.id(), HOME, &[asks(&mom, &secret(7))], 1, &l).unwrap();
+        assert_eq!(kept, vec![t()]);
+        let kept = keep(&mut c, &son.id(), HOME, &[asks(&son, &secret(7))], 1, &l).unwrap();
+        assert_eq!(kept, vec![t()]);
+        let envs: Vec<Vec<u8>> = (1..=3).map(|s| mom.envelope(t(), s, 100)).collect();
         let r = deposit(&mut c, &mom.id(), &envs, 2, &l).unwrap();
         assert_eq!((r.new, r.duplicate, r.refused), (3, 0, 0));
         // Again: nothing new.
         let r = deposit(&mut c, &son.id(), &envs, 3, &l).unwrap();
         assert_eq!((r.new, r.duplicate, r.refused), (0, 3, 0));
 
-        assert_eq!(topics_for(&c, &son.id()).unwrap(), vec![T]);
-        assert_eq!(have(&c, &[T]).unwrap().get(&T, &mom.id()), 3);
+        assert_eq!(topics_for(&c, &son.id()).unwrap(), vec![t()]);
+        assert_eq!(have(&c, &[t()]).unwrap().get(&t(), &mom.id()), 3);
         let wants = [Want {
-            topic: T,
+            topic: t(),
             author: mom.id(),
             after: 1,
         }];
@@ -519,28 +540,26 @@ mod tests {
         let r = deposit(
             &mut c,
             &stranger.id(),
-            &[stranger.envelope(T, 1, 10)],
+            &[stranger.envelope(t(), 1, 10)],
             4,
             &l,
         )
         .unwrap();
         assert_eq!(r.refused, 1);
-        let r = deposit(&mut c, &stranger.id(), &[mom.envelope(T, 4, 10)], 4, &l).unwrap();
+        let r = deposit(&mut c, &stranger.id(), &[mom.envelope(t(), 4, 10)], 4, &l).unwrap();
         assert_eq!(r.refused, 1);
-        let kept = keep(
-            &mut c,
-            &stranger.id(),
-            HOME,
-            &[(T, vec![stranger.id()])],
-            5,
-            &l,
-        )
-        .unwrap();
-        assert!(kept.is_empty());
-        assert!(!is_member(&c, &T, &stranger.id()).unwrap());
-        // A member cannot store a stranger's envelope either.
-        let r = deposit(&mut c, &son.id(), &[stranger.envelope(T, 1, 10)], 6, &l).unwrap();
-        assert_eq!(r.refused, 1);
+        // Without the secret: its own topic key, or Mom's proof replayed, opens nothing.
+        let own = (t(), secret(9).proof(&stranger.id()));
+        let replayed = asks(&mom, &secret(7));
+        for ask in [own, replayed] {
+            let kept = keep(&mut c, &stranger.id(), HOME, &[ask], 5, &l).unwrap();
+            assert!(kept.is_empty());
+        }
+        assert!(!is_member(&c, &t(), &stranger.id()).unwrap());
+        // A member may forward what others wrote (the mailbox does not know who the members
+        // are); it counts against the member's own quota.
+        let r = deposit(&mut c, &son.id(), &[stranger.envelope(t(), 1, 10)], 6, &l).unwrap();
+        assert_eq!(r.new, 1);
     }
 
     #[test]
@@ -548,10 +567,10 @@ mod tests {
         let (_d, mut c) = db();
         let (mom, stranger) = (Device::new(), Device::new());
         let l = Limits::default();
-        keep(&mut c, &mom.id(), HOME, &[(T, vec![mom.id()])], 1, &l).unwrap();
+        keep(&mut c, &mom.id(), HOME, &[asks(&mom, &secret(7))], 1, &l).unwrap();
         let other = TopicId([8; 16]);
         // Deposits into the family's topic and into a topic nobody keeps look the same.
-        let a = deposit(&mut c, &stranger.id(), &[mom.envelope(T, 1, 10)], 2, &l).unwrap();
+        let a = deposit(&mut c, &stranger.id(), &[mom.envelope(t(), 1, 10)], 2, &l).unwrap();
         let b = deposit(&mut c, &stranger.id(), &[mom.envelope(other, 1, 10)], 2, &l).unwrap();
         assert_eq!(a, b);
         assert_eq!(
@@ -565,8 +584,8 @@ mod tests {
         let (_d, mut c) = db();
         let mom = Device::new();
         let l = Limits::default();
-        keep(&mut c, &mom.id(), HOME, &[(T, vec![mom.id()])], 1, &l).unwrap();
-        let mut forged = mom.envelope(T, 1, 50);
+        keep(&mut c, &mom.id(), HOME, &[asks(&mom, &secret(7))], 1, &l).unwrap();
+        let mut forged = mom.envelope(t(), 1, 50);
         let n = forged.len();
         forged[n - 70] ^= 1;
         let r = deposit(&mut c, &mom.id(), &[forged, vec![1, 2, 3], vec![]], 2, &l).unwrap();
@@ -579,14 +598,14 @@ mod tests {
         let (_d, mut c) = db();
         let mom = Device::new();
         let l = Limits::default();
-        keep(&mut c, &mom.id(), HOME, &[(T, vec![mom.id()])], 1, &l).unwrap();
-        let e: Vec<Vec<u8>> = (1..=4).map(|s| mom.envelope(T, s, 10)).collect();
+        keep(&mut c, &mom.id(), HOME, &[asks(&mom, &secret(7))], 1, &l).unwrap();
+        let e: Vec<Vec<u8>> = (1..=4).map(|s| mom.envelope(t(), s, 10)).collect();
         deposit(&mut c, &mom.id(), &[e[2].clone(), e[3].clone()], 2, &l).unwrap();
-        assert_eq!(have(&c, &[T]).unwrap().get(&T, &mom.id()), 0);
+        assert_eq!(have(&c, &[t()]).unwrap().get(&t(), &mom.id()), 0);
         deposit(&mut c, &mom.id(), &[e[1].clone()], 2, &l).unwrap();
-        assert_eq!(have(&c, &[T]).unwrap().get(&T, &mom.id()), 0);
+        assert_eq!(have(&c, &[t()]).unwrap().get(&t(), &mom.id()), 0);
         deposit(&mut c, &mom.id(), &[e[0].clone()], 2, &l).unwrap();
-        assert_eq!(have(&c, &[T]).unwrap().get(&T, &mom.id()), 4);
+        assert_eq!(have(&c, &[t()]).unwrap().get(&t(), &mom.id()), 4);
     }
 
     #[test]
@@ -599,16 +618,15 @@ mod tests {
             topics_per_device: 2,
             ..Limits::default()
         };
-        let t2 = TopicId([2; 16]);
-        let t3 = TopicId([3; 16]);
+        let t2 = secret(2).topic();
         let kept = keep(
             &mut c,
             &mom.id(),
             HOME,
             &[
-                (T, vec![dad.id()]),
-                (t2, vec![dad.id()]),
-                (t3, vec![dad.id()]),
+                asks(&mom, &secret(7)),
+                asks(&mom, &secret(2)),
+                asks(&mom, &secret(3)),
             ],
             1,
             &l,
@@ -616,14 +634,14 @@ mod tests {
         .unwrap();
         assert_eq!(
             kept,
-            vec![T, t2],
+            vec![t(), t2],
             "a third topic is over the per-device bound"
         );
         // Per topic: the first ~1000 bytes fit, the rest is refused and nothing is evicted.
-        let envs: Vec<Vec<u8>> = (1..=10).map(|s| mom.envelope(T, s, 150)).collect();
+        let envs: Vec<Vec<u8>> = (1..=10).map(|s| mom.envelope(t(), s, 150)).collect();
         let r = deposit(&mut c, &mom.id(), &envs, 2, &l).unwrap();
         assert!(r.new >= 3 && r.refused >= 1, "{r:?}");
-        let first = have(&c, &[T]).unwrap().get(&T, &mom.id());
+        let first = have(&c, &[t()]).unwrap().get(&t(), &mom.id());
         assert_eq!(first as u32, r.new);
         // Per depositor: the same device cannot spill into its other topic past its bound.
         let envs: Vec<Vec<u8>> = (1..=10).map(|s| mom.envelope(t2, s, 150)).collect();
@@ -631,6 +649,7 @@ mod tests {
         assert!(r2.refused > 0);
         assert!(usage(&c).unwrap().bytes <= 1500);
         // Dad, a member, still has his own allowance.
+        keep(&mut c, &dad.id(), HOME, &[asks(&dad, &secret(2))], 4, &l).unwrap();
         let before = usage(&c).unwrap().bytes;
         let envs = vec![dad.envelope(t2, 1, 10)];
         assert_eq!(deposit(&mut c, &dad.id(), &envs, 4, &l).unwrap().new, 1);
@@ -638,34 +657,61 @@ mod tests {
     }
 
     #[test]
-    fn member_lists_stay_bounded_however_many_requests_add_to_them() {
+    fn member_lists_stay_bounded_however_many_devices_ask() {
         let (_d, mut c) = db();
-        let mom = Device::new();
         let l = Limits {
             members_per_topic: 5,
             ..Limits::default()
         };
-        for round in 0..10u8 {
-            let others: Vec<DeviceId> = (0..4u8)
-                .map(|i| DeviceId([round * 4 + i + 1; 32]))
-                .collect();
-            assert_eq!(
-                keep(&mut c, &mom.id(), HOME, &[(T, others)], 1, &l).unwrap(),
-                vec![T]
-            );
+        let devices: Vec<Device> = (0..10).map(|_| Device::new()).collect();
+        let mut kept = 0;
+        for d in &devices {
+            kept += keep(&mut c, &d.id(), HOME, &[asks(d, &secret(7))], 1, &l)
+                .unwrap()
+                .len();
         }
+        assert_eq!(kept, 5);
         let n: i64 = c
             .query_row(
                 "SELECT COUNT(*) FROM members WHERE topic = ?1",
-                [T.as_bytes()],
+                [t().as_bytes()],
                 |r| r.get(0),
             )
             .unwrap();
         assert_eq!(n, 5);
-        assert!(
-            is_member(&c, &T, &mom.id()).unwrap(),
-            "the creator stays a member"
+        // A member asking again (every hour) is still kept.
+        assert_eq!(
+            keep(
+                &mut c,
+                &devices[0].id(),
+                HOME,
+                &[asks(&devices[0], &secret(7))],
+                2,
+                &l
+            )
+            .unwrap(),
+            vec![t()]
         );
+    }
+
+    /// A member signing with ever new keys cannot grow the topic's version vector (sent in
+    /// every answer) past its bound; authors already held go on.
+    #[test]
+    fn authors_per_topic_stay_bounded() {
+        let (_d, mut c) = db();
+        let mom = Device::new();
+        let l = Limits {
+            authors_per_topic: 3,
+            ..Limits::default()
+        };
+        keep(&mut c, &mom.id(), HOME, &[asks(&mom, &secret(7))], 1, &l).unwrap();
+        let keys: Vec<Device> = (0..6).map(|_| Device::new()).collect();
+        let envs: Vec<Vec<u8>> = keys.iter().map(|k| k.envelope(t(), 1, 10)).collect();
+        let r = deposit(&mut c, &mom.id(), &envs, 2, &l).unwrap();
+        assert_eq!((r.new, r.refused), (3, 3));
+        assert_eq!(have(&c, &[t()]).unwrap().0[&t()].len(), 3);
+        let r = deposit(&mut c, &mom.id(), &[keys[0].envelope(t(), 2, 10)], 3, &l).unwrap();
+        assert_eq!(r.new, 1);
     }
 
     #[test]
@@ -676,14 +722,14 @@ mod tests {
             retention: std::time::Duration::from_secs(60),
             ..Limits::default()
         };
-        keep(&mut c, &mom.id(), HOME, &[(T, vec![mom.id()])], 0, &l).unwrap();
-        deposit(&mut c, &mom.id(), &[mom.envelope(T, 1, 10)], 1_000, &l).unwrap();
-        deposit(&mut c, &mom.id(), &[mom.envelope(T, 2, 10)], 50_000, &l).unwrap();
+        keep(&mut c, &mom.id(), HOME, &[asks(&mom, &secret(7))], 0, &l).unwrap();
+        deposit(&mut c, &mom.id(), &[mom.envelope(t(), 1, 10)], 1_000, &l).unwrap();
+        deposit(&mut c, &mom.id(), &[mom.envelope(t(), 2, 10)], 50_000, &l).unwrap();
         assert_eq!(purge(&mut c, 70_000, &l).unwrap(), 1);
         assert_eq!(usage(&c).unwrap().envelopes, 1);
-        assert_eq!(have(&c, &[T]).unwrap().get(&T, &mom.id()), 2);
+        assert_eq!(have(&c, &[t()]).unwrap().get(&t(), &mom.id()), 2);
         // Re-depositing the expired one is a duplicate, not a new copy.
-        let r = deposit(&mut c, &mom.id(), &[mom.envelope(T, 1, 10)], 70_001, &l).unwrap();
+        let r = deposit(&mut c, &mom.id(), &[mom.envelope(t(), 1, 10)], 70_001, &l).unwrap();
         assert_eq!(r.duplicate, 1);
         // Later, with nothing left and nobody keeping it, the topic itself goes.
         assert_eq!(purge(&mut c, 200_000, &l).unwrap(), 1);
@@ -704,15 +750,21 @@ mod tests {
         let mut kept = 0;
         let sybils: Vec<Device> = (0..6).map(|_| Device::new()).collect();
         for (i, d) in sybils.iter().enumerate() {
-            let t = TopicId([100 + i as u8; 16]);
-            kept += keep(&mut c, &d.id(), HOME, &[(t, vec![d.id()])], 1, &l)
-                .unwrap()
-                .len();
+            kept += keep(
+                &mut c,
+                &d.id(),
+                HOME,
+                &[asks(d, &secret(100 + i as u8))],
+                1,
+                &l,
+            )
+            .unwrap()
+            .len();
         }
         assert_eq!(kept, 3, "only three topics from one source");
         let mut stored = 0u32;
         for (i, d) in sybils.iter().enumerate().take(3) {
-            let t = TopicId([100 + i as u8; 16]);
+            let t = secret(100 + i as u8).topic();
             for seq in 1..=4 {
                 stored += deposit(&mut c, &d.id(), &[d.envelope(t, seq, 300)], 2, &l)
                     .unwrap()
@@ -731,13 +783,13 @@ mod tests {
         // Another household still gets in.
         let family = Device::new();
         let elsewhere: &[u8] = &[203, 0, 113, 9];
-        let t = TopicId([42; 16]);
+        let t = secret(42).topic();
         assert_eq!(
             keep(
                 &mut c,
                 &family.id(),
                 elsewhere,
-                &[(t, vec![family.id()])],
+                &[asks(&family, &secret(42))],
                 3,
                 &l
             )
@@ -762,9 +814,7 @@ mod tests {
             ..Limits::default()
         };
         let mom = Device::new();
-        let old: Vec<(TopicId, Vec<DeviceId>)> = (0..3)
-            .map(|i| (TopicId([50 + i; 16]), vec![mom.id()]))
-            .collect();
+        let old: Vec<(TopicId, KeepProof)> = (0..3).map(|i| asks(&mom, &secret(50 + i))).collect();
         assert_eq!(keep(&mut c, &mom.id(), b"", &old, 1, &l).unwrap().len(), 3);
         let source_of = |c: &Connection, t: &TopicId| -> Vec<u8> {
             c.query_row(
@@ -781,7 +831,7 @@ mod tests {
             HOME.to_vec(),
             "the topic took its keeper's source"
         );
-        let fresh = (TopicId([60; 16]), vec![mom.id()]);
+        let fresh = asks(&mom, &secret(60));
         assert!(
             keep(&mut c, &mom.id(), HOME, &[fresh], 3, &l)
                 .unwrap()

@@ -89,7 +89,7 @@ enum Internal {
     /// What to ask a mailbox to keep.
     Keep {
         peer: PeerId,
-        topics: Vec<(TopicId, Vec<DeviceId>)>,
+        topics: Vec<store::Keep>,
     },
     /// Family devices not connected: looked for through the relays.
     Family(Vec<DeviceId>),
@@ -108,8 +108,9 @@ struct Relay {
     /// When we last asked its mailbox to keep our topics (the mailbox drops topics nobody
     /// asked for within its retention period, so we ask again every hour).
     kept_at: Option<Instant>,
-    /// What we last asked its mailbox to keep: topics and their member devices. Its answer
-    /// counts only for these (a relay cannot make us believe it keeps anything else).
+    /// What we last asked its mailbox to keep: topics and their member devices (which the
+    /// mailbox is not told). Its answer counts only for these (a relay cannot make us believe
+    /// it keeps anything else).
     asked: HashMap<TopicId, Vec<DeviceId>>,
     /// Devices whose mail it keeps for us: members of the topics its answer confirmed.
     holds_for: BTreeSet<DeviceId>,
@@ -486,15 +487,11 @@ impl Task {
                 if self.swarm.is_connected(&peer) {
                     if let Some(r) = self.relays.get_mut(&peer) {
                         r.kept_at = Some(Instant::now());
-                        r.asked.extend(topics.iter().cloned());
+                        r.asked
+                            .extend(topics.iter().map(|k| (k.topic, k.members.clone())));
                     }
                     for part in topics.chunks(mailbox::MAX_KEEP_TOPICS) {
-                        let part = part
-                            .iter()
-                            .map(|(t, m)| {
-                                (*t, m.iter().take(mailbox::MAX_MEMBERS).copied().collect())
-                            })
-                            .collect();
+                        let part = part.iter().map(|k| (k.topic, k.proof.clone())).collect();
                         self.swarm.behaviour_mut().mailbox.send_request(
                             &peer,
                             mailbox::Request::Keep {

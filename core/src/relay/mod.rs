@@ -8,7 +8,7 @@
 //! - rendezvous (server), where devices register so family can find their relayed addresses;
 //! - AutoNAT v2 (server), so devices learn whether they are reachable directly;
 //! - identify and ping;
-//! - the blind [`crate::mailbox`], over `/hearth/mailbox/1` and `/hearth/sync/1`.
+//! - the blind [`crate::mailbox`], over `/hearth/mailbox/2` and `/hearth/sync/1`.
 //!
 //! Its data directory holds its own identity key (so its address survives restarts) and the
 //! mailbox database; no member key and no plaintext ever reach it.

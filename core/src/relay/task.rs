@@ -420,9 +420,7 @@ impl Task {
         req: mailbox::Request,
         channel: ResponseChannel<mailbox::Response>,
     ) {
-        let Some(device) =
-            device_of(&peer).filter(|_| mailbox::check(&req, self.limits.members_per_topic))
-        else {
+        let Some(device) = device_of(&peer).filter(|_| mailbox::check(&req)) else {
             let _ = self
                 .swarm
                 .behaviour_mut()

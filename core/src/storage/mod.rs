@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_app.sql"),
     include_str!("migrations/0005_mailboxes.sql"),
     include_str!("migrations/0006_membership.sql"),
+    include_str!("migrations/0007_topic_secrets.sql"),
 ];
 
 /// Wait this long for a lock held by a reader checkpointing the WAL.

@@ -7,6 +7,7 @@ use super::protocol::{Want, BATCH_BYTES};
 use super::VersionVectors;
 use crate::error::Result;
 use crate::ids::{DeviceId, TopicId};
+use crate::mailbox::access::{KeepProof, TopicSecret};
 
 /// Topics this device shares with `device`: conversations it is a current member of (and we
 /// have not left), and the pairwise channel with its account. Blocked contacts share nothing.
@@ -130,10 +131,10 @@ pub fn devices_to_dial(c: &Connection) -> Result<Vec<(DeviceId, Vec<String>)>> {
     Ok(out)
 }
 
-/// True if this device holds `topic` (a conversation or a contact channel).
+/// True if this device holds `topic` (a conversation, a contact channel, or an open invite's).
 pub fn holds_topic(c: &Connection, topic: &TopicId) -> Result<bool> {
     Ok(c.query_row(
-        "SELECT EXISTS (SELECT 1 FROM topics WHERE topic = ?1 AND kind IN ('chat', 'channel'))",
+        "SELECT EXISTS (SELECT 1 FROM topics WHERE topic = ?1 AND kind IN ('chat', 'channel', 'invite'))",
         [topic.as_bytes()],
         |r| r.get(0),
     )?)
@@ -156,58 +157,80 @@ pub fn family_devices(c: &Connection) -> Result<Vec<DeviceId>> {
     Ok(out)
 }
 
-/// What to ask a mailbox to keep: every conversation we are in (with its member devices) and
-/// every contact channel (with both sides' devices), except with blocked contacts.
-pub fn keep_list(c: &Connection) -> Result<Vec<(TopicId, Vec<DeviceId>)>> {
+/// One topic to ask a mailbox to keep: the proof that we may, and the member devices it then
+/// holds mail for (kept here: the mailbox is never told who they are).
+#[derive(Clone, Debug)]
+pub struct Keep {
+    pub topic: TopicId,
+    pub proof: KeepProof,
+    pub members: Vec<DeviceId>,
+}
+
+/// What to ask a mailbox to keep: every conversation we are in and every contact channel
+/// (except with blocked contacts), with their member devices, and our open invites' topics
+/// (a contact request can wait there while we are away). Topics without a secret (made before
+/// secrets existed) are left out.
+pub fn keep_list(c: &Connection) -> Result<Vec<Keep>> {
     let me: Vec<u8> = c.query_row("SELECT device FROM identity WHERE id = 1", [], |r| r.get(0))?;
-    let mut out = Vec::new();
+    let me = DeviceId::from_slice(&me).ok_or_else(|| crate::Error::Corrupt("identity".into()))?;
+    let mut out: Vec<(Vec<u8>, Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
     let mut chats = c.prepare_cached(
-        "SELECT t.topic, t.chat FROM topics t JOIN chats ch ON ch.chat = t.chat
-         WHERE t.kind = 'chat' AND ch.left_chat = 0",
+        "SELECT t.topic, t.secret, t.chat FROM topics t JOIN chats ch ON ch.chat = t.chat
+         WHERE t.kind = 'chat' AND ch.left_chat = 0 AND t.secret IS NOT NULL",
     )?;
     let mut members =
         c.prepare_cached("SELECT device FROM members WHERE chat = ?1 AND removed_after IS NULL")?;
-    let rows: Vec<(Vec<u8>, Vec<u8>)> = chats
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let rows: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = chats
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    for (topic, chat) in rows {
-        let Some(topic) = TopicId::from_slice(&topic) else {
-            continue;
-        };
+    for (topic, secret, chat) in rows {
         let devices: Vec<Vec<u8>> = members
             .query_map([chat], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        out.push((topic, devices));
+        out.push((topic, secret, devices));
     }
     let mut channels = c.prepare_cached(
-        "SELECT t.topic, t.peer FROM topics t
-         WHERE t.kind = 'channel'
+        "SELECT t.topic, t.secret, t.peer FROM topics t
+         WHERE t.kind = 'channel' AND t.secret IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM contacts k WHERE k.account = t.peer AND k.blocked = 1)",
     )?;
     let mut devices = c.prepare_cached("SELECT device FROM devices WHERE account = ?1")?;
-    let rows: Vec<(Vec<u8>, Option<Vec<u8>>)> = channels
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let rows: Vec<(Vec<u8>, Vec<u8>, Option<Vec<u8>>)> = channels
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    for (topic, peer) in rows {
-        let (Some(topic), Some(peer)) = (TopicId::from_slice(&topic), peer) else {
-            continue;
-        };
-        let mut list: Vec<Vec<u8>> = devices
+    for (topic, secret, peer) in rows {
+        let Some(peer) = peer else { continue };
+        let list: Vec<Vec<u8>> = devices
             .query_map([peer], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        list.push(me.clone());
-        out.push((topic, list));
+        out.push((topic, secret, list));
     }
+    let mut invites = c.prepare_cached(
+        "SELECT t.topic, t.secret FROM topics t JOIN invites i ON i.topic = t.topic
+         WHERE t.kind = 'invite' AND t.secret IS NOT NULL AND i.state = 'open'
+           AND i.expires_at > CAST(strftime('%s', 'now') AS INTEGER)",
+    )?;
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = invites
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    out.extend(rows.into_iter().map(|(t, s)| (t, s, Vec::new())));
     Ok(out
         .into_iter()
-        .map(|(t, list)| {
-            let mut ds: Vec<DeviceId> = list
+        .filter_map(|(topic, secret, list)| {
+            let topic = TopicId::from_slice(&topic)?;
+            let secret = TopicSecret::from_slice(&secret)?;
+            let mut members: Vec<DeviceId> = list
                 .iter()
                 .filter_map(|d| DeviceId::from_slice(d))
+                .filter(|d| *d != me)
                 .collect();
-            ds.sort();
-            ds.dedup();
-            (t, ds)
+            members.sort();
+            members.dedup();
+            Some(Keep {
+                topic,
+                proof: secret.proof(&me),
+                members,
+            })
         })
         .collect())
 }

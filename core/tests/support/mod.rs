@@ -16,6 +16,11 @@ pub struct Peer {
 
 impl Peer {
     pub async fn new(name: &str) -> Peer {
+        // HEARTH_LOG=debug shows what the nodes do.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("HEARTH_LOG"))
+            .with_writer(std::io::stderr)
+            .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
         let node = Node::open(dir.path()).await.expect("open");
         node.init(name).await.expect("init");
@@ -153,11 +158,6 @@ pub fn loopback() -> hearth_core::net::Config {
 
 /// A peer with networking on loopback only.
 pub async fn online(name: &str) -> Peer {
-    // HEARTH_LOG=debug shows what the nodes do.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("HEARTH_LOG"))
-        .with_writer(std::io::stderr)
-        .try_init();
     let p = Peer::new(name).await;
     p.node.start_network(loopback()).await.expect("network");
     eventually("listening", || async {

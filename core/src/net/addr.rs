@@ -25,6 +25,39 @@ pub fn is_lan(addr: &Multiaddr) -> bool {
     }
 }
 
+/// Which addresses this device may dial, announce, listen on for others, or keep connections
+/// on: every one, or in LAN-only mode only addresses inside local networks and never a relay.
+/// The one place that rule is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admission {
+    lan_only: bool,
+}
+
+impl Admission {
+    pub fn new(lan_only: bool) -> Self {
+        Admission { lan_only }
+    }
+
+    pub fn lan_only(&self) -> bool {
+        self.lan_only
+    }
+
+    /// May this address be dialled or announced?
+    pub fn allows(&self, addr: &Multiaddr) -> bool {
+        !self.lan_only || is_lan(addr)
+    }
+
+    /// May a connection to this remote address (through a relay or not) stay open?
+    pub fn allows_connection(&self, remote: &Multiaddr, relayed: bool) -> bool {
+        !self.lan_only || (!relayed && is_lan(remote))
+    }
+
+    /// May relays (reservations, mailboxes, relays learned from invites) be used at all?
+    pub fn allows_relays(&self) -> bool {
+        !self.lan_only
+    }
+}
+
 /// True for loopback addresses: another device's loopback is our own machine.
 pub fn is_loopback(addr: &Multiaddr) -> bool {
     match addr.iter().next() {
@@ -84,6 +117,26 @@ pub fn is_relayed(addr: &Multiaddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lan_only_admits_local_addresses_and_no_relay() {
+        let lan: Multiaddr = "/ip4/192.168.1.20/tcp/4001".parse().unwrap();
+        let wan: Multiaddr = "/ip4/203.0.113.5/tcp/4001".parse().unwrap();
+        let name: Multiaddr = "/dns4/relay.example/tcp/4001".parse().unwrap();
+        let open = Admission::new(false);
+        assert!(open.allows(&lan) && open.allows(&wan) && open.allows(&name));
+        assert!(open.allows_connection(&wan, true) && open.allows_relays());
+        let lan_only = Admission::new(true);
+        assert!(lan_only.allows(&lan));
+        assert!(!lan_only.allows(&wan) && !lan_only.allows(&name));
+        assert!(lan_only.allows_connection(&lan, false));
+        assert!(
+            !lan_only.allows_connection(&lan, true),
+            "a relayed connection leaves the LAN"
+        );
+        assert!(!lan_only.allows_connection(&wan, false));
+        assert!(!lan_only.allows_relays());
+    }
 
     #[test]
     fn a_relayed_address_names_its_relay() {

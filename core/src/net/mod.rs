@@ -20,6 +20,13 @@
 
 pub mod addr;
 mod behaviour;
+mod dial;
+mod mailbox_client;
+pub mod paths;
+mod relays;
+mod status;
+mod swarm;
+mod sync_io;
 mod task;
 
 use std::time::Duration;

@@ -1,8 +1,10 @@
-//! Sync logic without sockets: version vectors (what a device holds) and bundles (envelopes
-//! moved through a file). The network sync protocol builds on the same two pieces.
+//! Sync logic without sockets: version vectors (what a device holds), bundles (envelopes
+//! moved through a file), the network protocol's messages ([`protocol`]) and its decisions as a
+//! state machine ([`session`]), and the store reads the network needs ([`store`]).
 
 pub mod bundle;
 pub mod protocol;
+pub mod session;
 pub mod store;
 
 use std::collections::BTreeMap;

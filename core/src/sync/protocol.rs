@@ -9,7 +9,8 @@
 //!   topic. A device that receives envelopes it did not have pushes them on to its other
 //!   connected devices for that topic: that is the mesh.
 //!
-//! [`Plan`] decides what to send from two version vectors; the net task only moves bytes.
+//! [`missing`] says what to send from two version vectors, and [`super::session::Session`]
+//! decides when, to whom, and what to ask again; the net task only moves bytes.
 //! Every message has a version and bounded sizes; a peer that sends something else is cut off.
 
 use std::collections::BTreeMap;

@@ -1,0 +1,69 @@
+//! What the network reports: every device's path, our addresses worth telling others, the
+//! relays, and how much we hold about peers (which a stranger must not be able to grow).
+
+use libp2p::multiaddr::Protocol;
+use libp2p::Multiaddr;
+
+use super::addr::{is_relayed, is_unspecified};
+use super::task::Task;
+use super::{PeerStatus, RelayStatus, Status};
+
+impl Task {
+    pub(super) fn status(&self) -> Status {
+        let mut peers: Vec<PeerStatus> = self
+            .paths
+            .iter()
+            .map(|(d, p)| PeerStatus {
+                device: *d,
+                path: p.clone(),
+                addr: self
+                    .peers
+                    .values()
+                    .find(|c| c.device == *d && !c.mailbox)
+                    .map(|c| c.addr.to_string()),
+            })
+            .collect();
+        peers.sort_by_key(|p| p.device);
+        let mut relays: Vec<RelayStatus> = self
+            .relays
+            .iter()
+            .map(|(peer, r)| RelayStatus {
+                addr: r.addr.to_string(),
+                connected: self.swarm.is_connected(peer),
+                reserved: r.reserved,
+                kept: r.kept,
+                holds_for: r.holds_for.iter().copied().collect(),
+            })
+            .collect();
+        relays.sort_by(|a, b| a.addr.cmp(&b.addr));
+        Status {
+            device: self.me,
+            listen: self.announced().iter().map(|a| a.to_string()).collect(),
+            lan_only: self.admission.lan_only(),
+            peers,
+            relays,
+            tracked: self.peers.len() + self.paths.len() + self.sync.tracked(),
+        }
+    }
+
+    /// Our addresses worth telling others: concrete, and admitted by the mode. Relayed
+    /// addresses come first (they work from anywhere) and name us, so they can be dialed as
+    /// they are.
+    pub(super) fn announced(&self) -> Vec<Multiaddr> {
+        let me = *self.swarm.local_peer_id();
+        let mut out: Vec<Multiaddr> = self
+            .swarm
+            .listeners()
+            .filter(|a| !is_unspecified(a) && self.admission.allows(a))
+            .map(|a| {
+                if is_relayed(a) && !matches!(a.iter().last(), Some(Protocol::P2p(_))) {
+                    a.clone().with(Protocol::P2p(me))
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        out.sort_by_key(|a| !is_relayed(a));
+        out
+    }
+}

@@ -126,6 +126,20 @@ pub struct Node {
     inner: Arc<Inner>,
 }
 
+/// A node that does not keep it open: the net task holds one, so dropping the last [`Node`]
+/// stops the node (and with it the network) even without `shutdown()`.
+#[derive(Clone)]
+pub(crate) struct WeakNode {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakNode {
+    /// The node, while someone still holds it.
+    pub(crate) fn upgrade(&self) -> Option<Node> {
+        self.inner.upgrade().map(|inner| Node { inner })
+    }
+}
+
 impl Node {
     pub async fn open(data_dir: impl Into<PathBuf>) -> Result<Node> {
         Self::open_with(NodeConfig::new(data_dir)).await
@@ -197,6 +211,12 @@ impl Node {
         f: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         self.inner.readers.with(f).await
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakNode {
+        WeakNode {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     pub(crate) fn emit(&self, e: Event) {

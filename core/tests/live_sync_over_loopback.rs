@@ -172,3 +172,38 @@ async fn long_catch_up_arrives_in_several_pipelined_batches() {
     .await;
     assert!(bob.node.check().await.unwrap().ok());
 }
+
+/// The network belongs to the node: dropping the last handle to a node (an app closed without
+/// `shutdown()`, a panic unwinding) stops its network too, so its port is free again and no
+/// task lingers holding the database open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_node_stops_its_network() {
+    let p = online("Mom").await;
+    let tcp: std::net::SocketAddr = {
+        let status = p.node.network_status().await.unwrap().unwrap();
+        let a = status
+            .listen
+            .iter()
+            .find(|a| a.contains("/tcp/"))
+            .expect("a TCP address")
+            .clone();
+        let mut parts = a.split('/').skip(1);
+        let (_, ip, _, port) = (parts.next(), parts.next(), parts.next(), parts.next());
+        format!("{}:{}", ip.unwrap(), port.unwrap())
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        tokio::net::TcpStream::connect(tcp).await.is_ok(),
+        "listening at first"
+    );
+    let Peer { node, dir, .. } = p;
+    drop(node);
+    eventually("the port closes", || async {
+        tokio::net::TcpStream::connect(tcp).await.is_err()
+    })
+    .await;
+    // The data directory can be opened again at once: nothing holds its lock.
+    let again = hearth_core::Node::open(dir.path()).await;
+    assert!(again.is_ok(), "{:?}", again.err());
+}

@@ -77,7 +77,7 @@ impl Task {
                     if let Some(r) = self.relays.get_mut(&peer) {
                         r.kept = kept;
                     }
-                    self.node.emit(Event::RelayChanged);
+                    self.store.emit(Event::RelayChanged);
                     self.update_paths();
                 }
                 mailbox::Response::Refused => {

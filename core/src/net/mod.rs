@@ -25,6 +25,7 @@ mod mailbox_client;
 pub mod paths;
 mod relays;
 mod status;
+mod store_handle;
 mod swarm;
 mod sync_io;
 mod task;

@@ -119,7 +119,7 @@ impl Task {
             .collect();
         self.paths = now;
         for (device, path) in changed {
-            self.node.emit(Event::PathChanged {
+            self.store.emit(Event::PathChanged {
                 device,
                 path: path.name().to_string(),
             });

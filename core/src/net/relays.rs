@@ -145,7 +145,7 @@ impl Task {
         {
             tracing::info!(relay = %peer, ?reason, "relay reservation ended; will re-reserve");
             r.lost();
-            self.node.emit(Event::RelayChanged);
+            self.store.emit(Event::RelayChanged);
         }
     }
 
@@ -158,7 +158,7 @@ impl Task {
         r.backoff = RESERVE_BACKOFF_MIN;
         if !renewal {
             tracing::info!(%relay, "relay reservation accepted");
-            self.node.emit(Event::RelayChanged);
+            self.store.emit(Event::RelayChanged);
             self.find_family();
         }
     }

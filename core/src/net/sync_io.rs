@@ -7,10 +7,10 @@ use libp2p::request_response::{self, ResponseChannel};
 use libp2p::PeerId;
 use serde_bytes::ByteBuf;
 
+use super::store_handle::Store;
 use super::task::{Internal, Task};
 use crate::envelope::Envelope;
 use crate::ids::{DeviceId, TopicId};
-use crate::node::Node;
 use crate::sync::protocol::{self, Request, Response};
 use crate::sync::session::{In, Out};
 use crate::sync::{store, VersionVectors};
@@ -56,7 +56,7 @@ impl Task {
                     ..
                 } => {
                     let Some(ch) = channel.take() else { continue };
-                    let node = self.node.clone();
+                    let node = self.store.clone();
                     self.work.spawn(async move {
                         let resp = node
                             .read(move |c| {
@@ -82,7 +82,7 @@ impl Task {
                     envelopes,
                 } => {
                     let Some(ch) = channel.take() else { continue };
-                    let node = self.node.clone();
+                    let node = self.store.clone();
                     self.work.spawn(async move {
                         let envs: Vec<Vec<u8>> =
                             envelopes.into_iter().map(|b| b.into_vec()).collect();
@@ -99,7 +99,7 @@ impl Task {
                     mailbox,
                     envelopes,
                 } => {
-                    let node = self.node.clone();
+                    let node = self.store.clone();
                     self.work.spawn(async move {
                         let envs: Vec<Vec<u8>> =
                             envelopes.into_iter().map(|b| b.into_vec()).collect();
@@ -108,7 +108,7 @@ impl Task {
                     });
                 }
                 Out::Flush { dirty, targets } => {
-                    let node = self.node.clone();
+                    let node = self.store.clone();
                     self.work.spawn(async move {
                         let res = node
                             .read(move |c| flush(c, &dirty, targets))
@@ -118,7 +118,7 @@ impl Task {
                     });
                 }
                 Out::InMailbox(mine) => {
-                    let node = self.node.clone();
+                    let node = self.store.clone();
                     self.work.spawn(async move {
                         if let Err(e) = node.note_in_mailbox(mine).await {
                             tracing::warn!(error = %e, "could not record what a mailbox holds");
@@ -236,7 +236,7 @@ fn flush(
 /// a mailbox, for any topic we hold (the engine checks every author as for any envelope).
 /// Returns (how many are new, whether a gap appeared).
 async fn ingest_from(
-    node: &Node,
+    node: &Store,
     device: DeviceId,
     mailbox: bool,
     envs: Vec<Vec<u8>>,

@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use super::addr::{is_relayed, is_unspecified, Admission};
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::relays::{Relay, RELAY_CHECK_INTERVAL};
+use super::store_handle::Store;
 use super::{Command, Config, Handle, Path, ANTI_ENTROPY_INTERVAL, COMMAND_QUEUE};
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -64,7 +65,7 @@ pub(super) enum Internal {
 
 pub(super) struct Task {
     pub swarm: Swarm<Behaviour>,
-    pub node: Node,
+    pub store: Store,
     pub admission: Admission,
     pub me: DeviceId,
     pub peers: HashMap<PeerId, Conn>,
@@ -98,7 +99,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
     let config = std::sync::Arc::new(cfg.clone());
     let mut task = Task {
         swarm,
-        node,
+        store: Store::new(&node),
         admission: Admission::new(cfg.lan_only),
         me,
         peers: HashMap::new(),
@@ -181,9 +182,9 @@ impl Task {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
         D: FnOnce(T) -> Vec<Internal> + Send + 'static,
     {
-        let node = self.node.clone();
+        let store = self.store.clone();
         self.work.spawn(async move {
-            match node.read(read).await {
+            match store.read(read).await {
                 Ok(v) => done(v),
                 Err(e) => {
                     tracing::warn!(error = %e, "network store work failed");
@@ -196,11 +197,11 @@ impl Task {
     /// Closes connections and records when each device was last seen.
     fn stop(&mut self) {
         for c in self.peers.values() {
-            let node = self.node.clone();
+            let node = self.store.clone();
             let d = c.device;
             // Detached on purpose: the task is ending, and the write is one row.
             tokio::spawn(async move {
-                let _ = node.remember_peer(d, None, true).await;
+                let _ = node.remember_peer(d, None).await;
             });
         }
         let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
@@ -323,7 +324,7 @@ impl Task {
                     }
                 }
                 if let Some(device) = device_of(&remote_peer_id) {
-                    self.node.emit(Event::HolePunch {
+                    self.store.emit(Event::HolePunch {
                         device,
                         direct: result.is_ok(),
                     });
@@ -393,7 +394,7 @@ impl Task {
             mailbox: is_relay,
         });
         if is_relay {
-            self.node.emit(Event::RelayChanged);
+            self.store.emit(Event::RelayChanged);
             if let Some(r) = self.relays.get_mut(&peer_id) {
                 r.kept_at = Some(std::time::Instant::now());
             }
@@ -407,9 +408,9 @@ impl Task {
         }
         // Remember where we reached it, unless through a relay (the relays are configured).
         let a = (endpoint.is_dialer() && !relayed).then(|| addr.to_string());
-        let node = self.node.clone();
+        let node = self.store.clone();
         self.work.spawn(async move {
-            let _ = node.remember_peer(device, a, true).await;
+            let _ = node.remember_peer(device, a).await;
             Vec::new()
         });
     }
@@ -430,11 +431,11 @@ impl Task {
                     r.kept = 0;
                     r.holds_for.clear();
                 }
-                self.node.emit(Event::RelayChanged);
+                self.store.emit(Event::RelayChanged);
             } else {
-                let node = self.node.clone();
+                let node = self.store.clone();
                 self.work.spawn(async move {
-                    let _ = node.remember_peer(c.device, None, true).await;
+                    let _ = node.remember_peer(c.device, None).await;
                     Vec::new()
                 });
                 // Lost a family device: look for it through every relay at once (the

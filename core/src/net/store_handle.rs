@@ -1,0 +1,48 @@
+//! What the net task may ask of the node: read the store, ingest envelopes, record what it
+//! learned about peers and mailboxes, and announce events. Nothing else, and without keeping
+//! the node open: when the last [`Node`] is dropped these calls fail with `Shutdown`, the
+//! command channel closes, and the task ends.
+
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::ids::{DeviceId, TopicId};
+use crate::node::{Node, WeakNode};
+use crate::sync::bundle::ImportReport;
+
+#[derive(Clone)]
+pub(super) struct Store(WeakNode);
+
+impl Store {
+    pub fn new(node: &Node) -> Store {
+        Store(node.downgrade())
+    }
+
+    fn node(&self) -> Result<Node> {
+        self.0.upgrade().ok_or(Error::Shutdown)
+    }
+
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.node()?.read(f).await
+    }
+
+    pub async fn ingest(&self, envelopes: Vec<Vec<u8>>) -> Result<ImportReport> {
+        self.node()?.ingest(envelopes).await
+    }
+
+    pub async fn remember_peer(&self, device: DeviceId, addr: Option<String>) -> Result<()> {
+        self.node()?.remember_peer(device, addr, true).await
+    }
+
+    pub async fn note_in_mailbox(&self, held: Vec<(TopicId, u64)>) -> Result<()> {
+        self.node()?.note_in_mailbox(held).await
+    }
+
+    pub fn emit(&self, e: Event) {
+        if let Ok(n) = self.node() {
+            n.emit(e);
+        }
+    }
+}

@@ -25,6 +25,10 @@ if cargo tree --locked -p hearth-core -p hearth -e normal,build | grep -E '(taur
 fi
 
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Docs cannot drift silently: a broken link, or a public doc linking a private item, fails.
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p hearth-core -p hearth
+# Among them core's `ui_types`: ui/src/lib/types.gen.ts must be what the Rust types say (a
+# drift fails here; `UPDATE_UI_TYPES=1 cargo test -p hearth-core --lib ui_types` writes it).
 cargo test --workspace --locked
 # A short run of every fuzz target from the kept corpus, so a regression in what decodes or
 # applies input from others shows here (scripts/fuzz.sh SECONDS searches for longer).

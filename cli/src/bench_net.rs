@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
 use futures::StreamExt;
+use hearth_core::contacts::State;
+use hearth_core::reach::Path;
 use hearth_core::{Event, Node};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
@@ -105,14 +107,14 @@ pub async fn run(args: Args, json: bool, dir: Option<std::path::PathBuf>) -> Res
     wait(|| async {
         a.contacts()
             .await
-            .map(|c| c.iter().any(|x| x.state == "connected"))
+            .map(|c| c.iter().any(|x| x.state == State::Connected))
             .unwrap_or(false)
     })
     .await?;
     wait(|| async {
         b.contacts()
             .await
-            .map(|c| c.iter().any(|x| x.state == "connected"))
+            .map(|c| c.iter().any(|x| x.state == State::Connected))
             .unwrap_or(false)
     })
     .await?;
@@ -327,7 +329,10 @@ async fn send(args: Args, json: bool, dir: std::path::PathBuf) -> Result<()> {
     wait(|| async {
         node.reachability()
             .await
-            .map(|r| r.iter().any(|x| x.account == to.account && x.path == "lan"))
+            .map(|r| {
+                r.iter()
+                    .any(|x| x.account == to.account && x.path == Path::Lan)
+            })
             .unwrap_or(false)
     })
     .await?;

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
 use futures::StreamExt;
+use hearth_core::contacts::State;
 use hearth_core::envelope::{Envelope, Header};
 use hearth_core::mailbox::{store, Limits};
+use hearth_core::message::DeliveryState;
 use hearth_core::sync::protocol::Want;
 use hearth_core::{relay, ChatId, DeviceId, Event, Node};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
@@ -155,7 +157,7 @@ async fn pair(
         wait(60, || async {
             n.contacts()
                 .await
-                .map(|c| c.iter().any(|x| x.state == "connected"))
+                .map(|c| c.iter().any(|x| x.state == State::Connected))
                 .unwrap_or(false)
         })
         .await
@@ -168,7 +170,7 @@ async fn path_of(a: &Node) -> String {
     a.reachability()
         .await
         .ok()
-        .and_then(|r| r.first().map(|x| x.path.clone()))
+        .and_then(|r| r.first().map(|x| x.path.to_string()))
         .unwrap_or_default()
 }
 
@@ -266,12 +268,7 @@ async fn catch_up(
     }
     let last = last.context("messages")?;
     wait(600, || async {
-        b.message(&last)
-            .await
-            .ok()
-            .and_then(|m| m.status)
-            .as_deref()
-            == Some("in_mailbox")
+        b.message(&last).await.ok().and_then(|m| m.status) == Some(DeliveryState::InMailbox)
     })
     .await
     .context("all handed to the mailbox")?;

@@ -1,7 +1,8 @@
-//! One function per subcommand: resolve names to ids, call `Node`, print.
+//! Executing a [`NodeCommand`]: resolve names to ids, call `Node`, print. One entry point,
+//! [`execute`], whether the command came from this process's command line or from another
+//! shell through a running node's control socket, so both print the same thing.
 
 use std::io::BufRead;
-use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use hearth_core::conversation::Chat;
@@ -10,63 +11,27 @@ use hearth_core::message::Message;
 use hearth_core::{ChatId, Node};
 use serde_json::json;
 
+use crate::node_command::{BundleAction, ContactAction, ExportFormat, GroupAction, NodeCommand};
 use crate::output::{line, short, time};
-use crate::{BundleAction, Cli, Command, ContactAction, ExportFormat, GroupAction};
 
 /// Sends in flight at once with `send --stdin`: enough for bursts to share commits.
 const STDIN_PIPELINE: usize = 64;
-
-fn default_data_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("XDG_DATA_HOME") {
-        return PathBuf::from(d).join("hearth");
-    }
-    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
-    PathBuf::from(home).join(".local/share/hearth")
-}
-
-pub async fn run(cli: Cli) -> Result<()> {
-    let dir = cli.data_dir.clone().unwrap_or_else(default_data_dir);
-    if let Command::Bench(args) = cli.command {
-        return crate::bench::run(args, cli.json).await;
-    }
-    if let Command::BenchNet(args) = cli.command {
-        return crate::bench_net::run(args, cli.json, cli.data_dir).await;
-    }
-    if let Command::BenchRelay(args) = cli.command {
-        return crate::bench_relay::run(args, cli.json).await;
-    }
-    if let Command::Relay(args) = cli.command {
-        return crate::relay::run(&dir, args, cli.json).await;
-    }
-    let node = match Node::open(&dir).await {
-        Ok(n) => n,
-        // A node is running on this directory: it executes the command for us.
-        Err(hearth_core::Error::InUse(_)) if crate::control::socket_path(&dir).exists() => {
-            return crate::control::forward(&dir).await;
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let res = match cli.command {
-        Command::Run(args) => crate::run::run(&node, &dir, args, cli.json).await,
-        other => dispatch(&node, cli.json, other).await,
-    };
-    node.shutdown().await?;
-    res
-}
 
 async fn chat_of(node: &Node, q: &str) -> Result<Chat> {
     Ok(node.find_chat(q).await?)
 }
 
-pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
+/// Executes one command on an open node: the one this process opened, or the running node
+/// serving a forwarded command line (then `output` captures what it prints).
+pub async fn execute(node: &Node, json: bool, command: NodeCommand) -> Result<()> {
     match command {
-        Command::Checkin => {
+        NodeCommand::Checkin => {
             let n = node.check_in().await?;
             line(json, &json!({ "checked_in": n }), || {
                 format!("Checked in: your family sees you are safe ({n} conversations).")
             });
         }
-        Command::Board => {
+        NodeCommand::Board => {
             let b = node.board().await?;
             for e in &b.entries {
                 line(json, e, || {
@@ -81,7 +46,7 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 });
             }
         }
-        Command::Status => {
+        NodeCommand::Status => {
             let p = node.profile().await?;
             let net = node.network_status().await?;
             let reach = node.reachability().await?;
@@ -126,23 +91,19 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 },
             );
         }
-        Command::Run(_) => anyhow::bail!("a node is already running on this data directory"),
-        Command::Relay(_) | Command::BenchRelay(_) => {
-            anyhow::bail!("a relay has its own data directory")
-        }
-        Command::Init { name } => {
+        NodeCommand::Init { name } => {
             let p = node.init(&name).await?;
             line(json, &p, || {
                 format!("Created identity for {} (device {})", p.name, p.device)
             });
         }
-        Command::Whoami => {
+        NodeCommand::Whoami => {
             let p = node.profile().await?;
             line(json, &p, || {
                 format!("{}\naccount {}\ndevice  {}", p.name, p.account, p.device)
             });
         }
-        Command::Invite {
+        NodeCommand::Invite {
             qr,
             ttl_hours,
             addr,
@@ -161,7 +122,7 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 }
             }
         }
-        Command::Accept { code, use_relays } => {
+        NodeCommand::Accept { code, use_relays } => {
             let offered = node.invite_relays(&code).await?;
             let c = node.accept_invite(&code).await?;
             let used = if use_relays {
@@ -184,10 +145,10 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 },
             );
         }
-        Command::Contacts => {
+        NodeCommand::Contacts => {
             for c in node.contacts().await? {
                 line(json, &c, || {
-                    let mut flags = vec![c.state.clone()];
+                    let mut flags = vec![c.state.to_string()];
                     if c.verified {
                         flags.push("verified".into())
                     }
@@ -206,8 +167,8 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 });
             }
         }
-        Command::Contact { action } => contact(node, json, action).await?,
-        Command::Chats => {
+        NodeCommand::Contact { action } => contact(node, json, action).await?,
+        NodeCommand::Chats => {
             for c in node.chats().await? {
                 line(json, &c, || {
                     let last = c
@@ -224,8 +185,8 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 });
             }
         }
-        Command::Group { action } => group(node, json, action).await?,
-        Command::Send {
+        NodeCommand::Group { action } => group(node, json, action).await?,
+        NodeCommand::Send {
             chat,
             to,
             stdin,
@@ -248,27 +209,27 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 line(json, &json!({ "sent": id.to_string() }), || id.to_string());
             }
         }
-        Command::Reply { message, text } => {
+        NodeCommand::Reply { message, text } => {
             let to = node.find_message(&message).await?;
             let chat = node.message(&to).await?.chat;
             let id = node.send(&chat, &text, Some(to)).await?;
             line(json, &json!({ "sent": id.to_string() }), || id.to_string());
         }
-        Command::Edit { message, text } => {
+        NodeCommand::Edit { message, text } => {
             let id = node.find_message(&message).await?;
             node.edit(&id, &text).await?;
             line(json, &json!({ "edited": id.to_string() }), || {
                 "Edited.".into()
             });
         }
-        Command::Delete { message } => {
+        NodeCommand::Delete { message } => {
             let id = node.find_message(&message).await?;
             node.delete(&id).await?;
             line(json, &json!({ "deleted": id.to_string() }), || {
                 "Deleted for everyone.".into()
             });
         }
-        Command::React {
+        NodeCommand::React {
             message,
             emoji,
             remove,
@@ -286,20 +247,20 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 || "Done.".into(),
             );
         }
-        Command::Read { chat } => {
+        NodeCommand::Read { chat } => {
             let c = chat_of(node, &chat).await?;
             node.mark_read(&c.chat).await?;
             line(json, &json!({ "read": c.chat }), || {
                 "Marked as read.".into()
             });
         }
-        Command::Messages { chat, limit } => {
+        NodeCommand::Messages { chat, limit } => {
             let c = chat_of(node, &chat).await?;
             for m in node.messages(&c.chat, limit, None).await? {
                 print_message(json, &m);
             }
         }
-        Command::Search { text, chat, limit } => {
+        NodeCommand::Search { text, chat, limit } => {
             let chat = match chat {
                 Some(c) => Some(chat_of(node, &c).await?.chat),
                 None => None,
@@ -308,8 +269,8 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 print_message(json, &m);
             }
         }
-        Command::Bundle { action } => bundle(node, json, action).await?,
-        Command::Export { chat, format, out } => {
+        NodeCommand::Bundle { action } => bundle(node, json, action).await?,
+        NodeCommand::Export { chat, format, out } => {
             let c = chat_of(node, &chat).await?;
             let bytes = match format {
                 ExportFormat::Json => {
@@ -326,7 +287,7 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
                 None => crate::output::bytes(&bytes),
             }
         }
-        Command::Check => {
+        NodeCommand::Check => {
             let r = node.check().await?;
             line(json, &r, || {
                 format!(
@@ -340,9 +301,6 @@ pub async fn dispatch(node: &Node, json: bool, command: Command) -> Result<()> {
             if !r.ok() {
                 bail!("the check found problems: {}", r.problems.join("; "));
             }
-        }
-        Command::Bench(_) | Command::BenchNet(_) => {
-            anyhow::bail!("benchmarks run on their own data directories")
         }
     }
     Ok(())

@@ -1,6 +1,11 @@
 //! The control socket of a running node. `hearth run` holds the data directory (its lock), so
-//! any other `hearth` command on the same directory is forwarded over a Unix socket in it and
+//! a command that uses the node on the same directory is forwarded over a Unix socket in it and
 //! executed by the running node: `hearth send` from another shell goes out at once.
+//!
+//! Only a [`NodeCommand`] can be forwarded: the socket parses what it receives as one (with the
+//! global options) and nothing else, so `run`, `relay` or a benchmark is refused by construction
+//! rather than by a list kept in step with the command line. `main.rs` forwards only a
+//! `NodeCommand` too, and only when [`open`] finds a running node holding the directory.
 //!
 //! One JSON line each way: `{"args": [...]}` in, `{"out": base64, "code": n, "error": text}`
 //! out. The socket file is only reachable by the directory's owner (mode 0600).
@@ -8,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
 use data_encoding::BASE64;
 use hearth_core::Node;
@@ -15,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use crate::node_command::{Globals, NodeCommand};
 use crate::output::CAPTURE;
-use crate::{Cli, Command};
 
 pub const SOCKET: &str = "hearth.sock";
 /// A forwarded command line is small; anything bigger is refused.
@@ -34,8 +40,49 @@ struct Reply {
     error: Option<String>,
 }
 
+/// A forwarded command line: the global options and a command for the open node, nothing else.
+#[derive(Parser)]
+#[command(name = "hearth")]
+pub struct Forwarded {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub command: NodeCommand,
+}
+
+/// Parses a forwarded command line (without the program name). A command that needs no open
+/// node, or owns its process, is not a `NodeCommand` and is refused with a sentence saying so.
+pub fn parse(args: Vec<String>) -> Result<Forwarded, String> {
+    Forwarded::try_parse_from(std::iter::once("hearth".to_string()).chain(args)).map_err(
+        |e| match (e.kind(), e.get(ContextKind::InvalidSubcommand)) {
+            (ErrorKind::InvalidSubcommand, Some(ContextValue::String(name))) => format!(
+                "`hearth {name}` cannot be forwarded to the node running on this data directory; \
+                 only commands that use an open node can"
+            ),
+            _ => e.to_string(),
+        },
+    )
+}
+
 pub fn socket_path(dir: &Path) -> PathBuf {
     dir.join(SOCKET)
+}
+
+/// Who holds a data directory once this process has tried to open it.
+pub enum Holder {
+    /// This process: the node is open here.
+    This(Node),
+    /// A running `hearth run`, which executes forwarded commands on its control socket.
+    Running,
+}
+
+/// Opens the node on `dir`, unless a running node holds the directory and serves its socket.
+pub async fn open(dir: &Path) -> Result<Holder> {
+    match Node::open(dir).await {
+        Ok(node) => Ok(Holder::This(node)),
+        Err(hearth_core::Error::InUse(_)) if socket_path(dir).exists() => Ok(Holder::Running),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Serves forwarded commands until the node stops.
@@ -67,29 +114,17 @@ async fn handle(node: Node, stream: UnixStream) -> Result<()> {
         .read_line(&mut line)
         .await?;
     let req: Request = serde_json::from_str(&line)?;
-    let reply = match Cli::try_parse_from(std::iter::once("hearth".to_string()).chain(req.args)) {
-        Err(e) => Reply {
+    let reply = match parse(req.args) {
+        Err(error) => Reply {
             out: String::new(),
             code: 2,
-            error: Some(e.to_string()),
+            error: Some(error),
         },
-        Ok(cli)
-            if matches!(
-                cli.command,
-                Command::Run(_) | Command::Bench(_) | Command::BenchNet(_)
-            ) =>
-        {
-            Reply {
-                out: String::new(),
-                code: 2,
-                error: Some("a node is already running on this data directory".into()),
-            }
-        }
-        Ok(cli) => {
-            let json = cli.json;
+        Ok(forwarded) => {
+            let json = forwarded.globals.json;
             let (res, out) = CAPTURE
                 .scope(std::cell::RefCell::new(Vec::new()), async {
-                    let res = crate::commands::dispatch(&node, json, cli.command).await;
+                    let res = crate::commands::execute(&node, json, forwarded.command).await;
                     (res, CAPTURE.with(|c| c.take()))
                 })
                 .await;
@@ -137,5 +172,43 @@ pub async fn forward(dir: &Path) -> Result<()> {
     match reply.error {
         Some(e) => anyhow::bail!(e),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn commands_that_own_their_process_are_refused() {
+        for name in ["run", "relay", "bench", "bench-net", "bench-relay"] {
+            let Err(e) = parse(args(&[name])) else {
+                panic!("`{name}` was accepted for forwarding")
+            };
+            assert!(
+                e.contains(&format!("`hearth {name}` cannot be forwarded")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_send_is_forwarded_with_its_options() {
+        let f = parse(args(&["--json", "send", "--to", "Mom", "hi"])).unwrap();
+        assert!(f.globals.json);
+        assert!(matches!(
+            f.command,
+            NodeCommand::Send { to: Some(to), text: Some(text), .. } if to == "Mom" && text == "hi"
+        ));
+    }
+
+    #[test]
+    fn a_bad_node_command_gets_clap_s_own_message() {
+        let e = parse(args(&["send", "--to"])).err().unwrap();
+        assert!(e.contains("a value is required for '--to <TO>'"), "{e}");
     }
 }

@@ -1,19 +1,29 @@
 //! `hearth`: the headless Hearth node for people running nodes and relays, for scripts, and
 //! for tests. Glue only: parse, call `hearth_core::Node`, print. Human text by default, JSON
 //! lines with `--json`; errors go to stderr as a sentence with a non-zero exit code.
+//!
+//! This file only wires: the commands that own the process (a running node, a relay, the
+//! benchmarks) go to their modules; every other command is a [`NodeCommand`], executed by the
+//! node this process opens, or forwarded to the `hearth run` holding the data directory.
 
 mod bench;
 mod bench_net;
 mod bench_relay;
 mod commands;
 mod control;
+mod node_command;
 mod output;
 mod relay;
 mod run;
 
 use std::path::PathBuf;
 
+use anyhow::Result;
 use clap::{Parser, Subcommand};
+use hearth_core::Node;
+
+use control::Holder;
+use node_command::{Globals, NodeCommand};
 
 #[derive(Parser)]
 #[command(
@@ -21,124 +31,17 @@ use clap::{Parser, Subcommand};
     version,
     about = "Hearth: family messaging that keeps working when the servers don't"
 )]
-pub struct Cli {
-    /// Data directory of this device.
-    #[arg(long, env = "HEARTH_DATA_DIR", global = true)]
-    data_dir: Option<PathBuf>,
-    /// Print JSON lines instead of text.
-    #[arg(long, global = true)]
-    json: bool,
+struct Cli {
+    #[command(flatten)]
+    globals: Globals,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
-pub enum Command {
-    /// Create this device's identity.
-    Init {
-        #[arg(long)]
-        name: String,
-    },
-    /// Show who this device is.
-    Whoami,
-    /// Print an invite code (and QR code) for someone to add you.
-    Invite {
-        #[arg(long)]
-        qr: bool,
-        /// How long the invite stays valid, in hours.
-        #[arg(long, default_value_t = 168)]
-        ttl_hours: u64,
-        /// An extra address to put in the invite (repeatable), e.g. a forwarded port.
-        #[arg(long)]
-        addr: Vec<String>,
-        /// Revoke this invite code instead of making one.
-        #[arg(long, value_name = "CODE")]
-        revoke: Option<String>,
-    },
-    /// Accept someone's invite code.
-    Accept {
-        code: String,
-        /// Also start using the relays the invite offers (a relay sees who connects when, so
-        /// they are used only if you say so; without this, they are listed).
-        #[arg(long)]
-        use_relays: bool,
-    },
-    /// List contacts.
-    Contacts,
-    /// Rename, verify or block a contact.
-    Contact {
-        #[command(subcommand)]
-        action: ContactAction,
-    },
-    /// List conversations.
-    Chats,
-    /// Create and manage groups.
-    Group {
-        #[command(subcommand)]
-        action: GroupAction,
-    },
-    /// Send a message (prints its id once it is durably stored).
-    Send {
-        #[arg(long, conflicts_with = "to")]
-        chat: Option<String>,
-        /// A contact's name: sends in your 1:1 conversation.
-        #[arg(long)]
-        to: Option<String>,
-        /// Read one message per line from standard input instead.
-        #[arg(long)]
-        stdin: bool,
-        text: Option<String>,
-    },
-    /// Reply to a message.
-    Reply { message: String, text: String },
-    /// Edit one of your messages.
-    Edit { message: String, text: String },
-    /// Delete one of your messages for everyone.
-    Delete { message: String },
-    /// React to a message (or remove your reaction with --remove).
-    React {
-        message: String,
-        emoji: Option<String>,
-        #[arg(long)]
-        remove: bool,
-    },
-    /// Mark a conversation as read.
-    Read {
-        #[arg(long)]
-        chat: String,
-    },
-    /// Show messages of a conversation.
-    Messages {
-        #[arg(long)]
-        chat: String,
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-    },
-    /// Search messages.
-    Search {
-        text: String,
-        #[arg(long)]
-        chat: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-    },
-    /// Move conversations between devices with a file.
-    Bundle {
-        #[command(subcommand)]
-        action: BundleAction,
-    },
-    /// Export a conversation as a Yjs document or JSON.
-    Export {
-        #[arg(long)]
-        chat: String,
-        #[arg(long, value_enum, default_value = "json")]
-        format: ExportFormat,
-        /// Write to this file instead of standard output.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Check the database and that documents agree with what is shown.
-    Check,
+enum Command {
+    #[command(flatten)]
+    Node(NodeCommand),
     /// Measure performance against the budgets in ARCHITECTURE.md.
     Bench(bench::Args),
     /// Measure network latency, catch-up and the libp2p floor (see bench_net.rs).
@@ -150,85 +53,46 @@ pub enum Command {
     /// Run a relay for families: circuit relay, rendezvous, AutoNAT and a blind mailbox
     /// (needs no identity; the data directory holds the relay's key and mailbox).
     Relay(relay::Args),
-    /// Show this device, the network, and how each contact is reached.
-    Status,
-    /// "I'm safe": a check-in to every conversation.
-    Checkin,
-    /// The family board: who is reachable, what waits for them, their latest check-in.
-    Board,
 }
 
-#[derive(Subcommand)]
-pub enum ContactAction {
-    Rename {
-        contact: String,
-        name: Option<String>,
-    },
-    Verify {
-        contact: String,
-    },
-    Block {
-        contact: String,
-    },
-    Unblock {
-        contact: String,
-    },
+fn default_data_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("XDG_DATA_HOME") {
+        return PathBuf::from(d).join("hearth");
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+    PathBuf::from(home).join(".local/share/hearth")
 }
 
-#[derive(Subcommand)]
-pub enum GroupAction {
-    Create {
-        name: String,
-        #[arg(long = "member", required = true)]
-        members: Vec<String>,
-    },
-    Add {
-        #[arg(long)]
-        chat: String,
-        member: String,
-    },
-    Remove {
-        #[arg(long)]
-        chat: String,
-        member: String,
-    },
-    Rename {
-        #[arg(long)]
-        chat: String,
-        name: String,
-    },
-    Leave {
-        #[arg(long)]
-        chat: String,
-    },
-    Members {
-        #[arg(long)]
-        chat: String,
-    },
+async fn run(cli: Cli) -> Result<()> {
+    let Globals { data_dir, json } = cli.globals;
+    let dir = data_dir.clone().unwrap_or_else(default_data_dir);
+    match cli.command {
+        Command::Bench(args) => bench::run(args, json).await,
+        Command::BenchNet(args) => bench_net::run(args, json, data_dir).await,
+        Command::BenchRelay(args) => bench_relay::run(args, json).await,
+        Command::Relay(args) => relay::run(&dir, args, json).await,
+        Command::Run(args) => match control::open(&dir).await? {
+            Holder::This(node) => {
+                let res = run::run(&node, &dir, args, json).await;
+                shut_down(node, res).await
+            }
+            Holder::Running => anyhow::bail!("a node is already running on this data directory"),
+        },
+        Command::Node(command) => match control::open(&dir).await? {
+            Holder::This(node) => {
+                let res = commands::execute(&node, json, command).await;
+                shut_down(node, res).await
+            }
+            Holder::Running => control::forward(&dir).await,
+        },
+    }
 }
 
-#[derive(Subcommand)]
-pub enum BundleAction {
-    /// Write envelopes to a file: all, or what a device lacks (given its `bundle state`).
-    Export {
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long)]
-        since: Option<PathBuf>,
-    },
-    /// Verify and merge a bundle file.
-    Import { file: PathBuf },
-    /// Write this device's version vectors (what it holds) for `bundle export --since`.
-    State {
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum ExportFormat {
-    Json,
-    Yjs,
+/// Stops the node, then reports the command's result (a failed shutdown comes first: the
+/// command's writes may not be durable).
+async fn shut_down(node: Node, res: Result<()>) -> Result<()> {
+    node.shutdown().await?;
+    res
 }
 
 fn main() {
@@ -247,9 +111,53 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let json = cli.json;
-    if let Err(e) = rt.block_on(commands::run(cli)) {
+    let json = cli.globals.json;
+    if let Err(e) = rt.block_on(run(cli)) {
         output::error(json, &e);
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Each command on the command line either runs in an open node (and so can be forwarded to
+    /// a running one, under the same name) or owns its process and is refused by the socket.
+    #[test]
+    fn every_command_is_a_node_command_or_owns_its_process() {
+        let cli = Cli::command();
+        let forwardable = control::Forwarded::command();
+        let mut owners = Vec::new();
+        for name in cli.get_subcommands().map(|c| c.get_name()) {
+            if forwardable.find_subcommand(name).is_none() {
+                let refused = control::parse(vec![name.into()]).err().unwrap_or_default();
+                assert!(refused.contains("cannot be forwarded"), "{name}: {refused}");
+                owners.push(name);
+            }
+        }
+        assert_eq!(
+            owners,
+            ["bench", "bench-net", "bench-relay", "run", "relay"]
+        );
+        for name in forwardable.get_subcommands().map(|c| c.get_name()) {
+            assert!(
+                cli.find_subcommand(name).is_some(),
+                "`hearth {name}` is missing"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_node_command_reaches_the_forwarding_path() {
+        let send = Cli::try_parse_from(["hearth", "send", "--to", "Mom", "hi"]).unwrap();
+        assert!(matches!(
+            send.command,
+            Command::Node(NodeCommand::Send { .. })
+        ));
+        let run = Cli::try_parse_from(["hearth", "run", "--lan-only"]).unwrap();
+        assert!(matches!(run.command, Command::Run(_)));
     }
 }

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
+use hearth_core::message::DeliveryState;
+use hearth_core::reach;
 use hearth_core::{Event, MessageId, Node};
 use serde_json::json;
 
@@ -103,7 +105,7 @@ pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> 
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
-    let mut statuses: HashMap<MessageId, String> = HashMap::new();
+    let mut statuses: HashMap<MessageId, DeliveryState> = HashMap::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
@@ -122,7 +124,12 @@ pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> 
     Ok(())
 }
 
-async fn report(node: &Node, json: bool, e: Event, statuses: &mut HashMap<MessageId, String>) {
+async fn report(
+    node: &Node,
+    json: bool,
+    e: Event,
+    statuses: &mut HashMap<MessageId, DeliveryState>,
+) {
     match e {
         Event::PathChanged { device, path } => {
             // Name the contact whose device this is, if it is one.
@@ -134,7 +141,7 @@ async fn report(node: &Node, json: bool, e: Event, statuses: &mut HashMap<Messag
                 .find(|r| r.devices.contains(&device))
                 .map(|r| r.name);
             // Held for by a mailbox is not reachable: messages wait there for it.
-            let event = if path == "none" || path == "mailbox" {
+            let event = if matches!(path, reach::Path::None | reach::Path::Mailbox) {
                 "peer_lost"
             } else {
                 "peer_reachable"
@@ -142,10 +149,10 @@ async fn report(node: &Node, json: bool, e: Event, statuses: &mut HashMap<Messag
             line(
                 json,
                 &json!({ "event": event, "device": device, "path": path, "name": name }),
-                || match (&name, path.as_str()) {
-                    (Some(n), "none") => format!("{n} is not reachable"),
+                || match (&name, path) {
+                    (Some(n), reach::Path::None) => format!("{n} is not reachable"),
                     (Some(n), p) => format!("{n} is reachable ({p})"),
-                    (None, "none") => format!("device {device} is not reachable"),
+                    (None, reach::Path::None) => format!("device {device} is not reachable"),
                     (None, p) => format!("device {device} is reachable ({p})"),
                 },
             );
@@ -194,8 +201,8 @@ async fn report(node: &Node, json: bool, e: Event, statuses: &mut HashMap<Messag
             for m in msgs.into_iter().filter(|m| m.mine) {
                 let Some(s) = m.status else { continue };
                 if statuses.get(&m.id) != Some(&s) {
-                    statuses.insert(m.id, s.clone());
-                    if s != "queued" {
+                    statuses.insert(m.id, s);
+                    if s != DeliveryState::Queued {
                         line(
                             json,
                             &json!({ "event": s, "chat": chat, "message": m.id }),

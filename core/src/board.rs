@@ -7,25 +7,28 @@
 
 use rusqlite::{params, Connection};
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::clock::hlc_millis;
 use crate::error::Result;
 use crate::ids::AccountId;
 use crate::net::Status;
+use crate::reach::Path;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
 pub struct Board {
     /// When I last checked in (Unix milliseconds).
     pub my_check_in_ms: Option<u64>,
     pub entries: Vec<Entry>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(rename = "BoardEntry")]
 pub struct Entry {
     pub account: AccountId,
     pub name: String,
-    /// lan, direct, mesh or none (see `reach`).
-    pub path: String,
+    pub path: Path,
+    /// For mesh: the member whose device carries the messages.
     pub via: Option<String>,
     /// Unix milliseconds; 0 if never seen.
     pub last_seen_ms: u64,

@@ -1,21 +1,22 @@
 //! Contacts as the user sees them (read side). The handshake itself is in `engine::contacts`.
 
+use std::fmt;
+
 use rusqlite::{Connection, Row};
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::error::Result;
 use crate::identity::safety_number;
 use crate::ids::{AccountId, ChatId};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct Contact {
     pub account: AccountId,
     /// The nickname we gave them, or else their own name.
     pub name: String,
     pub own_name: String,
-    /// "pending" until the other side confirms, then "connected"; "refused" if the inviter's
-    /// device refused the request (see `refused`).
-    pub state: String,
+    pub state: State,
     /// Why the inviter's device refused our request, as a sentence.
     pub refused: Option<String>,
     pub verified: bool,
@@ -32,16 +33,17 @@ fn from_row(me: &AccountId, r: &Row) -> rusqlite::Result<Contact> {
     let own_name: String = r.get(1)?;
     let nickname: Option<String> = r.get(2)?;
     let refused: Option<String> = r.get(7)?;
-    let state: String = r.get(3)?;
+    // The table knows pending and connected; a refusal is a pending request with a reason.
+    let state = match r.get::<_, String>(3)?.as_str() {
+        "connected" => State::Connected,
+        _ if refused.is_some() => State::Refused,
+        _ => State::Pending,
+    };
     Ok(Contact {
         account,
         name: nickname.unwrap_or_else(|| own_name.clone()),
         own_name,
-        state: if refused.is_some() && state == "pending" {
-            "refused".into()
-        } else {
-            state
-        },
+        state,
         refused,
         verified: r.get(4)?,
         blocked: r.get(5)?,
@@ -51,6 +53,34 @@ fn from_row(me: &AccountId, r: &Row) -> rusqlite::Result<Contact> {
             .and_then(|c| ChatId::from_slice(&c)),
         equivocated: r.get(8)?,
     })
+}
+
+/// Where a contact is in the invite handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(rename = "ContactState")]
+pub enum State {
+    /// Until the other side confirms.
+    Pending,
+    Connected,
+    /// The inviter's device refused the request (see `Contact::refused`).
+    Refused,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Connected => "connected",
+            State::Refused => "refused",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 const COLUMNS: &str = "account, name, nickname, state, verified, blocked, chat, refused,

@@ -5,14 +5,16 @@
 
 use rusqlite::{params, Connection};
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::error::Result;
 use crate::ids::{AccountId, ChatId, MessageId};
+use crate::message;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct Chat {
     pub chat: ChatId,
-    pub kind: String,
+    pub kind: Kind,
     pub title: String,
     pub unread: u64,
     pub last_at: u64,
@@ -29,17 +31,35 @@ pub struct Chat {
     pub undecryptable: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct LastMessage {
     pub id: MessageId,
     pub author: AccountId,
     pub preview: String,
     pub deleted: bool,
-    /// "text" or "check_in".
-    pub kind: String,
+    pub kind: message::Kind,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A conversation with one contact, or a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(rename = "ChatKind")]
+pub enum Kind {
+    Direct,
+    Group,
+}
+
+impl Kind {
+    /// The kind the `chats` table names (it allows only these two).
+    fn parse(name: &str) -> Kind {
+        match name {
+            "group" => Kind::Group,
+            _ => Kind::Direct,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct Member {
     pub account: AccountId,
     pub name: String,
@@ -60,11 +80,11 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
     )?;
     let rows = st.query_map([me.0], |r| {
         let chat = ChatId::from_slice(&r.get::<_, Vec<u8>>(0)?).unwrap_or(ChatId([0; 16]));
-        let kind: String = r.get(1)?;
+        let kind = Kind::parse(&r.get::<_, String>(1)?);
         let title: String = r.get(2)?;
         let peer_name: Option<String> = r.get(6)?;
         let peer: Option<Vec<u8>> = r.get(7)?;
-        let direct = kind == "direct";
+        let direct = kind == Kind::Direct;
         Ok(Chat {
             chat,
             title: if direct {
@@ -100,7 +120,7 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
                     .unwrap_or(AccountId([0; 32])),
                 preview: body.chars().take(PREVIEW_CHARS).collect(),
                 deleted: r.get(3)?,
-                kind: r.get(4)?,
+                kind: message::Kind::parse(&r.get::<_, String>(4)?),
             });
         }
     }

@@ -2,11 +2,14 @@
 //! because the database is the single source of truth.
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::ids::{ChatId, DeviceId, MessageId, TopicId};
+use crate::reach::Path;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[ts(rename = "HearthEvent")]
 pub enum Event {
     ProfileChanged,
     ContactsChanged,
@@ -22,10 +25,10 @@ pub enum Event {
     EnvelopesAdded {
         topic: TopicId,
     },
-    /// How a device is reached changed: path is lan, direct, relayed, mesh, mailbox or none.
+    /// How a device is reached changed.
     PathChanged {
         device: DeviceId,
-        path: String,
+        path: Path,
     },
     /// Delivery or read receipts for messages of this chat arrived, or a mailbox took them.
     DeliveryChanged {

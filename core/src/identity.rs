@@ -1,9 +1,9 @@
 //! Who this device is: the account key (the person), the device key (this install, also its
 //! libp2p `PeerId`), the Olm account that opens pairwise channels, and the display name.
 //!
-//! The account key signs the device key ([`DeviceCert`]), so a second device of the same person
-//! can be linked later without changing any format: conversations name members by account,
-//! envelopes are authored by devices.
+//! The account key signs the device key (the signature travels in the [`DeviceBundle`]), so a
+//! second device of the same person can be linked later without changing any format:
+//! conversations name members by account, envelopes are authored by devices.
 
 use libp2p_identity::ed25519;
 use serde::{Deserialize, Serialize};

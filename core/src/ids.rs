@@ -10,9 +10,19 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Ids are raw bytes on the wire (postcard) and text in JSON.
+/// Ids are raw bytes on the wire (postcard) and text in JSON, so the UI sees them as strings.
 macro_rules! readable_serde {
     ($name:ident, $n:expr) => {
+        impl ts_rs::TS for $name {
+            type WithoutGenerics = Self;
+            type OptionInnerType = Self;
+            fn name(_: &ts_rs::Config) -> String {
+                "string".into()
+            }
+            fn inline(cfg: &ts_rs::Config) -> String {
+                <Self as ts_rs::TS>::name(cfg)
+            }
+        }
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 if s.is_human_readable() {

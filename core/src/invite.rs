@@ -13,6 +13,7 @@
 use data_encoding::BASE32_NOPAD;
 use libp2p_identity::ed25519;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::identity::DeviceBundle;
 use crate::ids::TopicId;
@@ -118,6 +119,23 @@ impl Invite {
                 .quiet_zone(true)
                 .build(),
         )
+    }
+}
+
+/// A code as the app shows it: the text, and the same text as a QR code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+#[ts(rename = "InviteCode")]
+pub struct Code {
+    pub code: String,
+    /// A complete `<svg>` document.
+    pub qr_svg: String,
+}
+
+impl Code {
+    /// `None` if the code is too long for a QR code.
+    pub fn new(code: String) -> Option<Code> {
+        let qr_svg = Invite::qr_svg(&code)?;
+        Some(Code { code, qr_svg })
     }
 }
 

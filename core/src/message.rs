@@ -1,14 +1,20 @@
 //! Messages as the user sees them (read side): pages of history and search, from the
 //! projection tables. Writing is in `engine::local`.
 
+use std::fmt;
+
 use rusqlite::{params, Connection, Row};
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::error::Result;
 use crate::ids::{AccountId, ChatId, MessageId};
 use crate::search;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// What a message is (a text, or an "I'm safe" check-in): fixed in its document.
+pub use crate::doc::segment::Kind;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct Message {
     pub id: MessageId,
     pub chat: ChatId,
@@ -22,14 +28,13 @@ pub struct Message {
     pub reply_to: Option<MessageId>,
     pub edited_at: Option<u64>,
     pub deleted: bool,
-    /// "text", or "check_in" for an "I'm safe" check-in.
-    pub kind: String,
+    pub kind: Kind,
     /// (account, emoji), sorted by account.
     pub reactions: Vec<(AccountId, String)>,
-    /// For my own messages, the delivery state (see [`DeliveryState`]).
-    pub status: Option<String>,
-    /// For my own messages: the state per member (account, queued|delivered|read).
-    pub receipts: Vec<(AccountId, String)>,
+    /// For my own messages, the delivery state.
+    pub status: Option<DeliveryState>,
+    /// For my own messages: the state per member (account, state).
+    pub receipts: Vec<(AccountId, MemberState)>,
     #[serde(skip)]
     seq: u64,
 }
@@ -62,7 +67,7 @@ fn from_row(me: &AccountId, my_name: &str, r: &Row) -> rusqlite::Result<Message>
             .and_then(|b| MessageId::from_slice(&b)),
         edited_at: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
         deleted: r.get(7)?,
-        kind: r.get(10)?,
+        kind: Kind::parse(&r.get::<_, String>(10)?),
         reactions: Vec::new(),
         status: None,
         receipts: Vec::new(),
@@ -110,20 +115,21 @@ fn fill_status(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
             };
             states.push(state);
             if let Some(a) = AccountId::from_slice(account) {
-                m.receipts.push((a, state.as_str().to_string()));
+                m.receipts.push((a, state));
             }
         }
         let mut state = DeliveryState::of(&states);
         if state < DeliveryState::Delivered && in_mailbox >= m.seq {
             state = DeliveryState::InMailbox;
         }
-        m.status = Some(state.as_str().to_string());
+        m.status = Some(state);
     }
     Ok(())
 }
 
 /// Where one member's devices are with one of my messages, from their receipts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
 pub enum MemberState {
     Queued,
     Delivered,
@@ -140,8 +146,9 @@ impl MemberState {
     }
 }
 
-/// Where one of my messages is, as the sender sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// Where one of my messages is, as the sender sees it. In order of progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Stored on this device only, waiting for a path to anyone.
     Queued,
@@ -181,6 +188,12 @@ impl DeliveryState {
             DeliveryState::Delivered => "delivered",
             DeliveryState::Read => "read",
         }
+    }
+}
+
+impl fmt::Display for DeliveryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

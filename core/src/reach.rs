@@ -1,19 +1,21 @@
 //! Reachability as the user sees it: for every contact, the best current path to any of their
 //! devices (LAN, direct, relayed, via another member, mailbox only, none) and when they were last seen.
 
+use std::fmt;
+
 use rusqlite::Connection;
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::error::Result;
 use crate::ids::{AccountId, DeviceId};
-use crate::net::{Path, Status};
+use crate::net::{self, Status};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Reach {
     pub account: AccountId,
     pub name: String,
-    /// lan, direct, relayed, mesh, mailbox or none.
-    pub path: String,
+    pub path: Path,
     /// For mesh: the member whose device carries the messages.
     pub via: Option<String>,
     /// Unix milliseconds; 0 if never seen.
@@ -53,15 +55,16 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
             })
             .unwrap_or(
                 if device.is_some_and(|d| status.is_some_and(|s| s.mailbox_for(&d))) {
-                    Path::Mailbox
+                    net::Path::Mailbox
                 } else {
-                    Path::None
+                    net::Path::None
                 },
             );
         let via = match &path {
-            Path::Mesh { via } => name_of_device(via).or_else(|| Some(via.to_string())),
+            net::Path::Mesh { via } => name_of_device(via).or_else(|| Some(via.to_string())),
             _ => None,
         };
+        let path = Path::from(&path);
         let connected = matches!(path, Path::Lan | Path::Direct | Path::Relayed);
         let last_seen = if connected {
             now_ms()
@@ -71,8 +74,8 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
         match out.iter_mut().find(|r| r.account == account) {
             Some(r) => {
                 r.devices.extend(device);
-                if path.rank() > rank_name(&r.path) {
-                    r.path = path.name().into();
+                if path.rank() > r.path.rank() {
+                    r.path = path;
                     r.via = via;
                 }
                 r.last_seen_ms = r.last_seen_ms.max(last_seen);
@@ -80,7 +83,7 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
             None => out.push(Reach {
                 account,
                 name,
-                path: path.name().into(),
+                path,
                 via,
                 last_seen_ms: last_seen,
                 devices: device.into_iter().collect(),
@@ -90,14 +93,66 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
     Ok(out)
 }
 
-fn rank_name(p: &str) -> u8 {
-    match p {
-        "lan" => Path::Lan.rank(),
-        "direct" => Path::Direct.rank(),
-        "relayed" => Path::Relayed.rank(),
-        "mesh" => 2,
-        "mailbox" => Path::Mailbox.rank(),
-        _ => 0,
+/// How a contact (or one of their devices) is reached right now, best first: a device's
+/// [`net::Path`] without the device that carries it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Path {
+    /// A direct connection inside a local network.
+    Lan,
+    /// A direct connection over the internet (possibly hole-punched through NAT).
+    Direct,
+    /// A connection through a relay (circuit relay v2).
+    Relayed,
+    /// Not connected, but a connected member is, and carries messages both ways.
+    Mesh,
+    /// Not connected to anyone who has it, but a mailbox (on a relay) keeps messages for it:
+    /// not a live connection.
+    Mailbox,
+    None,
+}
+
+impl Path {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Path::Lan => "lan",
+            Path::Direct => "direct",
+            Path::Relayed => "relayed",
+            Path::Mesh => "mesh",
+            Path::Mailbox => "mailbox",
+            Path::None => "none",
+        }
+    }
+
+    /// Better paths rank higher: the reachability shown is the best of a contact's devices.
+    pub fn rank(self) -> u8 {
+        match self {
+            Path::Lan => 5,
+            Path::Direct => 4,
+            Path::Relayed => 3,
+            Path::Mesh => 2,
+            Path::Mailbox => 1,
+            Path::None => 0,
+        }
+    }
+}
+
+impl From<&net::Path> for Path {
+    fn from(p: &net::Path) -> Path {
+        match p {
+            net::Path::Lan => Path::Lan,
+            net::Path::Direct => Path::Direct,
+            net::Path::Relayed => Path::Relayed,
+            net::Path::Mesh { .. } => Path::Mesh,
+            net::Path::Mailbox => Path::Mailbox,
+            net::Path::None => Path::None,
+        }
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

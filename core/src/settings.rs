@@ -4,16 +4,18 @@
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::error::{Error, Result};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Settings {
     /// Make no connection outside local networks.
     pub lan_only: bool,
     /// Relay peers as multiaddrs (with `/p2p/<id>`).
     pub relays: Vec<String>,
-    /// Serve as a relay and mailbox for the family.
+    /// Serve as a relay and mailbox for the family (port 4001; the device must stay on and be
+    /// reachable).
     pub relay_for_family: bool,
 }
 

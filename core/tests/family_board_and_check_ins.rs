@@ -3,6 +3,7 @@
 
 mod support;
 
+use hearth_core::message::Kind;
 use hearth_core::settings::Settings;
 use support::*;
 
@@ -67,9 +68,9 @@ async fn a_check_in_reaches_everyone_and_waiting_counts_down() {
         "Daughter's device confirmed"
     );
     let msgs = daughter.node.messages(&family, 50, None).await.unwrap();
-    let check_in = msgs.iter().find(|m| m.kind == "check_in").unwrap();
+    let check_in = msgs.iter().find(|m| m.kind == Kind::CheckIn).unwrap();
     assert_eq!(check_in.author_name, "Son");
-    assert_eq!(msgs.iter().filter(|m| m.kind == "text").count(), 2);
+    assert_eq!(msgs.iter().filter(|m| m.kind == Kind::Text).count(), 2);
     assert!(son.node.board().await.unwrap().my_check_in_ms.is_some());
 }
 

@@ -2,6 +2,7 @@
 
 mod support;
 
+use hearth_core::contacts::State;
 use hearth_core::Error;
 use support::*;
 
@@ -12,7 +13,8 @@ async fn contacts_talk_one_to_one() {
         let cs = p.node.contacts().await.unwrap();
         assert_eq!(cs.len(), 1);
         assert_eq!(
-            cs[0].state, "connected",
+            cs[0].state,
+            State::Connected,
             "{} sees the contact connected",
             p.name
         );
@@ -209,9 +211,12 @@ async fn invites_are_single_use_and_checked() {
     ));
     bob.node.accept_invite(&code).await.unwrap();
     // Bob sees a pending contact until Alice confirms.
-    assert_eq!(bob.node.contacts().await.unwrap()[0].state, "pending");
+    assert_eq!(bob.node.contacts().await.unwrap()[0].state, State::Pending);
     sync_both(&alice, &bob).await;
-    assert_eq!(bob.node.contacts().await.unwrap()[0].state, "connected");
+    assert_eq!(
+        bob.node.contacts().await.unwrap()[0].state,
+        State::Connected
+    );
     assert!(matches!(
         bob.node.accept_invite(&code).await,
         Err(Error::Invite(hearth_core::invite::Error::AlreadyContact))

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hearth_core::clock::ManualClock;
+use hearth_core::contacts::State;
 use hearth_core::envelope::{Envelope, Header, PairwisePart, PAIRWISE_KEY, VERSION};
 use hearth_core::invite::Invite;
 use hearth_core::{wire, DeviceId};
@@ -66,7 +67,7 @@ async fn a_closed_invite_refuses_a_few_and_then_is_gone() {
     }
     let mut told = 0;
     for s in &strangers {
-        if s.node.contacts().await.unwrap()[0].state == "refused" {
+        if s.node.contacts().await.unwrap()[0].state == State::Refused {
             told += 1;
         }
     }

@@ -3,6 +3,9 @@
 
 mod support;
 
+use hearth_core::contacts::State;
+use hearth_core::message::DeliveryState;
+use hearth_core::reach::Path;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,7 +23,7 @@ async fn invite_and_messages_travel_live() {
     })
     .await;
     let reach = alice.node.reachability().await.unwrap();
-    assert_eq!(reach[0].path, "lan", "{reach:?}");
+    assert_eq!(reach[0].path, Path::Lan, "{reach:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,16 +32,16 @@ async fn delivered_and_read_receipts_come_back() {
     let chat = dm(&alice, "Bob").await;
     let id = alice.node.send(&chat, "저녁 먹었어?", None).await.unwrap();
     assert_eq!(
-        alice.node.message(&id).await.unwrap().status.as_deref(),
-        Some("queued")
+        alice.node.message(&id).await.unwrap().status,
+        Some(DeliveryState::Queued)
     );
     eventually("delivered", || async {
-        alice.node.message(&id).await.unwrap().status.as_deref() == Some("delivered")
+        alice.node.message(&id).await.unwrap().status == Some(DeliveryState::Delivered)
     })
     .await;
     bob.node.mark_read(&chat).await.unwrap();
     eventually("read", || async {
-        alice.node.message(&id).await.unwrap().status.as_deref() == Some("read")
+        alice.node.message(&id).await.unwrap().status == Some(DeliveryState::Read)
     })
     .await;
 }
@@ -78,7 +81,7 @@ async fn group_message_reaches_a_member_through_another_member() {
                 .await
                 .unwrap()
                 .first()
-                .map(|x| x.state == "connected")
+                .map(|x| x.state == State::Connected)
                 .unwrap_or(false)
         })
         .await;
@@ -137,7 +140,7 @@ async fn reused_invite_is_refused_live_with_a_reason() {
     let code = alice.node.create_invite(3600, vec![]).await.unwrap();
     bob.node.accept_invite(&code).await.unwrap();
     eventually("bob connected", || async {
-        bob.node.contacts().await.unwrap()[0].state == "connected"
+        bob.node.contacts().await.unwrap()[0].state == State::Connected
     })
     .await;
     carol.node.accept_invite(&code).await.unwrap();

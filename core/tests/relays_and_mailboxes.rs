@@ -6,7 +6,10 @@ mod support;
 use std::time::Duration;
 
 use futures::StreamExt;
+use hearth_core::contacts::State;
 use hearth_core::mailbox::protocol as mailbox;
+use hearth_core::message::DeliveryState;
+use hearth_core::reach::Path;
 use hearth_core::relay;
 use hearth_core::sync::protocol::{self as sync, Request, Response};
 use hearth_core::TopicId;
@@ -71,7 +74,11 @@ async fn wait_kept(p: &Peer) {
     .await;
 }
 
-async fn status_of(p: &Peer, chat: &hearth_core::ChatId, id: &hearth_core::MessageId) -> String {
+async fn status_of(
+    p: &Peer,
+    chat: &hearth_core::ChatId,
+    id: &hearth_core::MessageId,
+) -> Option<DeliveryState> {
     p.node
         .messages(chat, 100, None)
         .await
@@ -79,7 +86,6 @@ async fn status_of(p: &Peer, chat: &hearth_core::ChatId, id: &hearth_core::Messa
         .into_iter()
         .find(|m| m.id == *id)
         .and_then(|m| m.status)
-        .unwrap_or_default()
 }
 
 fn all_bytes_under(dir: &std::path::Path) -> Vec<u8> {
@@ -115,7 +121,7 @@ async fn mailbox_holds_messages_for_the_offline_and_sees_only_ciphertext() {
     let secret = "할머니 비밀번호는 1234야 — secret-plaintext-marker";
     let id = grandma.node.send(&chat, secret, None).await.unwrap();
     eventually("handed to a mailbox", || async {
-        status_of(&grandma, &chat, &id).await == "in_mailbox"
+        status_of(&grandma, &chat, &id).await == Some(DeliveryState::InMailbox)
     })
     .await;
     grandma.node.stop_network().await.unwrap();
@@ -133,7 +139,7 @@ async fn mailbox_holds_messages_for_the_offline_and_sees_only_ciphertext() {
 
     grandma.node.start_network(with_relay(&addr)).await.unwrap();
     eventually("Grandma learns it was delivered", || async {
-        status_of(&grandma, &chat, &id).await == "delivered"
+        status_of(&grandma, &chat, &id).await == Some(DeliveryState::Delivered)
     })
     .await;
     let usage = relay.status().await.unwrap().mailbox;
@@ -187,7 +193,7 @@ async fn a_mailbox_learns_only_the_devices_that_use_it() {
     wait_kept(&mom).await;
     let id = mom.node.send(&chat, "dinner at seven", None).await.unwrap();
     eventually("handed to a mailbox", || async {
-        status_of(&mom, &chat, &id).await == "in_mailbox"
+        status_of(&mom, &chat, &id).await == Some(DeliveryState::InMailbox)
     })
     .await;
     mom.node.stop_network().await.unwrap();
@@ -257,7 +263,7 @@ async fn an_invite_is_accepted_through_the_mailbox_while_the_inviter_is_away() {
         mom.node
             .find_contact("Son")
             .await
-            .is_ok_and(|c| c.state == "connected")
+            .is_ok_and(|c| c.state == State::Connected)
     })
     .await;
     eventually("Mom's confirmation waits in the mailbox", || async {
@@ -271,7 +277,7 @@ async fn an_invite_is_accepted_through_the_mailbox_while_the_inviter_is_away() {
         son.node
             .find_contact("Mom")
             .await
-            .is_ok_and(|c| c.state == "connected")
+            .is_ok_and(|c| c.state == State::Connected)
     })
     .await;
 }
@@ -305,7 +311,7 @@ async fn two_relays_are_used_redundantly() {
         .await
         .unwrap();
     eventually("handed to a mailbox", || async {
-        status_of(&mom, &chat, &id).await == "in_mailbox"
+        status_of(&mom, &chat, &id).await == Some(DeliveryState::InMailbox)
     })
     .await;
     // Both mailboxes hold it before one of them dies.
@@ -411,16 +417,15 @@ async fn mailbox_only_is_said_of_contacts_whose_mail_it_keeps() {
                 .into_iter()
                 .find(|r| r.name == name)
                 .map(|r| r.path)
-                .unwrap_or_default()
         }
     };
     eventually(
         "Grandson, offline, is reached through the mailbox",
-        || async { path_of("Grandson").await == "mailbox" },
+        || async { path_of("Grandson").await == Some(Path::Mailbox) },
     )
     .await;
     // The mailbox is asked to keep Aunt's topics too, but has no room for them.
-    assert_eq!(path_of("Aunt").await, "none");
+    assert_eq!(path_of("Aunt").await, Some(Path::None));
 }
 
 // ---- a hostile peer ----
@@ -566,7 +571,7 @@ async fn strangers_cannot_use_the_mailbox_or_learn_who_is_in_it() {
     wait_kept(&mom).await;
     let id = mom.node.send(&chat, "for Son only", None).await.unwrap();
     eventually("handed to a mailbox", || async {
-        status_of(&mom, &chat, &id).await == "in_mailbox"
+        status_of(&mom, &chat, &id).await == Some(DeliveryState::InMailbox)
     })
     .await;
     let before = relay.status().await.unwrap().mailbox;

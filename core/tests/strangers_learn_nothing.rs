@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use futures::StreamExt;
+use hearth_core::reach::Path;
 use hearth_core::sync::protocol::{Request, Response, PROTOCOL, VERSION};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
@@ -155,7 +156,7 @@ async fn stranger_gets_nothing_and_garbage_is_cut_off() {
     .await;
 }
 
-async fn path_of(p: &Peer, name: &str) -> String {
+async fn path_of(p: &Peer, name: &str) -> Option<Path> {
     p.node
         .reachability()
         .await
@@ -163,7 +164,6 @@ async fn path_of(p: &Peer, name: &str) -> String {
         .into_iter()
         .find(|r| r.name == name)
         .map(|r| r.path)
-        .unwrap_or_default()
 }
 
 async fn tracked(p: &Peer) -> usize {
@@ -176,7 +176,7 @@ async fn a_stranger_grows_no_state_and_is_nobodys_path() {
     let bob_device = bob.node.profile().await.unwrap().device;
     bob.node.stop_network().await.unwrap();
     eventually("Bob is unreachable for Alice", || async {
-        path_of(&alice, "Bob").await == "none"
+        path_of(&alice, "Bob").await == Some(Path::None)
     })
     .await;
     let before = tracked(&alice).await;
@@ -214,7 +214,7 @@ async fn a_stranger_grows_no_state_and_is_nobodys_path() {
     // Alice holds one entry for the stranger's connection, nothing more; Bob is not "reachable
     // through" anyone.
     assert!(tracked(&alice).await <= before + 1);
-    assert_eq!(path_of(&alice, "Bob").await, "none");
+    assert_eq!(path_of(&alice, "Bob").await, Some(Path::None));
     // When the stranger leaves, even that entry goes.
     drop(eve);
     eventually("the stranger's entry is gone", || async {

@@ -22,6 +22,14 @@ struct Family {
 fn family() -> &'static Family {
     static F: OnceLock<Family> = OnceLock::new();
     F.get_or_init(|| {
+        // yrs runs under catch_unwind in the engine (the update is refused and the document
+        // reloaded): a panic there is contained. Any other panic is a bug and aborts.
+        let abort = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !hearth_core::doc::inside_yrs() {
+                abort(info)
+            }
+        }));
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
         let (alice, bob, chat) = rt.block_on(async {

@@ -4,12 +4,11 @@
 use hearth_core::board::Board;
 use hearth_core::contacts::Contact;
 use hearth_core::conversation::{Chat, Member};
-use hearth_core::invite::Invite;
+use hearth_core::invite;
 use hearth_core::message::Message;
 use hearth_core::node::Profile;
 use hearth_core::settings::Settings;
 use hearth_core::{AccountId, ChatId, Error as CoreError, MessageId};
-use serde::Serialize;
 use tauri::State;
 
 use crate::error::{Error, Result};
@@ -112,19 +111,11 @@ pub async fn search_messages(
     Ok(node.search(&query, chat.as_ref(), SEARCH_LIMIT).await?)
 }
 
-#[derive(Serialize)]
-pub struct InviteView {
-    code: String,
-    qr_svg: String,
-}
-
 #[tauri::command]
-pub async fn my_invite(slot: State<'_, Slot>) -> Result<InviteView> {
+pub async fn my_invite(slot: State<'_, Slot>) -> Result<invite::Code> {
     let node = slot.node()?;
     let code = node.create_invite(INVITE_TTL_SECS, Vec::new()).await?;
-    let qr_svg = Invite::qr_svg(&code)
-        .ok_or_else(|| Error::invalid("the code is too long for a QR code"))?;
-    Ok(InviteView { code, qr_svg })
+    invite::Code::new(code).ok_or_else(|| Error::invalid("the code is too long for a QR code"))
 }
 
 /// Accepts a code; its relays are used only when the person said yes (`use_relays`).

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use hearth_core::message::Kind;
 use hearth_core::{ChatId, Event, MessageId, Node};
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_notification::NotificationExt;
@@ -84,10 +85,10 @@ impl Language {
 }
 
 /// What a notification says for a message: its text, or for a check-in the words for it.
-fn notification_body(kind: &str, body: &str, korean: bool) -> String {
+fn notification_body(kind: Kind, body: &str, korean: bool) -> String {
     match (kind, korean) {
-        ("check_in", true) => "무사하다고 알렸어요".to_string(),
-        ("check_in", false) => "checked in: safe".to_string(),
+        (Kind::CheckIn, true) => "무사하다고 알렸어요".to_string(),
+        (Kind::CheckIn, false) => "checked in: safe".to_string(),
         _ => body.chars().take(NOTIFICATION_CHARS).collect(),
     }
 }
@@ -97,7 +98,7 @@ async fn notify(app: AppHandle, node: Node, message: MessageId) {
         return;
     };
     let korean = app.state::<Language>().korean();
-    let body = notification_body(&m.kind, &m.body, korean);
+    let body = notification_body(m.kind, &m.body, korean);
     // A desktop without a notification service just doesn't show it.
     let _ = app
         .notification()
@@ -115,17 +116,20 @@ mod tests {
     fn a_check_in_notifies_in_the_ui_language_not_in_cores_words() {
         let core_words = hearth_core::node::CHECK_IN_TEXT;
         assert_eq!(
-            notification_body("check_in", core_words, true),
+            notification_body(Kind::CheckIn, core_words, true),
             "무사하다고 알렸어요"
         );
         assert_eq!(
-            notification_body("check_in", core_words, false),
+            notification_body(Kind::CheckIn, core_words, false),
             "checked in: safe"
         );
-        assert_eq!(notification_body("text", "밥 먹었어?", true), "밥 먹었어?");
+        assert_eq!(
+            notification_body(Kind::Text, "밥 먹었어?", true),
+            "밥 먹었어?"
+        );
         let long = "가".repeat(500);
         assert_eq!(
-            notification_body("text", &long, true).chars().count(),
+            notification_body(Kind::Text, &long, true).chars().count(),
             NOTIFICATION_CHARS
         );
     }

@@ -2,10 +2,30 @@
 // http://localhost:1420/dev/mock.html (add `?profile=1` to skip first run, `&big=1` for a
 // conversation of 100k messages, `&fail=list_chats,family_board` to see those commands fail
 // until `hearthMock.failing.clear()` in the console). It implements CONTRACT.md in memory and
-// emits the same events; it is not part of the app build.
+// emits the same events; it is not part of the app build. What it returns has the types
+// generated from the Rust ones (src/lib/types.gen.ts), so svelte-check catches a drift here too.
+
+import type {
+  Board,
+  BoardEntry,
+  Chat,
+  ChatKind,
+  Contact,
+  ContactState,
+  HearthEvent,
+  InviteCode,
+  Member,
+  Message,
+  NetworkStatus,
+  Path,
+  Profile,
+  Settings,
+} from '../src/api';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
+/** How a contact is reached, as the board shows it. */
+type Reach = Pick<BoardEntry, 'path' | 'via' | 'last_seen_ms' | 'check_in_ms'>;
 
 const params = new URLSearchParams(location.search);
 const BIG = params.has('big');
@@ -19,28 +39,28 @@ const newId = () => hex(Date.now() * 1000 + seq++);
 /** HLC value as the shell sends it: `ms << 16 | counter`, rounded by JSON like the real one. */
 const hlc = (ms: number, counter = 0) => Number(BigInt(ms) * 65536n + BigInt(counter));
 
-const state: Any = {
-  profile: params.has('profile') ? { name: 'Mi-ja', account: hex(1, 64), device: hex(2, 64) } : null,
+const state = {
+  profile: (params.has('profile') ? { name: 'Mi-ja', account: hex(1, 64), device: hex(2, 64) } : null) as Profile | null,
   settings: {
     lan_only: false,
     relays: ['/dns4/relay.example/tcp/4001/p2p/12D3KooWMockRelay', '/ip4/203.0.113.9/tcp/4001/p2p/12D3KooWGone'],
     relay_for_family: false,
-  },
+  } as Settings,
   /** Live state of each relay address (see network_status); unknown ones are not connected. */
   relayLive: new Map<string, { connected: boolean; reserved: boolean }>(),
   myCheckIn: null as number | null,
-  contacts: [] as Any[],
-  chats: [] as Any[],
-  messages: new Map<string, Any[]>(),
+  contacts: [] as Contact[],
+  chats: [] as Chat[],
+  messages: new Map<string, Message[]>(),
   members: new Map<string, string[]>(),
-  paths: new Map<string, Any>(),
+  paths: new Map<string, Reach>(),
 };
 
 const me = () => state.profile?.account ?? hex(1, 64);
 
-function contact(n: number, name: string, st: string, path: string, via: string | null = null) {
+function contact(n: number, name: string, st: ContactState, path: Path, via: string | null = null) {
   const account = hex(100 + n, 64);
-  const c = {
+  const c: Contact = {
     account,
     name,
     own_name: name,
@@ -49,7 +69,8 @@ function contact(n: number, name: string, st: string, path: string, via: string 
     verified: false,
     blocked: false,
     safety_number: '12345 67890 13579 24680 11223 34455',
-    chat: null as string | null,
+    chat: null,
+    equivocated: false,
   };
   state.contacts.push(c);
   state.paths.set(account, {
@@ -61,17 +82,28 @@ function contact(n: number, name: string, st: string, path: string, via: string 
   return c;
 }
 
-function chat(kind: string, title: string, peer: string | null, members: string[]) {
+function chat(kind: ChatKind, title: string, peer: string | null, members: string[]) {
   const id = newId();
-  state.chats.push({ chat: id, kind, title, unread: 0, last_at: 0, last_at_ms: 0, last_message: null, active: true, peer });
+  state.chats.push({
+    chat: id,
+    kind,
+    title,
+    unread: 0,
+    last_at: 0,
+    last_at_ms: 0,
+    last_message: null,
+    active: true,
+    peer,
+    undecryptable: 0,
+  });
   state.messages.set(id, []);
   state.members.set(id, [me(), ...members]);
   return id;
 }
 
-function msg(chatId: string, author: string, body: string, ms: number, counter = 0, extra: Any = {}) {
-  const c = state.contacts.find((x: Any) => x.account === author);
-  const m = {
+function msg(chatId: string, author: string, body: string, ms: number, counter = 0, extra: Partial<Message> = {}) {
+  const c = state.contacts.find((x) => x.account === author);
+  const m: Message = {
     id: newId(),
     chat: chatId,
     author,
@@ -84,12 +116,12 @@ function msg(chatId: string, author: string, body: string, ms: number, counter =
     edited_at: null,
     deleted: false,
     kind: 'text',
-    reactions: [] as [string, string][],
+    reactions: [],
     status: author === me() ? 'read' : null,
-    receipts: [] as Any[],
+    receipts: [],
     ...extra,
   };
-  state.messages.get(chatId).push(m);
+  state.messages.get(chatId)!.push(m);
   return m;
 }
 
@@ -120,9 +152,9 @@ function seed() {
   msg(fam, uncle.account, 'Dinner on Sunday?', Date.now() - 600_000);
   msg(fam, me(), 'Yes!', Date.now() - 500_000, 0, { status: 'delivered' });
   msg(uncle.chat, me(), 'Call me when you are back?', Date.now() - 400_000, 0, { status: 'in_mailbox' });
-  state.paths.get(gran.account).check_in_ms = Date.now() - 3600_000;
+  state.paths.get(gran.account)!.check_in_ms = Date.now() - 3600_000;
   for (const c of state.chats) touch(c.chat);
-  state.chats.find((c: Any) => c.chat === dad.chat).unread = 1;
+  state.chats.find((c) => c.chat === dad.chat)!.unread = 1;
   restartNetwork();
 }
 
@@ -153,26 +185,26 @@ function restartNetwork() {
 
 /** Some relay is connected, so its mailbox keeps messages for offline members. */
 function hasMailbox() {
-  return !state.settings.lan_only && [...state.relayLive.values()].some((r: Any) => r.connected);
+  return !state.settings.lan_only && [...state.relayLive.values()].some((r) => r.connected);
 }
 
 /** A contact's path right now: a mailbox only counts while a relay is connected. */
-function pathOf(account: string): Any {
+function pathOf(account: string): Reach {
   const p = state.paths.get(account);
-  if (!p) return { path: 'none', via: null };
+  if (!p) return { path: 'none', via: null, last_seen_ms: 0, check_in_ms: null };
   return p.path === 'mailbox' && !hasMailbox() ? { ...p, path: 'none' } : p;
 }
 
 /** Conversations with an offline member whom the mailbox keeps messages for. */
 function mailboxChats(): string[] {
   return state.chats
-    .filter((c: Any) => c.active && (state.members.get(c.chat) ?? []).some((a: string) => pathOf(a).path === 'mailbox'))
-    .map((c: Any) => c.chat);
+    .filter((c) => c.active && (state.members.get(c.chat) ?? []).some((a) => pathOf(a).path === 'mailbox'))
+    .map((c) => c.chat);
 }
 
 function touch(chatId: string) {
-  const c = state.chats.find((x: Any) => x.chat === chatId);
-  const list = state.messages.get(chatId);
+  const c = state.chats.find((x) => x.chat === chatId);
+  const list = state.messages.get(chatId) ?? [];
   const last = list[list.length - 1];
   if (!c || !last) return;
   c.last_at = last.sent_at;
@@ -186,7 +218,7 @@ const callbacks = new Map<number, (x: Any) => void>();
 const listeners = new Map<string, number[]>();
 let nextCb = 1;
 
-function emit(payload: Any) {
+function emit(payload: HearthEvent) {
   for (const id of listeners.get('hearth://event') ?? []) {
     callbacks.get(id)?.({ event: 'hearth://event', id, payload });
   }
@@ -194,15 +226,15 @@ function emit(payload: Any) {
 
 const fail = (kind: string, message: string) => Promise.reject({ kind, message });
 
-function findMsg(id: string): Any {
+function findMsg(id: string): Message | null {
   for (const list of state.messages.values()) {
-    const m = list.find((x: Any) => x.id === id);
+    const m = list.find((x) => x.id === id);
     if (m) return m;
   }
   return null;
 }
 
-function lowerBound(list: Any[], before: number) {
+function lowerBound(list: Message[], before: number) {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
@@ -216,18 +248,18 @@ function lowerBound(list: Any[], before: number) {
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
 
 const commands: Record<string, (a: Any) => Any> = {
-  get_profile: () => state.profile,
-  create_profile: ({ name }) => {
+  get_profile: (): Profile | null => state.profile,
+  create_profile: ({ name }): Profile | Promise<never> => {
     if (!name?.trim()) return fail('invalid', 'A name is needed.');
     state.profile = { name, account: hex(1, 64), device: hex(2, 64) };
     return state.profile;
   },
   set_name: ({ name }) => {
-    state.profile.name = name;
+    state.profile!.name = name;
     emit({ event: 'profile_changed' });
   },
-  list_chats: () => [...state.chats].sort((a, b) => b.last_at - a.last_at),
-  list_messages: ({ chat: c, limit, before }) => {
+  list_chats: (): Chat[] => [...state.chats].sort((a, b) => b.last_at - a.last_at),
+  list_messages: ({ chat: c, limit, before }): Message[] | Promise<never> => {
     const list = state.messages.get(c);
     if (!list) return fail('not_found', 'No such conversation.');
     const end = before == null ? list.length : lowerBound(list, before);
@@ -253,12 +285,11 @@ const commands: Record<string, (a: Any) => Any> = {
     setTimeout(() => {
       m.status = 'read';
       emit({ event: 'delivery_changed', chat: c });
-      const peer = state.chats.find((x: Any) => x.chat === c)?.peer;
+      const peer = state.chats.find((x) => x.chat === c)?.peer;
       if (peer) {
         const r = msg(c, peer, `Got it: “${body.slice(0, 30)}”`, Date.now());
         touch(c);
-        const ch = state.chats.find((x: Any) => x.chat === c);
-        ch.unread++;
+        state.chats.find((x) => x.chat === c)!.unread++;
         emit({ event: 'message_received', chat: c, message: r.id });
         emit({ event: 'chats_changed' });
       }
@@ -282,20 +313,21 @@ const commands: Record<string, (a: Any) => Any> = {
   },
   react: ({ message, emoji }) => {
     const m = findMsg(message);
-    m.reactions = m.reactions.filter(([a]: [string]) => a !== me());
+    if (!m) return fail('not_found', 'No such message.');
+    m.reactions = m.reactions.filter(([a]) => a !== me());
     if (emoji) m.reactions.push([me(), emoji]);
     emit({ event: 'messages_changed', chat: m.chat });
   },
   mark_read: ({ chat: c }) => {
-    const ch = state.chats.find((x: Any) => x.chat === c);
+    const ch = state.chats.find((x) => x.chat === c);
     if (ch && ch.unread) {
       ch.unread = 0;
       emit({ event: 'chats_changed' });
     }
   },
-  search_messages: ({ query, chat: c }) => {
+  search_messages: ({ query, chat: c }): Message[] => {
     const q = query.toLowerCase();
-    const out: Any[] = [];
+    const out: Message[] = [];
     for (const [id, list] of state.messages) {
       if (c && id !== c) continue;
       for (let i = list.length - 1; i >= 0 && out.length < 50; i--) {
@@ -304,12 +336,12 @@ const commands: Record<string, (a: Any) => Any> = {
     }
     return clone(out);
   },
-  my_invite: () => {
+  my_invite: (): InviteCode => {
     const code = 'HEARTH1-' + 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43UOV3HO6DZPIYTEMZUGU3DOOBZ'.repeat(3);
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 21 21"><rect width="21" height="21" fill="#fff"/><rect x="1" y="1" width="7" height="7"/><rect x="13" y="1" width="7" height="7"/><rect x="1" y="13" width="7" height="7"/><rect x="10" y="10" width="3" height="3"/></svg>`;
     return { code, qr_svg: svg };
   },
-  accept_invite: ({ code }) => {
+  accept_invite: ({ code }): Contact | Promise<never> => {
     if (!code.startsWith('HEARTH1-') || code.length < 20) return fail('invalid', 'This is not a valid invite code.');
     const c = contact(state.contacts.length + 10, 'New cousin', 'connected', 'direct');
     c.chat = chat('direct', c.name, c.account, [c.account]);
@@ -317,9 +349,10 @@ const commands: Record<string, (a: Any) => Any> = {
     emit({ event: 'chats_changed' });
     return c;
   },
-  list_contacts: () => clone(state.contacts),
+  invite_relays: (): string[] => [],
+  list_contacts: (): Contact[] => clone(state.contacts),
   set_verified: ({ account, verified }) => {
-    state.contacts.find((c: Any) => c.account === account).verified = verified;
+    state.contacts.find((c) => c.account === account)!.verified = verified;
     emit({ event: 'contacts_changed' });
   },
   create_group: ({ title, members }) => {
@@ -327,33 +360,33 @@ const commands: Record<string, (a: Any) => Any> = {
     emit({ event: 'chats_changed' });
     return id;
   },
-  group_members: ({ chat: c }) =>
+  group_members: ({ chat: c }): Member[] =>
     (state.members.get(c) ?? []).map((a: string) => ({
       account: a,
-      name: a === me() ? state.profile.name : state.contacts.find((x: Any) => x.account === a)?.name ?? '?',
+      name: a === me() ? state.profile!.name : state.contacts.find((x) => x.account === a)?.name ?? '?',
       me: a === me(),
     })),
   add_member: ({ chat: c, account }) => {
-    state.members.get(c).push(account);
+    state.members.get(c)!.push(account);
     emit({ event: 'chats_changed' });
   },
   remove_member: ({ chat: c, account }) => {
-    state.members.set(c, state.members.get(c).filter((a: string) => a !== account));
+    state.members.set(c, state.members.get(c)!.filter((a: string) => a !== account));
     emit({ event: 'chats_changed' });
   },
   rename_group: ({ chat: c, title }) => {
-    state.chats.find((x: Any) => x.chat === c).title = title;
+    state.chats.find((x) => x.chat === c)!.title = title;
     emit({ event: 'chats_changed' });
   },
   leave_group: ({ chat: c }) => {
-    state.chats.find((x: Any) => x.chat === c).active = false;
+    state.chats.find((x) => x.chat === c)!.active = false;
     emit({ event: 'chats_changed' });
   },
-  family_board: () => ({
+  family_board: (): Board => ({
     my_check_in_ms: state.myCheckIn,
     entries: state.contacts
-      .filter((c: Any) => c.state === 'connected')
-      .map((c: Any) => {
+      .filter((c) => c.state === 'connected')
+      .map((c) => {
         const p = pathOf(c.account);
         const waiting = p.path === 'none' || p.path === 'mailbox' ? 3 : 0;
         return { account: c.account, name: c.name, ...p, waiting };
@@ -369,7 +402,7 @@ const commands: Record<string, (a: Any) => Any> = {
     }
     emit({ event: 'chats_changed' });
   },
-  get_settings: () => clone(state.settings),
+  get_settings: (): Settings => clone(state.settings),
   set_lan_only: ({ enabled }) => {
     state.settings.lan_only = enabled;
     restartNetwork();
@@ -386,7 +419,7 @@ const commands: Record<string, (a: Any) => Any> = {
     restartNetwork();
   },
   set_language: () => {},
-  network_status: () => {
+  network_status: (): NetworkStatus | null => {
     if (!state.profile) return null;
     const kept = mailboxChats().length;
     return {

@@ -4,136 +4,23 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type {
+  Board,
+  Chat,
+  Contact,
+  HearthEvent,
+  InviteCode,
+  Member,
+  Message,
+  NetworkStatus,
+  Profile,
+  Settings,
+} from './lib/types.gen';
 
 // ---------------------------------------------------------------------------------------------
-// Types (CONTRACT.md)
-
-export type Profile = { name: string; account: string; device: string };
-
-export type LastMessage = {
-  id: string;
-  author: string;
-  preview: string;
-  deleted: boolean;
-  kind: 'text' | 'check_in';
-};
-
-export type Chat = {
-  chat: string;
-  kind: 'direct' | 'group';
-  title: string;
-  unread: number;
-  /** Hybrid-logical-clock value: ordering only. */
-  last_at: number;
-  /** `last_at` as Unix milliseconds, for display. */
-  last_at_ms: number;
-  last_message: LastMessage | null;
-  active: boolean;
-  /** The other account of a direct chat. */
-  peer: string | null;
-  /** Messages whose key never came (their sender's later ones did); tried again if it does. */
-  undecryptable: number;
-};
-
-/**
- * Where one of my messages is, in order of progress: queued < handed_on < in_mailbox <
- * delivered < read. `in_mailbox`: a mailbox on a relay holds it for members who are offline;
- * it is not yet on everyone's device.
- */
-export type DeliveryState = 'queued' | 'handed_on' | 'in_mailbox' | 'delivered' | 'read';
-export type MemberState = 'queued' | 'delivered' | 'read';
-
-export type Message = {
-  id: string;
-  chat: string;
-  author: string;
-  author_name: string;
-  mine: boolean;
-  /** Hybrid-logical-clock value: ordering only (see lib/history.ts about its precision). */
-  sent_at: number;
-  sent_at_ms: number;
-  body: string;
-  reply_to: string | null;
-  edited_at: number | null;
-  deleted: boolean;
-  kind: 'text' | 'check_in';
-  /** [account, emoji] */
-  reactions: [string, string][];
-  /** Only for mine. */
-  status: DeliveryState | null;
-  /** Per member, only for mine. */
-  receipts: [string, MemberState][];
-};
-
-export type ContactState = 'pending' | 'connected' | 'refused';
-
-export type Contact = {
-  account: string;
-  name: string;
-  own_name: string;
-  state: ContactState;
-  refused: string | null;
-  verified: boolean;
-  blocked: boolean;
-  safety_number: string;
-  chat: string | null;
-  /** One of their devices sent two different messages under one number (forked or copied). */
-  equivocated: boolean;
-};
-
-export type Member = { account: string; name: string; me: boolean };
-
-/** `mailbox`: not connected to anyone who has it, but a mailbox keeps messages for them. */
-export type Path = 'lan' | 'direct' | 'relayed' | 'mesh' | 'mailbox' | 'none';
-
-export type BoardEntry = {
-  account: string;
-  name: string;
-  path: Path;
-  /** For mesh: whose device carries it. */
-  via: string | null;
-  /** 0 = never. */
-  last_seen_ms: number;
-  /** My messages not yet on their device. */
-  waiting: number;
-  check_in_ms: number | null;
-};
-
-export type Board = { my_check_in_ms: number | null; entries: BoardEntry[] };
-
-export type Settings = { lan_only: boolean; relays: string[]; relay_for_family: boolean };
-
-export type Invite = { code: string; qr_svg: string };
-
-/** One configured relay, as this device sees it right now. */
-export type RelayStatus = {
-  addr: string;
-  /** A connection to it is open. */
-  connected: boolean;
-  /** It holds a reservation for us: family can reach us through it. */
-  reserved: boolean;
-  /** How many of our conversations its mailbox keeps. */
-  kept: number;
-};
-
-export type NetworkStatus = {
-  device: string;
-  listen: string[];
-  lan_only: boolean;
-  peers: unknown[];
-  relays: RelayStatus[];
-};
-
-export type HearthEvent =
-  | { event: 'profile_changed' }
-  | { event: 'contacts_changed' }
-  | { event: 'chats_changed' }
-  | { event: 'messages_changed'; chat: string }
-  | { event: 'message_received'; chat: string; message: string }
-  | { event: 'envelopes_added'; topic: string }
-  | { event: 'path_changed'; device: string; path: Path }
-  | { event: 'delivery_changed'; chat: string }
-  | { event: 'relay_changed' };
+// Types: generated from the Rust types the shell sends (lib/types.gen.ts, see CONTRACT.md), and
+// re-exported so the rest of the UI imports everything from here.
+export type * from './lib/types.gen';
 
 /** A rejected command, normalised: `kind` is a machine word, `message` a sentence for people. */
 export type ApiError = { kind: string; message: string };
@@ -197,7 +84,7 @@ export const markRead = (chat: string) => call<void>('mark_read', { chat });
 export const searchMessages = (query: string, chat: string | null) =>
   call<Message[]>('search_messages', { query, chat });
 
-export const myInvite = () => call<Invite>('my_invite');
+export const myInvite = () => call<InviteCode>('my_invite');
 /** Accepts a code; the relays it offers are used only if `useRelays` (the person agreed). */
 export const acceptInvite = (code: string, useRelays: boolean) =>
   call<Contact>('accept_invite', { code, useRelays });

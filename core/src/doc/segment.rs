@@ -13,6 +13,8 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+use serde::Serialize;
+use ts_rs::TS;
 use yrs::any::Number;
 use yrs::types::{Event, PathSegment};
 use yrs::{Any, DeepObservable, Doc, Map, MapPrelim, MapRef, Out, Transact, TransactionMut};
@@ -55,7 +57,9 @@ impl Fields {
 }
 
 /// What a message is. Fixed when it is sent; an edit changes only the body.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(rename = "MessageKind")]
 pub enum Kind {
     #[default]
     Text,
@@ -69,6 +73,15 @@ impl Kind {
         match self {
             Kind::Text => "text",
             Kind::CheckIn => "check_in",
+        }
+    }
+
+    /// The kind a projection row names; a name this version does not know reads as text, as
+    /// in the document.
+    pub fn parse(name: &str) -> Kind {
+        match name {
+            "check_in" => Kind::CheckIn,
+            _ => Kind::Text,
         }
     }
 }

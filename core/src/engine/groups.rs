@@ -128,7 +128,7 @@ impl Engine {
         // Our own operation must keep the rules too; if not, the job (and its envelope) rolls back.
         let verified = signed.verify().map_err(|e| Error::Invalid(e.to_string()))?;
         self.store_op(chat, &verified)?;
-        self.project_membership(chat, false)
+        self.apply_membership(chat, false)
     }
 
     /// Signs `change` as this device's next envelope in the group's topic and sends it to the
@@ -202,7 +202,7 @@ impl Engine {
             params![topic.as_bytes(), chat.as_bytes(), topic_secret.as_bytes()],
         )?;
         self.store_op(&chat, &verified)?;
-        self.project_membership(&chat, false)?;
+        self.apply_membership(&chat, false)?;
         for (channel, devices) in channels {
             self.send_ops(channel, &devices, &chat)?;
         }
@@ -357,7 +357,7 @@ impl Engine {
             return Err(Error::Invalid("too many membership operations".into()));
         }
         self.store_op(chat, &v)?;
-        self.project_membership(chat, true)
+        self.apply_membership(chat, true)
     }
 
     /// A group's operations from `sender`: an invitation over the contact channel of `peer`
@@ -445,7 +445,7 @@ impl Engine {
         for v in &incoming {
             self.store_op(&chat, v)?;
         }
-        self.project_membership(&chat, false)?;
+        self.apply_membership(&chat, false)?;
         self.emit(Event::ChatsChanged);
         Ok(())
     }

@@ -29,7 +29,7 @@ impl Engine {
         // Applied here too, as the author would: where it breaks the rules, not even here.
         if let Ok(v) = signed.verify() {
             self.store_op(chat, &v)?;
-            self.project_membership(chat, false)?;
+            self.apply_membership(chat, false)?;
         }
         Ok(signed)
     }

@@ -15,6 +15,7 @@ mod groups;
 mod hostile;
 mod ingest;
 mod local;
+mod membership;
 mod project;
 mod receipts;
 mod sessions;
@@ -91,6 +92,8 @@ pub struct Engine {
     in_sessions: HashMap<(TopicId, DeviceId, u32), Inbound>,
     events: broadcast::Sender<Event>,
     pending_events: Vec<Event>,
+    /// Topics with new envelopes, for the network (never lossy, unlike `events`).
+    dirty: crate::sync::dirty::Dirty,
     /// (topic, author) pairs whose waiting envelopes may now be processable.
     wake: Vec<(TopicId, DeviceId)>,
     /// Conversations that received new messages: a delivered receipt is due.
@@ -109,8 +112,10 @@ impl Engine {
         key: StoreKey,
         wall: Arc<dyn WallClock>,
         events: broadcast::Sender<Event>,
+        dirty: crate::sync::dirty::Dirty,
     ) -> Result<Self> {
         let mut eng = Engine {
+            dirty,
             conn,
             key,
             me: None,
@@ -202,6 +207,9 @@ impl Engine {
                     (d.reply)(None);
                 }
                 for ev in self.pending_events.drain(..) {
+                    if let Event::EnvelopesAdded { topic } = &ev {
+                        self.dirty.mark(*topic);
+                    }
                     let _ = self.events.send(ev);
                 }
             }

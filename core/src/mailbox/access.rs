@@ -15,6 +15,7 @@
 //!
 //! The secret never changes, so a removed member can still keep a topic whose id it knows and
 //! fetch ciphertext it cannot read (keys rotate on removal); quotas bound what it can deposit.
+#![warn(missing_docs)]
 
 use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Serialize};
@@ -35,7 +36,9 @@ impl std::fmt::Debug for TopicSecret {
 /// What a keep request carries per topic: the topic key and its signature over the requester.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeepProof {
+    /// The topic key's public half: it must hash to the topic id.
     pub key: [u8; 32],
+    /// Its signature over the requesting device's id.
     #[serde(with = "serde_bytes")]
     pub sig: Vec<u8>,
 }
@@ -64,10 +67,12 @@ impl TopicSecret {
         TopicSecret(hash(&[b"hearth-topic-secret-invite-v1", secret]))
     }
 
+    /// A secret as stored (32 bytes), if it is one.
     pub fn from_slice(b: &[u8]) -> Option<Self> {
         b.try_into().ok().map(TopicSecret)
     }
 
+    /// The secret, to store.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

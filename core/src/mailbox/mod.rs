@@ -14,57 +14,12 @@
 //! or not, and no answer lists anyone.
 //!
 //! What a mailbox holds is bounded ([`Limits`]): per topic, per depositing device, in total, and
-//! in time (retention). A deposit over a bound is refused rather than evicting older mail, so
+//! in time (retention): [`quota`]. A deposit over a bound is refused rather than evicting older mail, so
 //! "handed to a mailbox" stays true for everything the sender was told it holds.
 
 pub mod access;
 pub mod protocol;
+pub mod quota;
 pub mod store;
 
-use std::time::Duration;
-
-/// Bounds on what a mailbox holds.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Envelopes are dropped this long after they were deposited.
-    pub retention: Duration,
-    /// Envelope bytes per topic.
-    pub topic_bytes: u64,
-    /// Envelope bytes deposited by one device, over all topics.
-    pub device_bytes: u64,
-    /// Envelope bytes in the whole mailbox.
-    pub total_bytes: u64,
-    /// Topics one device may create.
-    pub topics_per_device: u64,
-    /// Topics created from one network source (an IPv4 address or IPv6 /64: a household).
-    /// Device keys cost nothing to make; addresses do.
-    pub topics_per_source: u64,
-    /// Envelope bytes in the topics created from one network source.
-    pub source_bytes: u64,
-    /// Topics in the whole mailbox.
-    pub total_topics: u64,
-    /// Devices that keep one topic.
-    pub members_per_topic: usize,
-    /// Authors of the envelopes held in one topic.
-    pub authors_per_topic: usize,
-}
-
-impl Default for Limits {
-    /// Sized for chat: a family's text for a month fits many times over in the per-topic bound.
-    fn default() -> Self {
-        Limits {
-            retention: Duration::from_secs(30 * 24 * 3600),
-            topic_bytes: 64 << 20,
-            device_bytes: 128 << 20,
-            total_bytes: 4 << 30,
-            topics_per_device: 256,
-            // A household of a dozen devices, each in a few dozen conversations.
-            topics_per_source: 1024,
-            // Eight households fill the mailbox: one machine with many keys cannot.
-            source_bytes: 512 << 20,
-            total_topics: 100_000,
-            members_per_topic: 256,
-            authors_per_topic: 256,
-        }
-    }
-}
+pub use quota::Limits;

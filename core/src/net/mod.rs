@@ -10,13 +10,19 @@
 //!
 //! Beyond the LAN ([`crate::relay`]): the task keeps a reservation on every configured relay
 //! (re-reserving with backoff after a relay restarts), dials family through the relays (it
-//! publishes no locator of its own: see `task::look_for`), lets DCUtR punch a
+//! publishes no locator of its own: see `relays`), lets DCUtR punch a
 //! direct connection through NAT (dropping the relayed one once it has), asks each relay's
 //! mailbox to keep its topics and syncs with the mailbox like with a peer: what offline members
 //! lack is deposited, and what arrived for us is fetched on connect and every sync round.
 //!
 //! In LAN-only mode no address outside local networks is ever dialed or announced, and there is
-//! no DNS and no relay: a family on one Wi-Fi or phone hotspot with no internet at all.
+//! no DNS and no relay: a family on one Wi-Fi or phone hotspot with no internet at all. That
+//! rule is [`addr::Admission`], the one place it is written.
+//!
+//! Where to look when a message did not reach Dad: his device's path ([`paths`], shown by
+//! `hearth status` and the family board); what is pushed to whom and when it is asked for again
+//! ([`crate::sync::session`] and its tests); whether a mailbox keeps his mail (`mailbox_client`,
+//! and what it may know: [`crate::mailbox::access`]); how he is dialled (`dial`, `relays`).
 
 pub mod addr;
 mod behaviour;
@@ -35,6 +41,7 @@ use std::time::Duration;
 use libp2p::Multiaddr;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
+use ts_rs::TS;
 
 use crate::error::{Error, Result};
 use crate::ids::DeviceId;
@@ -116,32 +123,14 @@ pub enum Path {
 }
 
 impl Path {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Path::Lan => "lan",
-            Path::Direct => "direct",
-            Path::Relayed => "relayed",
-            Path::Mesh { .. } => "mesh",
-            Path::Mailbox => "mailbox",
-            Path::None => "none",
-        }
-    }
-
-    /// Better paths rank higher: the reachability shown is the best of a contact's devices.
+    /// Better paths rank higher (see [`crate::reach::Path::rank`]).
     pub fn rank(&self) -> u8 {
-        match self {
-            Path::Lan => 5,
-            Path::Direct => 4,
-            Path::Relayed => 3,
-            Path::Mesh { .. } => 2,
-            Path::Mailbox => 1,
-            Path::None => 0,
-        }
+        crate::reach::Path::from(self).rank()
     }
 }
 
 /// One configured relay, as this node sees it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
 pub struct RelayStatus {
     pub addr: String,
     /// A connection to it is open.
@@ -162,12 +151,16 @@ pub struct PeerStatus {
     pub addr: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(rename = "NetworkStatus")]
 pub struct Status {
     pub device: DeviceId,
     pub listen: Vec<String>,
     pub lan_only: bool,
+    /// Per-device paths; the UI does not read them.
+    #[ts(type = "unknown[]")]
     pub peers: Vec<PeerStatus>,
+    /// Empty in LAN-only mode (relays are not used).
     pub relays: Vec<RelayStatus>,
     /// Entries the net task holds about peers (connections, paths, what each holds and
     /// reaches): how much state others have made this node keep.

@@ -4,6 +4,7 @@
 //!
 //! Only family counts: a peer we share no conversation with is nobody's path, not even its
 //! own (strangers come and go by the thousand and would otherwise stay listed).
+#![warn(missing_docs)]
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -47,6 +48,7 @@ pub fn best_path<'a>(
 
 /// A family device we are connected to.
 pub struct Connected<'a> {
+    /// The device.
     pub device: DeviceId,
     /// Its best connection ([`best_path`]).
     pub path: Path,
@@ -121,7 +123,7 @@ impl Task {
         for (device, path) in changed {
             self.store.emit(Event::PathChanged {
                 device,
-                path: path.name().to_string(),
+                path: crate::reach::Path::from(&path),
             });
         }
     }

@@ -9,7 +9,8 @@
 //! it lacks, ingesting what arrived) runs as background work the task owns (a `JoinSet` polled
 //! in its `select!`, so it ends with the task), and reports back as [`Internal`] messages.
 //! `select!` order: commands first (a stop is never starved), then finished store work, then
-//! node events, then the swarm, then the timers.
+//! topics with new envelopes (`sync::dirty`, which loses nothing, unlike the public event bus
+//! the UI reads), then node events, then the swarm, then the timers.
 
 use std::collections::HashMap;
 
@@ -30,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::ids::DeviceId;
 use crate::node::Node;
+use crate::sync::dirty::Dirty;
 use crate::sync::protocol::Response;
 use crate::sync::session::{In, RequestNo, Session};
 use crate::sync::store;
@@ -75,6 +77,8 @@ pub(super) struct Task {
     pub requests: HashMap<OutboundRequestId, RequestNo>,
     /// Store work in flight.
     pub work: JoinSet<Vec<Internal>>,
+    /// Topics with new envelopes to push (marked by the engine after each commit).
+    pub dirty: Dirty,
     pub paths: HashMap<DeviceId, Path>,
     /// Peers seen by mDNS and their addresses: dialed once we know them (a stranger on the
     /// LAN may become a fellow member later).
@@ -106,6 +110,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
         sync: Session::new(me),
         requests: HashMap::new(),
         work: JoinSet::new(),
+        dirty: node.dirty(),
         paths: HashMap::new(),
         discovered: HashMap::new(),
         relays: HashMap::new(),
@@ -131,6 +136,7 @@ impl Task {
     ) {
         let mut tick = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let dirty = self.dirty.clone();
         let mut relay_tick = tokio::time::interval(RELAY_CHECK_INTERVAL);
         relay_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -156,6 +162,11 @@ impl Task {
                         for i in list {
                             self.on_internal(i);
                         }
+                    }
+                }
+                _ = dirty.marked() => {
+                    for topic in self.dirty.take() {
+                        self.drive(In::EnvelopesAdded(topic));
                     }
                 }
                 ev = events.recv() => match ev {
@@ -252,7 +263,7 @@ impl Task {
 
     fn on_node_event(&mut self, e: Event) {
         match e {
-            Event::EnvelopesAdded { topic } => self.drive(In::EnvelopesAdded(topic)),
+            // New envelopes come through `dirty`, which loses nothing.
             Event::ContactsChanged | Event::ChatsChanged => {
                 tracing::debug!("membership changed");
                 // Membership changed: recompute what each peer shares, sync the new topics,

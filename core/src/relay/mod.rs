@@ -5,7 +5,8 @@
 //! It speaks only standard libp2p protocols plus Hearth's sync and mailbox protocols:
 //! - circuit relay v2 (server), with limits sized for chat — a relayed connection carries a
 //!   family's conversation for an hour, not just a hole-punch handshake;
-//! - rendezvous (server), where devices register so family can find their relayed addresses;
+//! - rendezvous (server), a standard service for other libp2p peers (Hearth devices register
+//!   nothing there: a stock server lists every registration to anyone, see `net::relays`);
 //! - AutoNAT v2 (server), so devices learn whether they are reachable directly;
 //! - identify and ping;
 //! - the blind [`crate::mailbox`], over `/hearth/mailbox/2` and `/hearth/sync/1`.

@@ -3,7 +3,7 @@
 //! WAL mode, foreign keys on, `synchronous = FULL` (a commit is on disk before we say "sent"),
 //! `STRICT` tables, numbered migrations embedded in the binary and tracked with
 //! `PRAGMA user_version`. One writer (the engine thread) owns the write connection; reads use
-//! their own connections ([`Readers`]) and never block it.
+//! their own connections ([`readers::Readers`]) and never block it.
 
 pub mod private;
 pub mod readers;

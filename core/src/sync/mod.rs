@@ -3,6 +3,7 @@
 //! state machine ([`session`]), and the store reads the network needs ([`store`]).
 
 pub mod bundle;
+pub mod dirty;
 pub mod protocol;
 pub mod session;
 pub mod store;

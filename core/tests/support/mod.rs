@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use hearth_core::contacts::State;
 use hearth_core::sync::bundle::ImportReport;
 use hearth_core::{ChatId, Node};
 use tempfile::TempDir;
@@ -186,7 +187,7 @@ pub async fn online_contacts(a: &str, b: &str) -> (Peer, Peer) {
                 .await
                 .unwrap()
                 .first()
-                .map(|c| c.state == "connected")
+                .map(|c| c.state == State::Connected)
                 .unwrap_or(false)
         })
         .await;

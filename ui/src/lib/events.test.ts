@@ -49,6 +49,7 @@ describe('what to re-read on an event', () => {
       'path_changed',
       'delivery_changed',
       'relay_changed',
+      'hole_punch',
     ];
     expect([...HEARTH_EVENTS].sort()).toEqual([...core].sort());
   });

@@ -9,7 +9,7 @@ import type { HearthEvent } from '../api';
  */
 export type Topic = 'profile' | 'contacts' | 'chats' | 'board' | 'network' | `messages:${string}`;
 
-/** Every event the shell forwards (core/src/events.rs); the Record makes TypeScript check it. */
+/** Every event the shell forwards (the generated `HearthEvent`); the Record makes TypeScript check it. */
 const EVENT_NAMES: Record<HearthEvent['event'], true> = {
   profile_changed: true,
   contacts_changed: true,
@@ -20,6 +20,7 @@ const EVENT_NAMES: Record<HearthEvent['event'], true> = {
   path_changed: true,
   delivery_changed: true,
   relay_changed: true,
+  hole_punch: true,
 };
 export const HEARTH_EVENTS = Object.keys(EVENT_NAMES) as HearthEvent['event'][];
 
@@ -48,6 +49,8 @@ export function topicsFor(e: HearthEvent): Topic[] {
       // Reachability through a relay, and mailboxes, shape the board (and the chat dots).
       return ['network', 'board'];
     case 'envelopes_added':
+    case 'hole_punch':
+      // A punched connection shows as its own path_changed.
       return [];
     default:
       return [];

@@ -4,6 +4,9 @@
 //! [`Error::InUse`], never a shared, corrupted store), loads the store key, migrates the
 //! database and starts the engine thread. Writes go to the engine as jobs and return after
 //! their durable commit; reads run on reader connections.
+//!
+//! Split by job: network control and settings (`network`), invites (`invites`), lookup by
+//! what people type (`lookup`); identity, contacts, conversations, messages and files here.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -12,6 +15,7 @@ use std::thread::JoinHandle;
 
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
+use ts_rs::TS;
 
 use crate::clock::{SystemClock, WallClock};
 use crate::contacts::{self, Contact};
@@ -25,6 +29,10 @@ use crate::message::{self, Message};
 use crate::storage::{self, readers::Readers};
 use crate::sync::bundle::{self, ImportReport};
 use crate::sync::{self, VersionVectors};
+
+mod invites;
+mod lookup;
+mod network;
 
 /// Events buffered per subscriber; a slow subscriber misses events and re-reads.
 const EVENT_BUFFER: usize = 1024;
@@ -53,44 +61,12 @@ impl NodeConfig {
 /// The text of a check-in for readers that do not show the check-in card.
 pub const CHECK_IN_TEXT: &str = "✔ I'm safe";
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct Profile {
     pub name: String,
     pub account: AccountId,
     pub device: DeviceId,
 }
-
-/// The relays of an invite's relayed addresses that `settings` does not use yet, within the
-/// bounds (none in LAN-only mode, which never uses relays).
-fn offered_relays(
-    settings: &crate::settings::Settings,
-    addrs: &[String],
-) -> Vec<libp2p::Multiaddr> {
-    let mut out: Vec<libp2p::Multiaddr> = Vec::new();
-    if settings.lan_only {
-        return out;
-    }
-    for a in addrs.iter().take(MAX_INVITE_ADDRS_READ) {
-        let Some(relay) = a.parse().ok().and_then(|a| crate::net::addr::relay_of(&a)) else {
-            continue;
-        };
-        let text = relay.to_string();
-        if settings.relays.len() + out.len() < crate::settings::MAX_RELAYS
-            && out.len() < MAX_RELAYS_PER_INVITE
-            && !settings.relays.contains(&text)
-            && !out.contains(&relay)
-        {
-            out.push(relay);
-        }
-    }
-    out
-}
-
-/// Most relays one accepted invite adds to the family's relays: a family uses two or three.
-const MAX_RELAYS_PER_INVITE: usize = 4;
-/// Addresses of one invite looked at for relays: an inviter has a handful; the rest of a
-/// hostile code is not parsed.
-const MAX_INVITE_ADDRS_READ: usize = 64;
 
 struct Inner {
     jobs: mpsc::Sender<engine::Job>,
@@ -102,6 +78,8 @@ struct Inner {
     net_ops: tokio::sync::Mutex<()>,
     readers: Readers,
     events: broadcast::Sender<Event>,
+    /// Topics with new envelopes, for the net task.
+    dirty: crate::sync::dirty::Dirty,
     thread: Mutex<Option<JoinHandle<()>>>,
     data_dir: PathBuf,
     _lock: File,
@@ -164,7 +142,8 @@ impl Node {
         let conn = storage::open_writer(&db)?;
         let readers = Readers::open(&db)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let eng = Engine::new(conn, key, config.clock, events.clone())?;
+        let dirty = crate::sync::dirty::Dirty::default();
+        let eng = Engine::new(conn, key, config.clock, events.clone(), dirty.clone())?;
         let (jobs, rx) = mpsc::channel(engine::JOB_QUEUE);
         let thread = std::thread::Builder::new()
             .name("hearth-engine".into())
@@ -177,6 +156,7 @@ impl Node {
                 relay: Mutex::new(None),
                 readers,
                 events,
+                dirty,
                 thread: Mutex::new(Some(thread)),
                 data_dir: dir,
                 _lock: lock,
@@ -213,6 +193,11 @@ impl Node {
         self.inner.readers.with(f).await
     }
 
+    /// Topics with new envelopes, for the net task.
+    pub(crate) fn dirty(&self) -> crate::sync::dirty::Dirty {
+        self.inner.dirty.clone()
+    }
+
     pub(crate) fn downgrade(&self) -> WeakNode {
         WeakNode {
             inner: Arc::downgrade(&self.inner),
@@ -221,191 +206,6 @@ impl Node {
 
     pub(crate) fn emit(&self, e: Event) {
         let _ = self.inner.events.send(e);
-    }
-
-    // ---- network ----
-
-    /// Starts networking: listening, discovery, sync with family devices.
-    pub async fn start_network(&self, cfg: crate::net::Config) -> Result<()> {
-        let _op = self.inner.net_ops.lock().await;
-        self.start_network_locked(cfg).await
-    }
-
-    async fn start_network_locked(&self, cfg: crate::net::Config) -> Result<()> {
-        if self.net().is_some() {
-            return Err(Error::Invalid("the network is already running".into()));
-        }
-        let keypair = self.call(|e| Ok(e.me()?.id.libp2p_keypair())).await?;
-        let serve = cfg.serve_relay.clone().filter(|_| !cfg.lan_only);
-        let handle = crate::net::spawn(self.clone(), cfg, keypair)?;
-        if let Ok(mut n) = self.inner.net.lock() {
-            *n = Some(handle);
-        }
-        if let Some(listen) = serve {
-            // "Be a relay for my family": the same relay and mailbox as `hearth relay`, with
-            // its own identity and database under this device's data directory.
-            let relay = crate::relay::start(crate::relay::Config {
-                data_dir: self.inner.data_dir.join("relay"),
-                listen,
-                external: Vec::new(),
-                limits: crate::mailbox::Limits::default(),
-                max_per_source: crate::relay::MAX_CONNECTIONS_PER_SOURCE,
-            })
-            .await;
-            match relay {
-                Ok(h) => {
-                    if let Ok(mut r) = self.inner.relay.lock() {
-                        *r = Some(h);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot serve as a relay"),
-            }
-        }
-        Ok(())
-    }
-
-    /// Stops networking; the node keeps working offline.
-    pub async fn stop_network(&self) -> Result<()> {
-        let _op = self.inner.net_ops.lock().await;
-        self.stop_network_locked().await
-    }
-
-    /// Returns once the net task has ended and its sockets are closed.
-    async fn stop_network_locked(&self) -> Result<()> {
-        let relay = self.inner.relay.lock().ok().and_then(|mut r| r.take());
-        if let Some(r) = relay {
-            let _ = r.stop().await;
-        }
-        let handle = self.inner.net.lock().ok().and_then(|mut n| n.take());
-        if let Some(h) = handle {
-            h.stop().await?;
-        }
-        Ok(())
-    }
-
-    /// The relay this device serves for its family, if it does.
-    pub fn relay_service(&self) -> Option<crate::relay::Handle> {
-        self.inner.relay.lock().ok().and_then(|r| r.clone())
-    }
-
-    fn net(&self) -> Option<crate::net::Handle> {
-        self.inner.net.lock().ok().and_then(|n| n.clone())
-    }
-
-    pub async fn network_status(&self) -> Result<Option<crate::net::Status>> {
-        match self.net() {
-            Some(h) => Ok(Some(h.status().await?)),
-            None => Ok(None),
-        }
-    }
-
-    pub async fn dial(&self, addr: &str) -> Result<()> {
-        let a = addr
-            .parse()
-            .map_err(|_| Error::Invalid(format!("not a network address: {addr}")))?;
-        self.net()
-            .ok_or_else(|| Error::Invalid("the network is not running".into()))?
-            .dial(a)
-            .await
-    }
-
-    /// Records that a device was seen now (and where, if we dialed it).
-    /// A mailbox confirmed holding my envelopes of these topics up to these seqs.
-    pub(crate) async fn note_in_mailbox(
-        &self,
-        held: Vec<(crate::ids::TopicId, u64)>,
-    ) -> Result<()> {
-        self.call(move |e| {
-            for (t, h) in &held {
-                e.note_in_mailbox(t, *h)?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    pub(crate) async fn remember_peer(
-        &self,
-        device: DeviceId,
-        addr: Option<String>,
-        seen: bool,
-    ) -> Result<()> {
-        self.call(move |e| e.remember_peer(&device, addr, seen))
-            .await
-    }
-
-    /// For every contact: how it is reached right now, through whom, and when it was last seen.
-    pub async fn reachability(&self) -> Result<Vec<crate::reach::Reach>> {
-        let status = self.network_status().await?;
-        self.read(move |c| crate::reach::compute(c, status.as_ref()))
-            .await
-    }
-
-    /// The family board: every contact's reachability, my messages waiting for them, and
-    /// their latest check-in.
-    pub async fn board(&self) -> Result<crate::board::Board> {
-        let status = self.network_status().await?;
-        self.read(move |c| crate::board::compute(c, status.as_ref()))
-            .await
-    }
-
-    // ---- settings ----
-
-    pub async fn settings(&self) -> Result<crate::settings::Settings> {
-        self.read(crate::settings::read).await
-    }
-
-    /// Switches LAN-only mode; a running network restarts under the new rule at once.
-    pub async fn set_lan_only(&self, enabled: bool) -> Result<()> {
-        self.call(move |e| e.set_setting(crate::settings::LAN_ONLY, &enabled.into()))
-            .await?;
-        self.restart_network().await
-    }
-
-    /// Sets the family's relays (multiaddrs); a running network restarts to use them.
-    pub async fn set_relays(&self, relays: &[String]) -> Result<()> {
-        let relays = crate::settings::check_relays(relays)?;
-        self.call(move |e| e.set_setting(crate::settings::RELAYS, &relays.into()))
-            .await?;
-        self.restart_network().await
-    }
-
-    /// Serves (or stops serving) as a relay and mailbox for the family; a running network
-    /// restarts to apply it.
-    pub async fn set_relay_for_family(&self, on: bool) -> Result<()> {
-        self.call(move |e| e.set_setting(crate::settings::RELAY_FOR_FAMILY, &on.into()))
-            .await?;
-        self.restart_network().await
-    }
-
-    /// The network configuration the settings ask for: LAN-only or not, relays dialled.
-    pub async fn network_config(&self) -> Result<crate::net::Config> {
-        let s = self.settings().await?;
-        Ok(crate::net::Config {
-            lan_only: s.lan_only,
-            relays: s.relays.iter().filter_map(|r| r.parse().ok()).collect(),
-            serve_relay: s
-                .relay_for_family
-                .then(crate::net::Config::default_relay_listen),
-            ..crate::net::Config::default()
-        })
-    }
-
-    /// Restarts a running network with the configuration from the settings (no-op when
-    /// the network is off).
-    async fn restart_network(&self) -> Result<()> {
-        let _op = self.inner.net_ops.lock().await;
-        let Some(running) = self.net() else {
-            return Ok(());
-        };
-        let mut cfg = self.network_config().await?;
-        cfg.mdns = running.config().mdns;
-        cfg.listen = running.config().listen.clone();
-        if cfg.serve_relay.is_some() {
-            cfg.serve_relay = running.config().serve_relay.clone().or(cfg.serve_relay);
-        }
-        self.stop_network_locked().await?;
-        self.start_network_locked(cfg).await
     }
 
     /// Stops the engine after everything queued is committed.
@@ -447,103 +247,6 @@ impl Node {
 
     // ---- contacts ----
 
-    /// Makes an invite code carrying `addrs`, with the network running this device's listen
-    /// addresses, and (outside LAN-only mode) its address through each of the family's relays:
-    /// whoever accepts the code reaches this device through them, and starts using them too.
-    pub async fn create_invite(&self, ttl_secs: u64, mut addrs: Vec<String>) -> Result<String> {
-        let mut add = |a: String| {
-            if !addrs.contains(&a) {
-                addrs.push(a);
-            }
-        };
-        if let Some(s) = self.network_status().await? {
-            s.listen.into_iter().for_each(&mut add);
-        }
-        let me = self.profile().await?.device.peer_id();
-        // The relays in use: those the network was started with, and any saved since (from
-        // an accepted invite) that it took on without a restart.
-        let saved = self.network_config().await?;
-        let cfg = match self.net() {
-            Some(h) => h.config().clone(),
-            None => saved.clone(),
-        };
-        if let (Some(me), false) = (me, cfg.lan_only) {
-            let mut relays = cfg.relays.clone();
-            relays.extend(saved.relays.into_iter().filter(|r| !cfg.relays.contains(r)));
-            for r in &relays {
-                add(crate::net::addr::via_relay(r, me).to_string());
-            }
-        }
-        self.call(move |e| e.create_invite(ttl_secs, addrs)).await
-    }
-
-    pub async fn revoke_invite(&self, code: &str) -> Result<()> {
-        let code = code.to_string();
-        self.call(move |e| e.revoke_invite(&code)).await
-    }
-
-    /// Accepts an invite: the contact shows as pending until the inviter confirms.
-    pub async fn accept_invite(&self, code: &str) -> Result<Contact> {
-        let owned = code.to_string();
-        let account = self.call(move |e| e.accept_invite(&owned)).await?;
-        // Reach the inviter at the addresses the invite carries, now and later.
-        if let Ok(inv) = crate::invite::Invite::decode(code, 0) {
-            for a in inv.addrs.iter().take(8) {
-                let _ = self
-                    .remember_peer(inv.bundle.device, Some(a.clone()), false)
-                    .await;
-            }
-            if self.net().is_some() {
-                for a in &inv.addrs {
-                    let _ = self.dial(a).await;
-                }
-            }
-        }
-        self.contact(&account).await
-    }
-
-    /// The relays an invite offers that this device does not use yet: the relays of the
-    /// inviter's relayed addresses (at most [`MAX_RELAYS_PER_INVITE`]; none in LAN-only mode).
-    /// Accepting an invite never starts using them: a relay sees who connects when, so the
-    /// person decides ([`Node::use_invite_relays`]). The contact request still goes through
-    /// them once, as a plain relayed dial.
-    pub async fn invite_relays(&self, code: &str) -> Result<Vec<String>> {
-        let inv = crate::invite::Invite::decode(code, 0)?;
-        let settings = self.settings().await?;
-        Ok(offered_relays(&settings, &inv.addrs)
-            .iter()
-            .map(|r| r.to_string())
-            .collect())
-    }
-
-    /// Starts using the relays an invite offers ([`Node::invite_relays`]), because the person
-    /// agreed: saved with the family's relays, and used at once by a running network. Returns
-    /// those added.
-    pub async fn use_invite_relays(&self, code: &str) -> Result<Vec<String>> {
-        let inv = crate::invite::Invite::decode(code, 0)?;
-        self.learn_relays(&inv.addrs).await
-    }
-
-    async fn learn_relays(&self, addrs: &[String]) -> Result<Vec<String>> {
-        let mut settings = self.settings().await?;
-        let learned = offered_relays(&settings, addrs);
-        if learned.is_empty() {
-            return Ok(Vec::new());
-        }
-        settings
-            .relays
-            .extend(learned.iter().map(|r| r.to_string()));
-        let relays = settings.relays;
-        self.call(move |e| e.set_setting(crate::settings::RELAYS, &relays.into()))
-            .await?;
-        if let Some(h) = self.net() {
-            for r in &learned {
-                h.add_relay(r.clone()).await?;
-            }
-        }
-        Ok(learned.iter().map(|r| r.to_string()).collect())
-    }
-
     pub async fn contacts(&self) -> Result<Vec<Contact>> {
         self.read(|c| {
             let me = profile(c)?;
@@ -559,17 +262,6 @@ impl Node {
             .into_iter()
             .find(|c| c.account == a)
             .ok_or_else(|| Error::NotFound("no such contact".into()))
-    }
-
-    /// A contact by name or account id (prefix).
-    pub async fn find_contact(&self, query: &str) -> Result<Contact> {
-        let q = query.to_string();
-        self.read(move |c| {
-            let me = profile(c)?;
-            contacts::find(c, &me.account, &q)?
-                .ok_or_else(|| Error::NotFound(format!("no single contact matches \"{q}\"")))
-        })
-        .await
     }
 
     pub async fn rename_contact(&self, account: &AccountId, nickname: Option<&str>) -> Result<()> {
@@ -604,32 +296,6 @@ impl Node {
             .into_iter()
             .find(|c| c.chat == id)
             .ok_or_else(|| Error::NotFound("no such conversation".into()))
-    }
-
-    /// A conversation by id (or unique prefix), group title, or contact name (their 1:1 chat).
-    pub async fn find_chat(&self, query: &str) -> Result<Chat> {
-        let q = query.trim().to_lowercase();
-        let chats = self.chats().await?;
-        let by_id: Vec<&Chat> = chats
-            .iter()
-            .filter(|c| q.len() >= 6 && c.chat.to_string().starts_with(&q))
-            .collect();
-        if by_id.len() == 1 {
-            return Ok(by_id[0].clone());
-        }
-        let by_title: Vec<&Chat> = chats
-            .iter()
-            .filter(|c| c.title.to_lowercase() == q)
-            .collect();
-        match by_title.len() {
-            1 => Ok(by_title[0].clone()),
-            0 => Err(Error::NotFound(format!(
-                "no conversation matches \"{query}\""
-            ))),
-            _ => Err(Error::Invalid(format!(
-                "several conversations match \"{query}\"; use its id"
-            ))),
-        }
     }
 
     pub async fn members(&self, chat: &ChatId) -> Result<Vec<Member>> {
@@ -726,36 +392,6 @@ impl Node {
             let me = profile(c)?;
             message::get(c, &me.account, &me.name, &m)?
                 .ok_or_else(|| Error::NotFound("no such message".into()))
-        })
-        .await
-    }
-
-    /// Resolves a message id or unique prefix (as shown by the CLI).
-    pub async fn find_message(&self, prefix: &str) -> Result<MessageId> {
-        if let Ok(id) = prefix.parse::<MessageId>() {
-            return Ok(id);
-        }
-        let p = prefix.trim().to_lowercase();
-        if p.len() < 6 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(Error::Invalid(
-                "give at least 6 characters of the message id".into(),
-            ));
-        }
-        self.read(move |c| {
-            let mut st =
-                c.prepare("SELECT id FROM messages WHERE hex(id) LIKE ?1 || '%' LIMIT 2")?;
-            let ids: Vec<Vec<u8>> = st
-                .query_map([p.to_uppercase()], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            match ids.as_slice() {
-                [one] => {
-                    MessageId::from_slice(one).ok_or_else(|| Error::Corrupt("message id".into()))
-                }
-                [] => Err(Error::NotFound("no message has that id".into())),
-                _ => Err(Error::Invalid(
-                    "several messages start with that id; give more of it".into(),
-                )),
-            }
         })
         .await
     }

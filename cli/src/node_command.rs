@@ -1,0 +1,215 @@
+//! The commands that run against an open node: everything but the ones that own a process
+//! (`run`, `relay`, the benchmarks). They are one type so that the two ways a command reaches a
+//! node take the same path: `main.rs` flattens [`NodeCommand`] into the top-level command line
+//! and runs it on the node it opens, and the control socket of a running `hearth run` parses a
+//! forwarded command line as [`NodeCommand`] only, so what can be forwarded is decided here, by
+//! construction. [`crate::commands::execute`] executes one either way.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// The options any command line takes, before or after the command. A forwarded command line
+/// carries them too; the running node ignores `--data-dir` (it is the directory it holds).
+#[derive(Args)]
+pub struct Globals {
+    /// Data directory of this device.
+    #[arg(long, env = "HEARTH_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Print JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum NodeCommand {
+    /// Create this device's identity.
+    Init {
+        #[arg(long)]
+        name: String,
+    },
+    /// Show who this device is.
+    Whoami,
+    /// Print an invite code (and QR code) for someone to add you.
+    Invite {
+        #[arg(long)]
+        qr: bool,
+        /// How long the invite stays valid, in hours.
+        #[arg(long, default_value_t = 168)]
+        ttl_hours: u64,
+        /// An extra address to put in the invite (repeatable), e.g. a forwarded port.
+        #[arg(long)]
+        addr: Vec<String>,
+        /// Revoke this invite code instead of making one.
+        #[arg(long, value_name = "CODE")]
+        revoke: Option<String>,
+    },
+    /// Accept someone's invite code.
+    Accept {
+        code: String,
+        /// Also start using the relays the invite offers (a relay sees who connects when, so
+        /// they are used only if you say so; without this, they are listed).
+        #[arg(long)]
+        use_relays: bool,
+    },
+    /// List contacts.
+    Contacts,
+    /// Rename, verify or block a contact.
+    Contact {
+        #[command(subcommand)]
+        action: ContactAction,
+    },
+    /// List conversations.
+    Chats,
+    /// Create and manage groups.
+    Group {
+        #[command(subcommand)]
+        action: GroupAction,
+    },
+    /// Send a message (prints its id once it is durably stored).
+    Send {
+        #[arg(long, conflicts_with = "to")]
+        chat: Option<String>,
+        /// A contact's name: sends in your 1:1 conversation.
+        #[arg(long)]
+        to: Option<String>,
+        /// Read one message per line from standard input instead.
+        #[arg(long)]
+        stdin: bool,
+        text: Option<String>,
+    },
+    /// Reply to a message.
+    Reply { message: String, text: String },
+    /// Edit one of your messages.
+    Edit { message: String, text: String },
+    /// Delete one of your messages for everyone.
+    Delete { message: String },
+    /// React to a message (or remove your reaction with --remove).
+    React {
+        message: String,
+        emoji: Option<String>,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Mark a conversation as read.
+    Read {
+        #[arg(long)]
+        chat: String,
+    },
+    /// Show messages of a conversation.
+    Messages {
+        #[arg(long)]
+        chat: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Search messages.
+    Search {
+        text: String,
+        #[arg(long)]
+        chat: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Move conversations between devices with a file.
+    Bundle {
+        #[command(subcommand)]
+        action: BundleAction,
+    },
+    /// Export a conversation as a Yjs document or JSON.
+    Export {
+        #[arg(long)]
+        chat: String,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check the database and that documents agree with what is shown.
+    Check,
+    // `hearth --help` has always listed these three after the process commands (run, relay,
+    // benches), which `main.rs` declares after this enum; 999 is where clap lists `help`.
+    /// Show this device, the network, and how each contact is reached.
+    #[command(display_order = 996)]
+    Status,
+    /// "I'm safe": a check-in to every conversation.
+    #[command(display_order = 997)]
+    Checkin,
+    /// The family board: who is reachable, what waits for them, their latest check-in.
+    #[command(display_order = 998)]
+    Board,
+}
+
+#[derive(Subcommand)]
+pub enum ContactAction {
+    Rename {
+        contact: String,
+        name: Option<String>,
+    },
+    Verify {
+        contact: String,
+    },
+    Block {
+        contact: String,
+    },
+    Unblock {
+        contact: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GroupAction {
+    Create {
+        name: String,
+        #[arg(long = "member", required = true)]
+        members: Vec<String>,
+    },
+    Add {
+        #[arg(long)]
+        chat: String,
+        member: String,
+    },
+    Remove {
+        #[arg(long)]
+        chat: String,
+        member: String,
+    },
+    Rename {
+        #[arg(long)]
+        chat: String,
+        name: String,
+    },
+    Leave {
+        #[arg(long)]
+        chat: String,
+    },
+    Members {
+        #[arg(long)]
+        chat: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BundleAction {
+    /// Write envelopes to a file: all, or what a device lacks (given its `bundle state`).
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        since: Option<PathBuf>,
+    },
+    /// Verify and merge a bundle file.
+    Import { file: PathBuf },
+    /// Write this device's version vectors (what it holds) for `bundle export --since`.
+    State {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Yjs,
+}

@@ -1,0 +1,169 @@
+// Generated from the Rust types by core/src/ui_types.rs: do not edit.
+// Regenerate with `UPDATE_UI_TYPES=1 cargo test -p hearth-core --lib ui_types`.
+
+export type Profile = { name: string, account: string, device: string, };
+
+export type Chat = { chat: string, kind: ChatKind, title: string, unread: number, last_at: number, 
+/**
+ * `last_at` as Unix milliseconds, for display (HLC values exceed JavaScript's safe integers).
+ */
+last_at_ms: number, last_message: LastMessage | null, 
+/**
+ * False once this device left or was removed.
+ */
+active: boolean, 
+/**
+ * For 1:1 conversations: the other person.
+ */
+peer: string | null, 
+/**
+ * Messages whose sender key never arrived although the sender's later keys did (see
+ * `engine::ingest`); they are tried again if the key comes. Messages from before this
+ * device joined are not counted: nobody was meant to share those keys with it.
+ */
+undecryptable: number, };
+
+/**
+ * A conversation with one contact, or a group.
+ */
+export type ChatKind = "direct" | "group";
+
+export type LastMessage = { id: string, author: string, preview: string, deleted: boolean, kind: MessageKind, };
+
+export type Member = { account: string, name: string, me: boolean, };
+
+export type Message = { id: string, chat: string, author: string, author_name: string, mine: boolean, 
+/**
+ * Hybrid-logical-clock time; `sent_at_ms` is its wall-clock part.
+ */
+sent_at: number, sent_at_ms: number, body: string, reply_to: string | null, edited_at: number | null, deleted: boolean, kind: MessageKind, 
+/**
+ * (account, emoji), sorted by account.
+ */
+reactions: Array<[string, string]>, 
+/**
+ * For my own messages, the delivery state.
+ */
+status: DeliveryState | null, 
+/**
+ * For my own messages: the state per member (account, state).
+ */
+receipts: Array<[string, MemberState]>, };
+
+/**
+ * What a message is. Fixed when it is sent; an edit changes only the body.
+ */
+export type MessageKind = "text" | "check_in";
+
+/**
+ * Where one of my messages is, as the sender sees it. In order of progress.
+ */
+export type DeliveryState = "queued" | "handed_on" | "in_mailbox" | "delivered" | "read";
+
+/**
+ * Where one member's devices are with one of my messages, from their receipts.
+ */
+export type MemberState = "queued" | "delivered" | "read";
+
+export type Contact = { account: string, 
+/**
+ * The nickname we gave them, or else their own name.
+ */
+name: string, own_name: string, state: ContactState, 
+/**
+ * Why the inviter's device refused our request, as a sentence.
+ */
+refused: string | null, verified: boolean, blocked: boolean, safety_number: string, chat: string | null, 
+/**
+ * One of their devices sent two different envelopes under one number: it is forked or
+ * its keys were copied. The first is kept; the person should check their devices.
+ */
+equivocated: boolean, };
+
+/**
+ * Where a contact is in the invite handshake.
+ */
+export type ContactState = "pending" | "connected" | "refused";
+
+/**
+ * A code as the app shows it: the text, and the same text as a QR code.
+ */
+export type InviteCode = { code: string, 
+/**
+ * A complete `<svg>` document.
+ */
+qr_svg: string, };
+
+export type Board = { 
+/**
+ * When I last checked in (Unix milliseconds).
+ */
+my_check_in_ms: number | null, entries: Array<BoardEntry>, };
+
+export type BoardEntry = { account: string, name: string, path: Path, 
+/**
+ * For mesh: the member whose device carries the messages.
+ */
+via: string | null, 
+/**
+ * Unix milliseconds; 0 if never seen.
+ */
+last_seen_ms: number, 
+/**
+ * My messages that none of their devices has confirmed yet.
+ */
+waiting: number, 
+/**
+ * Their latest check-in (Unix milliseconds).
+ */
+check_in_ms: number | null, };
+
+/**
+ * How a contact (or one of their devices) is reached right now, best first: a device's
+ * [`net::Path`] without the device that carries it.
+ */
+export type Path = "lan" | "direct" | "relayed" | "mesh" | "mailbox" | "none";
+
+export type Settings = { 
+/**
+ * Make no connection outside local networks.
+ */
+lan_only: boolean, 
+/**
+ * Relay peers as multiaddrs (with `/p2p/<id>`).
+ */
+relays: Array<string>, 
+/**
+ * Serve as a relay and mailbox for the family (port 4001; the device must stay on and be
+ * reachable).
+ */
+relay_for_family: boolean, };
+
+export type NetworkStatus = { device: string, listen: Array<string>, lan_only: boolean, 
+/**
+ * Per-device paths; the UI does not read them.
+ */
+peers: unknown[], 
+/**
+ * Empty in LAN-only mode (relays are not used).
+ */
+relays: Array<RelayStatus>, };
+
+/**
+ * One configured relay, as this node sees it.
+ */
+export type RelayStatus = { addr: string, 
+/**
+ * A connection to it is open.
+ */
+connected: boolean, 
+/**
+ * It holds a reservation for us: family can reach us through it.
+ */
+reserved: boolean, 
+/**
+ * Its mailbox keeps this many of our topics.
+ */
+kept: number, };
+
+export type HearthEvent = { "event": "profile_changed" } | { "event": "contacts_changed" } | { "event": "chats_changed" } | { "event": "messages_changed", chat: string, } | { "event": "message_received", chat: string, message: string, } | { "event": "envelopes_added", topic: string, } | { "event": "path_changed", device: string, path: Path, } | { "event": "delivery_changed", chat: string, } | { "event": "relay_changed" } | { "event": "hole_punch", device: string, direct: boolean, };

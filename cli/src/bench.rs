@@ -104,13 +104,13 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
     }
     let node = Node::open(&dir).await?;
     if node.profile().await.is_err() {
-        node.init("Bench").await?;
+        node.create_profile("Bench").await?;
     }
     // A peer so the conversation is a real encrypted 1:1 (its sender key, Olm channel).
     let peer_dir = dir.join("peer");
     let peer = Node::open(&peer_dir).await?;
     if peer.profile().await.is_err() {
-        peer.init("Peer").await?;
+        peer.create_profile("Peer").await?;
     }
     let chat = match largest_chat(&node).await? {
         Some(c) => c,
@@ -129,7 +129,7 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..args.burst {
         let n = node.clone();
-        set.spawn(async move { n.send(&chat, BODY_100, None).await });
+        set.spawn(async move { n.send_message(&chat, BODY_100, None).await });
     }
     while let Some(r) = set.join_next().await {
         r??;
@@ -146,7 +146,7 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
     let mut lat = Vec::with_capacity(args.single);
     for _ in 0..args.single {
         let t = Instant::now();
-        node.send(&chat, BODY_100, None).await?;
+        node.send_message(&chat, BODY_100, None).await?;
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     lat.sort_by(|a, b| a.total_cmp(b));
@@ -165,7 +165,7 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..n {
             let nn = node.clone();
-            set.spawn(async move { nn.send(&chat, BODY_100, None).await });
+            set.spawn(async move { nn.send_message(&chat, BODY_100, None).await });
         }
         while let Some(r) = set.join_next().await {
             r??;

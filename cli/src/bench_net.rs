@@ -88,8 +88,8 @@ pub async fn run(args: Args, json: bool, dir: Option<std::path::PathBuf>) -> Res
         Node::open(root.join("a")).await?,
         Node::open(root.join("b")).await?,
     );
-    a.init("A").await?;
-    b.init("B").await?;
+    a.create_profile("A").await?;
+    b.create_profile("B").await?;
     a.start_network(loopback()).await?;
     b.start_network(loopback()).await?;
     wait(|| async {
@@ -133,7 +133,7 @@ pub async fn run(args: Args, json: bool, dir: Option<std::path::PathBuf>) -> Res
     let mut lat = Vec::new();
     for i in 0..args.count + 20 {
         let t = Instant::now();
-        let id = b.send(&chat, "0123456789 warm connection latency probe, a hundred characters of text, more or less like chat", None).await?;
+        let id = b.send_message(&chat, "0123456789 warm connection latency probe, a hundred characters of text, more or less like chat", None).await?;
         loop {
             match tokio::time::timeout(Duration::from_secs(10), events.recv()).await?? {
                 Event::MessageReceived { message, .. } if message == id => break,
@@ -170,7 +170,7 @@ pub async fn run(args: Args, json: bool, dir: Option<std::path::PathBuf>) -> Res
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..n {
             let bb = b.clone();
-            set.spawn(async move { bb.send(&chat, "catch-up message, about one hundred characters long, like a real family chat line.", None).await });
+            set.spawn(async move { bb.send_message(&chat, "catch-up message, about one hundred characters long, like a real family chat line.", None).await });
         }
         while let Some(r) = set.join_next().await {
             r??;
@@ -337,7 +337,7 @@ async fn send(args: Args, json: bool, dir: std::path::PathBuf) -> Result<()> {
     })
     .await?;
     for _ in 0..args.count + 20 {
-        node.send(&chat, &format!("bench {}", now_ns()), None)
+        node.send_message(&chat, &format!("bench {}", now_ns()), None)
             .await?;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

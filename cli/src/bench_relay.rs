@@ -129,8 +129,8 @@ async fn pair(
         Node::open(dir.join("a")).await?,
         Node::open(dir.join("b")).await?,
     );
-    a.init("A").await?;
-    b.init("B").await?;
+    a.create_profile("A").await?;
+    b.create_profile("B").await?;
     a.start_network(cfg.clone()).await?;
     b.start_network(cfg).await?;
     for n in [&a, &b] {
@@ -187,7 +187,7 @@ async fn latency(
     let mut lat = Vec::new();
     for i in 0..args.count + 20 {
         let t = Instant::now();
-        let id = b.send(chat, "a hundred characters or so of chat text, as a family writes it, to time one message end to end", None).await?;
+        let id = b.send_message(chat, "a hundred characters or so of chat text, as a family writes it, to time one message end to end", None).await?;
         loop {
             match tokio::time::timeout(Duration::from_secs(20), events.recv()).await?? {
                 Event::MessageReceived { message, .. } if message == id => break,
@@ -225,7 +225,7 @@ async fn throughput(
     let mut last = None;
     for i in 0..args.burst {
         last = Some(
-            b.send(chat, &format!("burst {i}: a short family message"), None)
+            b.send_message(chat, &format!("burst {i}: a short family message"), None)
                 .await?,
         );
     }
@@ -262,7 +262,7 @@ async fn catch_up(
     let mut last = None;
     for i in 0..args.catch_up {
         last = Some(
-            b.send(&chat, &format!("while you were away {i}"), None)
+            b.send_message(&chat, &format!("while you were away {i}"), None)
                 .await?,
         );
     }

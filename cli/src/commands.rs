@@ -32,7 +32,7 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand) -> Result<()
             });
         }
         NodeCommand::Board => {
-            let b = node.board().await?;
+            let b = node.family_board().await?;
             for e in &b.entries {
                 line(json, e, || {
                     let check_in = e
@@ -92,7 +92,7 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand) -> Result<()
             );
         }
         NodeCommand::Init { name } => {
-            let p = node.init(&name).await?;
+            let p = node.create_profile(&name).await?;
             line(json, &p, || {
                 format!("Created identity for {} (device {})", p.name, p.device)
             });
@@ -205,26 +205,26 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand) -> Result<()
                 send_lines(node, json, chat).await?;
             } else {
                 let text = text.context("nothing to send: give the text")?;
-                let id = node.send(&chat, &text, None).await?;
+                let id = node.send_message(&chat, &text, None).await?;
                 line(json, &json!({ "sent": id.to_string() }), || id.to_string());
             }
         }
         NodeCommand::Reply { message, text } => {
             let to = node.find_message(&message).await?;
             let chat = node.message(&to).await?.chat;
-            let id = node.send(&chat, &text, Some(to)).await?;
+            let id = node.send_message(&chat, &text, Some(to)).await?;
             line(json, &json!({ "sent": id.to_string() }), || id.to_string());
         }
         NodeCommand::Edit { message, text } => {
             let id = node.find_message(&message).await?;
-            node.edit(&id, &text).await?;
+            node.edit_message(&id, &text).await?;
             line(json, &json!({ "edited": id.to_string() }), || {
                 "Edited.".into()
             });
         }
         NodeCommand::Delete { message } => {
             let id = node.find_message(&message).await?;
-            node.delete(&id).await?;
+            node.delete_message(&id).await?;
             line(json, &json!({ "deleted": id.to_string() }), || {
                 "Deleted for everyone.".into()
             });
@@ -265,7 +265,7 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand) -> Result<()
                 Some(c) => Some(chat_of(node, &c).await?.chat),
                 None => None,
             };
-            for m in node.search(&text, chat.as_ref(), limit).await? {
+            for m in node.search_messages(&text, chat.as_ref(), limit).await? {
                 print_message(json, &m);
             }
         }
@@ -352,7 +352,7 @@ async fn send_lines(node: &Node, json: bool, chat: ChatId) -> Result<()> {
             l = rx.recv(), if inflight.len() < STDIN_PIPELINE => {
                 let Some(l) = l else { break };
                 let n = node.clone();
-                inflight.spawn(async move { n.send(&chat, &l, None).await });
+                inflight.spawn(async move { n.send_message(&chat, &l, None).await });
             }
             Some(r) = inflight.join_next() => report(json, r, &mut failed),
         }
@@ -441,7 +441,7 @@ async fn group(node: &Node, json: bool, action: GroupAction) -> Result<()> {
         }
         GroupAction::Leave { chat } => {
             let c = chat_of(node, &chat).await?;
-            node.leave(&c.chat).await?;
+            node.leave_group(&c.chat).await?;
             line(json, &json!({ "left": c.chat }), || {
                 "You left the group.".into()
             });

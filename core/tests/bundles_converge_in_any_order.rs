@@ -44,12 +44,12 @@ async fn random_orders_duplicates_and_gaps_converge() {
         };
         let id = who
             .node
-            .send(&family, &format!("message {i}"), None)
+            .send_message(&family, &format!("message {i}"), None)
             .await
             .unwrap();
         if i % 10 == 5 {
             who.node
-                .edit(&id, &format!("message {i} (edited)"))
+                .edit_message(&id, &format!("message {i} (edited)"))
                 .await
                 .unwrap();
         }

@@ -31,7 +31,7 @@ async fn a_data_directory_and_everything_in_it_is_private() {
     std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let dir = root.path().join("hearth");
     let node = hearth_core::Node::open(&dir).await.unwrap();
-    node.init("Mom").await.unwrap();
+    node.create_profile("Mom").await.unwrap();
     let other = Peer::new("Kid").await;
     let code = node.create_invite(3600, vec![]).await.unwrap();
     other.node.accept_invite(&code).await.unwrap();

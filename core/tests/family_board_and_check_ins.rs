@@ -26,7 +26,7 @@ async fn a_check_in_reaches_everyone_and_waiting_counts_down() {
     sync_all(&[&mom, &son, &daughter]).await;
 
     // Nothing sent yet: nobody waits for anything, nobody has checked in.
-    let board = mom.node.board().await.unwrap();
+    let board = mom.node.family_board().await.unwrap();
     assert_eq!(board.entries.len(), 2);
     assert!(board.my_check_in_ms.is_none());
     assert!(board
@@ -35,21 +35,30 @@ async fn a_check_in_reaches_everyone_and_waiting_counts_down() {
         .all(|e| e.waiting == 0 && e.check_in_ms.is_none()));
 
     // Two messages to the family, one to Son alone: Son waits for 3, Daughter for 2.
-    mom.node.send(&family, "다들 괜찮아?", None).await.unwrap();
-    mom.node.send(&family, "전화가 안 돼", None).await.unwrap();
+    mom.node
+        .send_message(&family, "다들 괜찮아?", None)
+        .await
+        .unwrap();
+    mom.node
+        .send_message(&family, "전화가 안 돼", None)
+        .await
+        .unwrap();
     let dm_son = dm(&mom, "Son").await;
-    mom.node.send(&dm_son, "어디야?", None).await.unwrap();
+    mom.node
+        .send_message(&dm_son, "어디야?", None)
+        .await
+        .unwrap();
     let waiting = |b: &hearth_core::board::Board, name: &str| {
         b.entries.iter().find(|e| e.name == name).unwrap().waiting
     };
-    let board = mom.node.board().await.unwrap();
+    let board = mom.node.family_board().await.unwrap();
     assert_eq!(waiting(&board, "Son"), 3);
     assert_eq!(waiting(&board, "Daughter"), 2);
 
     // Son's device gets them and says so; Daughter's is still away.
     sync(&mom, &son).await;
     sync(&son, &mom).await;
-    let board = mom.node.board().await.unwrap();
+    let board = mom.node.family_board().await.unwrap();
     assert_eq!(waiting(&board, "Son"), 0);
     assert_eq!(waiting(&board, "Daughter"), 2);
 
@@ -58,7 +67,7 @@ async fn a_check_in_reaches_everyone_and_waiting_counts_down() {
     let sent = son.node.check_in().await.unwrap();
     assert_eq!(sent, 2, "the family group and the 1:1 with Mom");
     sync_all(&[&mom, &son, &daughter]).await;
-    let board = mom.node.board().await.unwrap();
+    let board = mom.node.family_board().await.unwrap();
     let son_entry = board.entries.iter().find(|e| e.name == "Son").unwrap();
     let at = son_entry.check_in_ms.expect("Mom sees Son's check-in");
     assert!(at > 0);
@@ -71,7 +80,13 @@ async fn a_check_in_reaches_everyone_and_waiting_counts_down() {
     let check_in = msgs.iter().find(|m| m.kind == Kind::CheckIn).unwrap();
     assert_eq!(check_in.author_name, "Son");
     assert_eq!(msgs.iter().filter(|m| m.kind == Kind::Text).count(), 2);
-    assert!(son.node.board().await.unwrap().my_check_in_ms.is_some());
+    assert!(son
+        .node
+        .family_board()
+        .await
+        .unwrap()
+        .my_check_in_ms
+        .is_some());
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ async fn contacts_talk_one_to_one() {
     assert_eq!(dm(&bob, "Alice").await, chat);
     let hello = alice
         .node
-        .send(&chat, "엄마가 전화했어", None)
+        .send_message(&chat, "엄마가 전화했어", None)
         .await
         .unwrap();
     sync(&alice, &bob).await;
@@ -38,7 +38,7 @@ async fn contacts_talk_one_to_one() {
 
     let reply = bob
         .node
-        .send(&chat, "알았어, 지금 전화할게", Some(hello))
+        .send_message(&chat, "알았어, 지금 전화할게", Some(hello))
         .await
         .unwrap();
     bob.node.react(&hello, Some("❤️")).await.unwrap();
@@ -51,7 +51,7 @@ async fn contacts_talk_one_to_one() {
 
     alice
         .node
-        .edit(&hello, "엄마가 두 번 전화했어")
+        .edit_message(&hello, "엄마가 두 번 전화했어")
         .await
         .unwrap();
     sync(&alice, &bob).await;
@@ -60,11 +60,11 @@ async fn contacts_talk_one_to_one() {
     assert!(h.edited_at.is_some());
 
     // Search finds a two-syllable word inside a longer one.
-    let found = bob.node.search("엄마", None, 10).await.unwrap();
+    let found = bob.node.search_messages("엄마", None, 10).await.unwrap();
     assert_eq!(found.iter().map(|m| m.id).collect::<Vec<_>>(), vec![hello]);
     assert_eq!(
         bob.node
-            .search("전화", Some(&chat), 10)
+            .search_messages("전화", Some(&chat), 10)
             .await
             .unwrap()
             .len(),
@@ -73,15 +73,15 @@ async fn contacts_talk_one_to_one() {
 
     // Nobody edits or deletes someone else's message through the API.
     assert!(matches!(
-        bob.node.edit(&hello, "hijacked").await,
+        bob.node.edit_message(&hello, "hijacked").await,
         Err(Error::NotAllowed(_))
     ));
     assert!(matches!(
-        bob.node.delete(&hello).await,
+        bob.node.delete_message(&hello).await,
         Err(Error::NotAllowed(_))
     ));
 
-    alice.node.delete(&hello).await.unwrap();
+    alice.node.delete_message(&hello).await.unwrap();
     bob.node.react(&hello, None).await.unwrap();
     sync_both(&alice, &bob).await;
     for p in [&alice, &bob] {
@@ -89,7 +89,12 @@ async fn contacts_talk_one_to_one() {
         assert!(h.deleted);
         assert_eq!(h.body, "");
         assert!(h.reactions.is_empty());
-        assert!(p.node.search("두 번", None, 10).await.unwrap().is_empty());
+        assert!(p
+            .node
+            .search_messages("두 번", None, 10)
+            .await
+            .unwrap()
+            .is_empty());
     }
     assert_eq!(
         alice.node.export_json(&chat).await.unwrap(),
@@ -124,7 +129,7 @@ async fn family_group_add_and_remove() {
         .await
         .unwrap();
     mom.node
-        .send(&family, "저녁 7시에 모여요", None)
+        .send_message(&family, "저녁 7시에 모여요", None)
         .await
         .unwrap();
     sync_all(&[&mom, &dad, &kid]).await;
@@ -135,18 +140,24 @@ async fn family_group_add_and_remove() {
         assert_eq!(p.node.members(&family).await.unwrap().len(), 3);
     }
     // Dad and Kid are not contacts of each other, yet read each other.
-    dad.node.send(&family, "네", None).await.unwrap();
+    dad.node.send_message(&family, "네", None).await.unwrap();
     sync_all(&[&mom, &dad, &kid]).await;
     assert_eq!(kid.bodies(&family).await, vec!["저녁 7시에 모여요", "네"]);
 
     mom.node.rename_group(&family, "가족").await.unwrap();
     mom.node.add_member(&family, &aunt_id).await.unwrap();
-    mom.node.send(&family, "이모 왔어요", None).await.unwrap();
+    mom.node
+        .send_message(&family, "이모 왔어요", None)
+        .await
+        .unwrap();
     sync_all(&[&mom, &dad, &kid, &aunt]).await;
     // The new member reads from the moment she joined, not before.
     assert_eq!(aunt.bodies(&family).await, vec!["이모 왔어요"]);
     assert_eq!(dad.node.chat(&family).await.unwrap().title, "가족");
-    kid.node.send(&family, "안녕 이모", None).await.unwrap();
+    kid.node
+        .send_message(&family, "안녕 이모", None)
+        .await
+        .unwrap();
     sync_all(&[&mom, &dad, &kid, &aunt]).await;
     assert_eq!(aunt.bodies(&family).await, vec!["이모 왔어요", "안녕 이모"]);
 
@@ -154,11 +165,11 @@ async fn family_group_add_and_remove() {
     mom.node.remove_member(&family, &kid_id).await.unwrap();
     sync_all(&[&mom, &dad, &kid, &aunt]).await;
     mom.node
-        .send(&family, "after removal from mom", None)
+        .send_message(&family, "after removal from mom", None)
         .await
         .unwrap();
     dad.node
-        .send(&family, "after removal from dad", None)
+        .send_message(&family, "after removal from dad", None)
         .await
         .unwrap();
     sync_all(&[&mom, &dad, &kid, &aunt]).await;
@@ -169,7 +180,7 @@ async fn family_group_add_and_remove() {
     );
     assert!(!kid.node.chat(&family).await.unwrap().active);
     assert!(matches!(
-        kid.node.send(&family, "still here?", None).await,
+        kid.node.send_message(&family, "still here?", None).await,
         Err(Error::NotAllowed(_))
     ));
     for p in [&mom, &dad, &aunt] {
@@ -191,7 +202,7 @@ async fn family_group_add_and_remove() {
     assert_eq!(aunts.len(), 4, "{aunts:?}");
 
     // Leaving: Aunt leaves and cannot send any more.
-    aunt.node.leave(&family).await.unwrap();
+    aunt.node.leave_group(&family).await.unwrap();
     sync_all(&[&mom, &dad, &aunt]).await;
     assert_eq!(mom.node.members(&family).await.unwrap().len(), 2);
     for p in [&mom, &dad, &kid, &aunt] {
@@ -258,7 +269,7 @@ async fn invites_are_single_use_and_checked() {
     let chat = dm(&alice, "Bob").await;
     alice
         .node
-        .send(&chat, "are you there?", None)
+        .send_message(&chat, "are you there?", None)
         .await
         .unwrap();
     let report = sync(&alice, &bob).await;

@@ -22,7 +22,11 @@ fn replica(state: &[u8], client: u64) -> Doc {
 async fn crafted_edit_and_delete_of_anothers_message_are_rejected() {
     let (alice, bob) = contacts("Alice", "Bob").await;
     let chat = dm(&alice, "Bob").await;
-    let msg = alice.node.send(&chat, "the original", None).await.unwrap();
+    let msg = alice
+        .node
+        .send_message(&chat, "the original", None)
+        .await
+        .unwrap();
     sync(&alice, &bob).await;
     let alice_id = bob.node.find_contact("Alice").await.unwrap().account;
     let state = bob.node.segment_state(&chat, &alice_id, 0).await.unwrap();
@@ -75,7 +79,7 @@ async fn crafted_edit_and_delete_of_anothers_message_are_rejected() {
     assert_eq!(alice.bodies(&chat).await, vec!["the original"]);
     assert!(alice.node.check().await.unwrap().ok());
     // Alice keeps talking afterwards: the bad envelopes did not block Bob's stream either.
-    bob.node.send(&chat, "sorry", None).await.unwrap();
+    bob.node.send_message(&chat, "sorry", None).await.unwrap();
     sync(&bob, &alice).await;
     assert_eq!(alice.bodies(&chat).await, vec!["the original", "sorry"]);
 }

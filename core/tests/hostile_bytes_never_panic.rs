@@ -71,7 +71,7 @@ async fn mutated_envelopes_into_a_live_node() {
     for i in 0..5 {
         alice
             .node
-            .send(&chat, &format!("hi {i}"), None)
+            .send_message(&chat, &format!("hi {i}"), None)
             .await
             .unwrap();
     }
@@ -115,7 +115,7 @@ async fn mutated_envelopes_into_a_live_node() {
 async fn validly_signed_envelopes_from_strangers_and_replays_are_refused() {
     let (alice, bob) = contacts("Alice", "Bob").await;
     let chat = dm(&alice, "Bob").await;
-    alice.node.send(&chat, "hello", None).await.unwrap();
+    alice.node.send_message(&chat, "hello", None).await.unwrap();
     // A stranger who somehow knows every topic id signs envelopes for them with its own key.
     let stranger = libp2p_identity::ed25519::Keypair::generate();
     let author = hearth_core::DeviceId(stranger.public().to_bytes());
@@ -168,8 +168,11 @@ async fn a_forked_device_is_caught_equivocating() {
     }
     let original = hearth_core::Node::open(dir.path()).await.unwrap();
     let fork = hearth_core::Node::open(copy.path()).await.unwrap();
-    original.send(&chat, "the real one", None).await.unwrap();
-    fork.send(&chat, "the fork", None).await.unwrap();
+    original
+        .send_message(&chat, "the real one", None)
+        .await
+        .unwrap();
+    fork.send_message(&chat, "the fork", None).await.unwrap();
     let since = bob.node.version_vectors().await.unwrap();
     for (node, file) in [(&original, "a.bundle"), (&fork, "b.bundle")] {
         let f = copy.path().join(file);

@@ -12,12 +12,19 @@ use support::*;
 async fn invite_and_messages_travel_live() {
     let (alice, bob) = online_contacts("Alice", "Bob").await;
     let chat = dm(&alice, "Bob").await;
-    alice.node.send(&chat, "안녕, 들려?", None).await.unwrap();
+    alice
+        .node
+        .send_message(&chat, "안녕, 들려?", None)
+        .await
+        .unwrap();
     eventually("bob receives", || async {
         bob.bodies(&chat).await == vec!["안녕, 들려?"]
     })
     .await;
-    bob.node.send(&chat, "응 잘 들려", None).await.unwrap();
+    bob.node
+        .send_message(&chat, "응 잘 들려", None)
+        .await
+        .unwrap();
     eventually("alice receives", || async {
         alice.bodies(&chat).await.len() == 2
     })
@@ -30,7 +37,11 @@ async fn invite_and_messages_travel_live() {
 async fn delivered_and_read_receipts_come_back() {
     let (alice, bob) = online_contacts("Alice", "Bob").await;
     let chat = dm(&alice, "Bob").await;
-    let id = alice.node.send(&chat, "저녁 먹었어?", None).await.unwrap();
+    let id = alice
+        .node
+        .send_message(&chat, "저녁 먹었어?", None)
+        .await
+        .unwrap();
     assert_eq!(
         alice.node.message(&id).await.unwrap().status,
         Some(DeliveryState::Queued)
@@ -54,7 +65,7 @@ async fn device_that_was_away_catches_up() {
     for i in 0..50 {
         alice
             .node
-            .send(&chat, &format!("while you were away {i}"), None)
+            .send_message(&chat, &format!("while you were away {i}"), None)
             .await
             .unwrap();
     }
@@ -98,7 +109,7 @@ async fn group_message_reaches_a_member_through_another_member() {
         .await;
     }
     a.node
-        .send(&group, "from A, carried by B", None)
+        .send_message(&group, "from A, carried by B", None)
         .await
         .unwrap();
     eventually("C receives A's message", || async {
@@ -125,7 +136,10 @@ async fn group_message_reaches_a_member_through_another_member() {
             .any(|p| p.device == a_device && matches!(p.path, hearth_core::net::Path::Mesh { .. })),
         "{status:?}"
     );
-    c.node.send(&group, "C answers", None).await.unwrap();
+    c.node
+        .send_message(&group, "C answers", None)
+        .await
+        .unwrap();
     eventually("A receives C's reply", || async {
         a.bodies(&group).await.contains(&"C answers".to_string())
     })
@@ -162,7 +176,7 @@ async fn long_catch_up_arrives_in_several_pipelined_batches() {
     for i in 0..3000 {
         let n = alice.node.clone();
         let body = format!("catch-up {i:04} with some text to make the envelope a realistic size");
-        set.spawn(async move { n.send(&chat, &body, None).await });
+        set.spawn(async move { n.send_message(&chat, &body, None).await });
     }
     while let Some(r) = set.join_next().await {
         r.unwrap().unwrap();

@@ -60,7 +60,10 @@ fn crafted_meta_update(client: u64, account: &AccountId, record: Option<Vec<u8>>
 #[tokio::test]
 async fn crafted_meta_updates_change_no_one() {
     let (mom, dad, kid, chat) = family().await;
-    kid.node.send(&chat, "학교 끝났어요", None).await.unwrap();
+    kid.node
+        .send_message(&chat, "학교 끝났어요", None)
+        .await
+        .unwrap();
     sync_all(&[&mom, &dad, &kid]).await;
     let kid_id = account(&mom, "Kid").await;
     let dad_id = account(&mom, "Dad").await;
@@ -86,13 +89,16 @@ async fn crafted_meta_updates_change_no_one() {
         assert_eq!(p.bodies(&chat).await, ["학교 끝났어요"]);
     }
     // Kid keeps his seq numbers: what he sends next arrives (no equivocation).
-    kid.node.send(&chat, "저녁 뭐예요?", None).await.unwrap();
+    kid.node
+        .send_message(&chat, "저녁 뭐예요?", None)
+        .await
+        .unwrap();
     sync_all(&[&mom, &dad, &kid]).await;
     assert_eq!(mom.bodies(&chat).await, ["학교 끝났어요", "저녁 뭐예요?"]);
     // Dad can still be removed, and then gets no new key.
     mom.node.remove_member(&chat, &dad_id).await.unwrap();
     sync_all(&[&mom, &dad, &kid]).await;
-    mom.node.send(&chat, "after", None).await.unwrap();
+    mom.node.send_message(&chat, "after", None).await.unwrap();
     sync_all(&[&mom, &dad, &kid]).await;
     assert!(!dad.bodies(&chat).await.contains(&"after".to_string()));
     assert_eq!(kid.bodies(&chat).await.last().unwrap(), "after");
@@ -142,7 +148,10 @@ async fn nobody_can_be_added_to_a_one_to_one_chat() {
     ));
     sync_all(&[&alice, &bob]).await;
     assert_eq!(member_names(&alice, &chat).await, ["Alice", "Bob"]);
-    bob.node.send(&chat, "still just us", None).await.unwrap();
+    bob.node
+        .send_message(&chat, "still just us", None)
+        .await
+        .unwrap();
     sync_all(&[&alice, &bob]).await;
     assert_eq!(alice.bodies(&chat).await, ["still just us"]);
 }
@@ -151,7 +160,7 @@ async fn nobody_can_be_added_to_a_one_to_one_chat() {
 async fn a_removal_keeps_history_and_the_removed_cannot_undo_it() {
     let (mom, dad, kid, chat) = family().await;
     connect(&dad, &kid).await;
-    kid.node.send(&chat, "before", None).await.unwrap();
+    kid.node.send_message(&chat, "before", None).await.unwrap();
     sync_all(&[&mom, &dad, &kid]).await;
     let kid_id = account(&mom, "Kid").await;
     // Dad removes Kid with a cut of 0 (a modified client; an honest one sends what it holds).
@@ -237,8 +246,14 @@ async fn a_removal_keeps_history_and_the_removed_cannot_undo_it() {
         assert_eq!(member_names(p, &chat).await, ["Dad", "Mom"], "{}", p.name);
     }
     // The members talk; the ex-member (and whoever he invited) reads nothing of it.
-    mom.node.send(&chat, "after from mom", None).await.unwrap();
-    dad.node.send(&chat, "after from dad", None).await.unwrap();
+    mom.node
+        .send_message(&chat, "after from mom", None)
+        .await
+        .unwrap();
+    dad.node
+        .send_message(&chat, "after from dad", None)
+        .await
+        .unwrap();
     sync_all(&[&mom, &dad, &kid, &accomplice]).await;
     assert_eq!(
         mom.bodies(&chat).await,
@@ -286,8 +301,14 @@ async fn a_new_member_learns_a_removal_the_adder_had_not_seen() {
             p.name
         );
     }
-    aunt.node.send(&chat, "안녕하세요", None).await.unwrap();
-    dad.node.send(&chat, "어서 와요", None).await.unwrap();
+    aunt.node
+        .send_message(&chat, "안녕하세요", None)
+        .await
+        .unwrap();
+    dad.node
+        .send_message(&chat, "어서 와요", None)
+        .await
+        .unwrap();
     sync_all(&[&mom, &dad, &kid, &aunt]).await;
     for p in [&mom, &dad, &aunt] {
         let b = p.bodies(&chat).await;
@@ -329,7 +350,7 @@ async fn key_shares_reach_everyone_however_many_devices_a_member_adds() {
     let (mom, dad, kid, chat) = family().await;
     for p in [&mom, &dad, &kid] {
         p.node
-            .send(&chat, &format!("hi from {}", p.name), None)
+            .send_message(&chat, &format!("hi from {}", p.name), None)
             .await
             .unwrap();
     }
@@ -351,8 +372,11 @@ async fn key_shares_reach_everyone_however_many_devices_a_member_adds() {
     // Mom removes one: everyone's next key share goes to some 240 devices at once.
     mom.node.remove_member(&chat, &fake[0]).await.unwrap();
     sync_all(&[&mom, &dad, &kid]).await;
-    mom.node.send(&chat, "still readable", None).await.unwrap();
-    kid.node.send(&chat, "me too", None).await.unwrap();
+    mom.node
+        .send_message(&chat, "still readable", None)
+        .await
+        .unwrap();
+    kid.node.send_message(&chat, "me too", None).await.unwrap();
     let report = sync(&mom, &kid).await;
     assert!(
         !report.rejected.iter().any(|r| r.contains("exceeds")),

@@ -33,7 +33,7 @@ async fn a_key_that_never_comes_does_not_stop_the_writer() {
     connect(&alice, &carol).await;
     let chat = group(&alice, &["Bob", "Carol"], "friends").await;
     sync_all(&[&alice, &bob, &carol]).await;
-    bob.node.send(&chat, "hello", None).await.unwrap();
+    bob.node.send_message(&chat, "hello", None).await.unwrap();
     // Bob's modified client: an envelope under a key it never shares, then a fresh key
     // (shared to Carol, who is not his contact, as an Olm pre-key message).
     bob.node
@@ -44,11 +44,14 @@ async fn a_key_that_never_comes_does_not_stop_the_writer() {
         .modified_client(move |e| e.drop_sender_key(&chat))
         .await
         .unwrap();
-    bob.node.send(&chat, "after", None).await.unwrap();
+    bob.node.send_message(&chat, "after", None).await.unwrap();
     within("syncing Bob's stream", sync_all(&[&alice, &bob, &carol])).await;
-    within("Carol sends", carol.node.send(&chat, "still here", None))
-        .await
-        .unwrap();
+    within(
+        "Carol sends",
+        carol.node.send_message(&chat, "still here", None),
+    )
+    .await
+    .unwrap();
     within("syncing", sync_all(&[&alice, &bob, &carol])).await;
     for p in [&alice, &carol] {
         assert_eq!(
@@ -80,7 +83,7 @@ async fn a_member_added_after_a_removal_reads_a_sender_who_is_not_their_contact(
     sync_all(&[&mom, &dad, &kid]).await;
     for p in [&mom, &dad, &kid] {
         p.node
-            .send(&chat, &format!("hi from {}", p.name), None)
+            .send_message(&chat, &format!("hi from {}", p.name), None)
             .await
             .unwrap();
     }
@@ -89,18 +92,27 @@ async fn a_member_added_after_a_removal_reads_a_sender_who_is_not_their_contact(
     mom.node.remove_member(&chat, &kid_id).await.unwrap();
     sync_all(&[&mom, &dad, &kid]).await;
     // Dad's new key goes to Mom only; Aunt joins afterwards and gets it as a pre-key message.
-    dad.node.send(&chat, "after removal", None).await.unwrap();
+    dad.node
+        .send_message(&chat, "after removal", None)
+        .await
+        .unwrap();
     sync_all(&[&mom, &dad]).await;
     let aunt_id = mom.node.find_contact("Aunt").await.unwrap().account;
     mom.node.add_member(&chat, &aunt_id).await.unwrap();
     within("syncing the add", sync_all(&[&mom, &dad, &kid, &aunt])).await;
-    within("Dad sends", dad.node.send(&chat, "이모 어서 와요", None))
-        .await
-        .unwrap();
+    within(
+        "Dad sends",
+        dad.node.send_message(&chat, "이모 어서 와요", None),
+    )
+    .await
+    .unwrap();
     within("syncing", sync_all(&[&mom, &dad, &kid, &aunt])).await;
-    within("Aunt sends", aunt.node.send(&chat, "고마워요", None))
-        .await
-        .unwrap();
+    within(
+        "Aunt sends",
+        aunt.node.send_message(&chat, "고마워요", None),
+    )
+    .await
+    .unwrap();
     within("syncing", sync_all(&[&mom, &dad, &kid, &aunt])).await;
     let aunt_sees = aunt.bodies(&chat).await;
     assert!(

@@ -119,7 +119,11 @@ async fn mailbox_holds_messages_for_the_offline_and_sees_only_ciphertext() {
     grandma.node.start_network(with_relay(&addr)).await.unwrap();
     wait_kept(&grandma).await;
     let secret = "할머니 비밀번호는 1234야 — secret-plaintext-marker";
-    let id = grandma.node.send(&chat, secret, None).await.unwrap();
+    let id = grandma
+        .node
+        .send_message(&chat, secret, None)
+        .await
+        .unwrap();
     eventually("handed to a mailbox", || async {
         status_of(&grandma, &chat, &id).await == Some(DeliveryState::InMailbox)
     })
@@ -191,7 +195,11 @@ async fn a_mailbox_learns_only_the_devices_that_use_it() {
 
     mom.node.start_network(with_relay(&addr)).await.unwrap();
     wait_kept(&mom).await;
-    let id = mom.node.send(&chat, "dinner at seven", None).await.unwrap();
+    let id = mom
+        .node
+        .send_message(&chat, "dinner at seven", None)
+        .await
+        .unwrap();
     eventually("handed to a mailbox", || async {
         status_of(&mom, &chat, &id).await == Some(DeliveryState::InMailbox)
     })
@@ -307,7 +315,7 @@ async fn two_relays_are_used_redundantly() {
     .await;
     let id = mom
         .node
-        .send(&chat, "both relays hold this", None)
+        .send_message(&chat, "both relays hold this", None)
         .await
         .unwrap();
     eventually("handed to a mailbox", || async {
@@ -569,7 +577,11 @@ async fn strangers_cannot_use_the_mailbox_or_learn_who_is_in_it() {
     let chat = dm(&mom, "Son").await;
     mom.node.start_network(with_relay(&addr)).await.unwrap();
     wait_kept(&mom).await;
-    let id = mom.node.send(&chat, "for Son only", None).await.unwrap();
+    let id = mom
+        .node
+        .send_message(&chat, "for Son only", None)
+        .await
+        .unwrap();
     eventually("handed to a mailbox", || async {
         status_of(&mom, &chat, &id).await == Some(DeliveryState::InMailbox)
     })

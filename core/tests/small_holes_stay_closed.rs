@@ -47,7 +47,11 @@ async fn claiming_someones_client_id_first_blocks_nobody() {
     let (alice, bob, carol, group) = trio().await;
     // Alice writes to Bob; Bob learns her client id.
     let dm_ab = dm(&alice, "Bob").await;
-    alice.node.send(&dm_ab, "hi Bob", None).await.unwrap();
+    alice
+        .node
+        .send_message(&dm_ab, "hi Bob", None)
+        .await
+        .unwrap();
     sync(&alice, &bob).await;
     let alice_id = bob.node.find_contact("Alice").await.unwrap().account;
     let alice_client = client_of(&bob, &dm_ab, &alice_id).await;
@@ -70,7 +74,11 @@ async fn claiming_someones_client_id_first_blocks_nobody() {
         .unwrap();
     sync_all(&[&bob, &carol]).await;
     // Alice's messages in the group still arrive at Carol.
-    alice.node.send(&group, "hello group", None).await.unwrap();
+    alice
+        .node
+        .send_message(&group, "hello group", None)
+        .await
+        .unwrap();
     sync_all(&[&alice, &bob, &carol]).await;
     let bodies = carol.bodies(&group).await;
     assert!(bodies.contains(&"hello group".to_string()), "{bodies:?}");
@@ -83,7 +91,11 @@ async fn a_message_id_cannot_be_taken_from_its_author() {
     // Alice writes in her chat with Bob; Bob copies the id into the group before Carol could
     // ever see it (and a message there with an id he did not derive from his account).
     let dm_ab = dm(&alice, "Bob").await;
-    let msg = alice.node.send(&dm_ab, "just for Bob", None).await.unwrap();
+    let msg = alice
+        .node
+        .send_message(&dm_ab, "just for Bob", None)
+        .await
+        .unwrap();
     sync(&alice, &bob).await;
     let bob_client = 777_001;
     let stolen = segment::add_message(
@@ -115,7 +127,7 @@ async fn a_time_far_in_the_future_does_not_stop_unread_counting() {
     let bob = Peer::on_clock("Bob", &clock).await;
     connect(&alice, &bob).await;
     let chat = dm(&alice, "Bob").await;
-    bob.node.send(&chat, "hello", None).await.unwrap();
+    bob.node.send_message(&chat, "hello", None).await.unwrap();
     let bob_id = alice.node.find_contact("Bob").await.unwrap().account;
     let nonce = [9; 16];
     let u = segment::add_message(
@@ -136,7 +148,7 @@ async fn a_time_far_in_the_future_does_not_stop_unread_counting() {
     assert_eq!(alice.node.chat(&chat).await.unwrap().unread, 0);
     // A second later, Bob's ordinary message counts as unread and is the latest.
     clock.0.fetch_add(1000, Ordering::SeqCst);
-    bob.node.send(&chat, "now", None).await.unwrap();
+    bob.node.send_message(&chat, "now", None).await.unwrap();
     sync(&bob, &alice).await;
     assert_eq!(alice.node.chat(&chat).await.unwrap().unread, 1);
     assert_eq!(

@@ -70,7 +70,11 @@ async fn ask(s: &mut Stranger, addr: &Multiaddr, req: Request) -> Option<Respons
 async fn stranger_gets_nothing_and_garbage_is_cut_off() {
     let (alice, bob) = online_contacts("Alice", "Bob").await;
     let chat = dm(&alice, "Bob").await;
-    alice.node.send(&chat, "family only", None).await.unwrap();
+    alice
+        .node
+        .send_message(&chat, "family only", None)
+        .await
+        .unwrap();
     eventually("bob receives", || async {
         bob.bodies(&chat).await.len() == 1
     })
@@ -149,7 +153,10 @@ async fn stranger_gets_nothing_and_garbage_is_cut_off() {
     .await;
 
     // The family is unaffected.
-    bob.node.send(&chat, "still here", None).await.unwrap();
+    bob.node
+        .send_message(&chat, "still here", None)
+        .await
+        .unwrap();
     eventually("alice still receives", || async {
         alice.bodies(&chat).await.len() == 2
     })

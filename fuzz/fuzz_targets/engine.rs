@@ -35,15 +35,15 @@ fn family() -> &'static Family {
         let (alice, bob, chat) = rt.block_on(async {
             let alice = Node::open(dirs[0].path()).await.expect("open");
             let bob = Node::open(dirs[1].path()).await.expect("open");
-            alice.init("Alice").await.expect("init");
-            bob.init("Bob").await.expect("init");
+            alice.create_profile("Alice").await.expect("init");
+            bob.create_profile("Bob").await.expect("init");
             let code = alice.create_invite(3600, vec![]).await.expect("invite");
             bob.accept_invite(&code).await.expect("accept");
             exchange(&alice, &bob, &dirs).await;
             let bob_id = alice.find_contact("Bob").await.expect("contact").account;
             let chat = alice.create_group("g", &[bob_id]).await.expect("group");
             exchange(&alice, &bob, &dirs).await;
-            bob.send(&chat, "hello", None).await.expect("send");
+            bob.send_message(&chat, "hello", None).await.expect("send");
             exchange(&alice, &bob, &dirs).await;
             (alice, bob, chat)
         });

@@ -22,7 +22,7 @@ const SEARCH_LIMIT: usize = 200;
 const INVITE_TTL_SECS: u64 = 7 * 24 * 3600;
 
 #[tauri::command]
-pub async fn get_profile(app: tauri::AppHandle, slot: State<'_, Slot>) -> Result<Option<Profile>> {
+pub async fn profile(app: tauri::AppHandle, slot: State<'_, Slot>) -> Result<Option<Profile>> {
     let node = slot.reopen(&app).await?;
     match node.profile().await {
         Ok(p) => Ok(Some(p)),
@@ -34,7 +34,7 @@ pub async fn get_profile(app: tauri::AppHandle, slot: State<'_, Slot>) -> Result
 #[tauri::command]
 pub async fn create_profile(slot: State<'_, Slot>, name: String) -> Result<Profile> {
     let node = slot.node()?;
-    let p = node.init(&name).await?;
+    let p = node.create_profile(&name).await?;
     // The identity exists now: a network that cannot start (no usable address) leaves the
     // node working offline, as at every other start, rather than failing the first run.
     if let Err(e) = crate::start_network(&node).await {
@@ -50,13 +50,13 @@ pub async fn set_name(slot: State<'_, Slot>, name: String) -> Result<()> {
 }
 
 #[tauri::command]
-pub async fn list_chats(slot: State<'_, Slot>) -> Result<Vec<Chat>> {
+pub async fn chats(slot: State<'_, Slot>) -> Result<Vec<Chat>> {
     let node = slot.node()?;
     Ok(node.chats().await?)
 }
 
 #[tauri::command]
-pub async fn list_messages(
+pub async fn messages(
     slot: State<'_, Slot>,
     chat: ChatId,
     limit: usize,
@@ -74,19 +74,19 @@ pub async fn send_message(
     reply_to: Option<MessageId>,
 ) -> Result<MessageId> {
     let node = slot.node()?;
-    Ok(node.send(&chat, &body, reply_to).await?)
+    Ok(node.send_message(&chat, &body, reply_to).await?)
 }
 
 #[tauri::command]
 pub async fn edit_message(slot: State<'_, Slot>, message: MessageId, body: String) -> Result<()> {
     let node = slot.node()?;
-    Ok(node.edit(&message, &body).await?)
+    Ok(node.edit_message(&message, &body).await?)
 }
 
 #[tauri::command]
 pub async fn delete_message(slot: State<'_, Slot>, message: MessageId) -> Result<()> {
     let node = slot.node()?;
-    Ok(node.delete(&message).await?)
+    Ok(node.delete_message(&message).await?)
 }
 
 #[tauri::command]
@@ -108,11 +108,13 @@ pub async fn search_messages(
     chat: Option<ChatId>,
 ) -> Result<Vec<Message>> {
     let node = slot.node()?;
-    Ok(node.search(&query, chat.as_ref(), SEARCH_LIMIT).await?)
+    Ok(node
+        .search_messages(&query, chat.as_ref(), SEARCH_LIMIT)
+        .await?)
 }
 
 #[tauri::command]
-pub async fn my_invite(slot: State<'_, Slot>) -> Result<invite::Code> {
+pub async fn create_invite(slot: State<'_, Slot>) -> Result<invite::Code> {
     let node = slot.node()?;
     let code = node.create_invite(INVITE_TTL_SECS, Vec::new()).await?;
     invite::Code::new(code).ok_or_else(|| Error::invalid("the code is too long for a QR code"))
@@ -141,7 +143,7 @@ pub async fn invite_relays(slot: State<'_, Slot>, code: String) -> Result<Vec<St
 }
 
 #[tauri::command]
-pub async fn list_contacts(slot: State<'_, Slot>) -> Result<Vec<Contact>> {
+pub async fn contacts(slot: State<'_, Slot>) -> Result<Vec<Contact>> {
     let node = slot.node()?;
     Ok(node.contacts().await?)
 }
@@ -163,7 +165,7 @@ pub async fn create_group(
 }
 
 #[tauri::command]
-pub async fn group_members(slot: State<'_, Slot>, chat: ChatId) -> Result<Vec<Member>> {
+pub async fn members(slot: State<'_, Slot>, chat: ChatId) -> Result<Vec<Member>> {
     let node = slot.node()?;
     Ok(node.members(&chat).await?)
 }
@@ -189,13 +191,13 @@ pub async fn rename_group(slot: State<'_, Slot>, chat: ChatId, title: String) ->
 #[tauri::command]
 pub async fn leave_group(slot: State<'_, Slot>, chat: ChatId) -> Result<()> {
     let node = slot.node()?;
-    Ok(node.leave(&chat).await?)
+    Ok(node.leave_group(&chat).await?)
 }
 
 #[tauri::command]
 pub async fn family_board(slot: State<'_, Slot>) -> Result<Board> {
     let node = slot.node()?;
-    Ok(node.board().await?)
+    Ok(node.family_board().await?)
 }
 
 #[tauri::command]
@@ -205,7 +207,7 @@ pub async fn check_in(slot: State<'_, Slot>) -> Result<usize> {
 }
 
 #[tauri::command]
-pub async fn get_settings(slot: State<'_, Slot>) -> Result<Settings> {
+pub async fn settings(slot: State<'_, Slot>) -> Result<Settings> {
     let node = slot.node()?;
     Ok(node.settings().await?)
 }

@@ -1,6 +1,6 @@
 // A fake Tauri shell for working on the UI in a plain browser: `npm run dev`, then open
 // http://localhost:1420/dev/mock.html (add `?profile=1` to skip first run, `&big=1` for a
-// conversation of 100k messages, `&fail=list_chats,family_board` to see those commands fail
+// conversation of 100k messages, `&fail=chats,family_board` to see those commands fail
 // until `hearthMock.failing.clear()` in the console). It implements CONTRACT.md in memory and
 // emits the same events; it is not part of the app build. What it returns has the types
 // generated from the Rust ones (src/lib/types.gen.ts), so svelte-check catches a drift here too.
@@ -248,7 +248,7 @@ function lowerBound(list: Message[], before: number) {
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
 
 const commands: Record<string, (a: Any) => Any> = {
-  get_profile: (): Profile | null => state.profile,
+  profile: (): Profile | null => state.profile,
   create_profile: ({ name }): Profile | Promise<never> => {
     if (!name?.trim()) return fail('invalid', 'A name is needed.');
     state.profile = { name, account: hex(1, 64), device: hex(2, 64) };
@@ -258,8 +258,8 @@ const commands: Record<string, (a: Any) => Any> = {
     state.profile!.name = name;
     emit({ event: 'profile_changed' });
   },
-  list_chats: (): Chat[] => [...state.chats].sort((a, b) => b.last_at - a.last_at),
-  list_messages: ({ chat: c, limit, before }): Message[] | Promise<never> => {
+  chats: (): Chat[] => [...state.chats].sort((a, b) => b.last_at - a.last_at),
+  messages: ({ chat: c, limit, before }): Message[] | Promise<never> => {
     const list = state.messages.get(c);
     if (!list) return fail('not_found', 'No such conversation.');
     const end = before == null ? list.length : lowerBound(list, before);
@@ -336,7 +336,7 @@ const commands: Record<string, (a: Any) => Any> = {
     }
     return clone(out);
   },
-  my_invite: (): InviteCode => {
+  create_invite: (): InviteCode => {
     const code = 'HEARTH1-' + 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43UOV3HO6DZPIYTEMZUGU3DOOBZ'.repeat(3);
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 21 21"><rect width="21" height="21" fill="#fff"/><rect x="1" y="1" width="7" height="7"/><rect x="13" y="1" width="7" height="7"/><rect x="1" y="13" width="7" height="7"/><rect x="10" y="10" width="3" height="3"/></svg>`;
     return { code, qr_svg: svg };
@@ -350,7 +350,7 @@ const commands: Record<string, (a: Any) => Any> = {
     return c;
   },
   invite_relays: (): string[] => [],
-  list_contacts: (): Contact[] => clone(state.contacts),
+  contacts: (): Contact[] => clone(state.contacts),
   set_verified: ({ account, verified }) => {
     state.contacts.find((c) => c.account === account)!.verified = verified;
     emit({ event: 'contacts_changed' });
@@ -360,7 +360,7 @@ const commands: Record<string, (a: Any) => Any> = {
     emit({ event: 'chats_changed' });
     return id;
   },
-  group_members: ({ chat: c }): Member[] =>
+  members: ({ chat: c }): Member[] =>
     (state.members.get(c) ?? []).map((a: string) => ({
       account: a,
       name: a === me() ? state.profile!.name : state.contacts.find((x) => x.account === a)?.name ?? '?',
@@ -402,7 +402,7 @@ const commands: Record<string, (a: Any) => Any> = {
     }
     emit({ event: 'chats_changed' });
   },
-  get_settings: (): Settings => clone(state.settings),
+  settings: (): Settings => clone(state.settings),
   set_lan_only: ({ enabled }) => {
     state.settings.lan_only = enabled;
     restartNetwork();

@@ -66,13 +66,13 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-export const getProfile = () => call<Profile | null>('get_profile');
+export const profile = () => call<Profile | null>('profile');
 export const createProfile = (name: string) => call<Profile>('create_profile', { name });
 export const setName = (name: string) => call<void>('set_name', { name });
 
-export const listChats = () => call<Chat[]>('list_chats');
-export const listMessages = (chat: string, limit: number, before: number | null) =>
-  call<Message[]>('list_messages', { chat, limit, before });
+export const chats = () => call<Chat[]>('chats');
+export const messages = (chat: string, limit: number, before: number | null) =>
+  call<Message[]>('messages', { chat, limit, before });
 export const sendMessage = (chat: string, body: string, replyTo: string | null) =>
   call<string>('send_message', { chat, body, replyTo });
 export const editMessage = (message: string, body: string) =>
@@ -84,19 +84,19 @@ export const markRead = (chat: string) => call<void>('mark_read', { chat });
 export const searchMessages = (query: string, chat: string | null) =>
   call<Message[]>('search_messages', { query, chat });
 
-export const myInvite = () => call<InviteCode>('my_invite');
+export const createInvite = () => call<InviteCode>('create_invite');
 /** Accepts a code; the relays it offers are used only if `useRelays` (the person agreed). */
 export const acceptInvite = (code: string, useRelays: boolean) =>
   call<Contact>('accept_invite', { code, useRelays });
 /** The relays a code offers that this device does not use yet (ask before using them). */
 export const inviteRelays = (code: string) => call<string[]>('invite_relays', { code });
-export const listContacts = () => call<Contact[]>('list_contacts');
+export const contacts = () => call<Contact[]>('contacts');
 export const setVerified = (account: string, verified: boolean) =>
   call<void>('set_verified', { account, verified });
 
 export const createGroup = (title: string, members: string[]) =>
   call<string>('create_group', { title, members });
-export const groupMembers = (chat: string) => call<Member[]>('group_members', { chat });
+export const members = (chat: string) => call<Member[]>('members', { chat });
 export const addMember = (chat: string, account: string) =>
   call<void>('add_member', { chat, account });
 export const removeMember = (chat: string, account: string) =>
@@ -108,7 +108,7 @@ export const leaveGroup = (chat: string) => call<void>('leave_group', { chat });
 export const familyBoard = () => call<Board>('family_board');
 export const checkIn = () => call<void>('check_in');
 
-export const getSettings = () => call<Settings>('get_settings');
+export const settings = () => call<Settings>('settings');
 export const setLanOnly = (enabled: boolean) => call<void>('set_lan_only', { enabled });
 export const setRelays = (relays: string[]) => call<void>('set_relays', { relays });
 export const setRelayForFamily = (enabled: boolean) =>

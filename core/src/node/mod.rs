@@ -230,7 +230,7 @@ impl Node {
 
     // ---- identity ----
 
-    pub async fn init(&self, name: &str) -> Result<Profile> {
+    pub async fn create_profile(&self, name: &str) -> Result<Profile> {
         let name = name.to_string();
         self.call(move |e| e.init(&name)).await?;
         self.profile().await
@@ -327,7 +327,7 @@ impl Node {
         self.call(move |e| e.remove_member(&c, &a)).await
     }
 
-    pub async fn leave(&self, chat: &ChatId) -> Result<()> {
+    pub async fn leave_group(&self, chat: &ChatId) -> Result<()> {
         let c = *chat;
         self.call(move |e| e.leave(&c)).await
     }
@@ -335,7 +335,7 @@ impl Node {
     // ---- messages ----
 
     /// Sends a text message; returns once it is durably stored (and so will never be lost).
-    pub async fn send(
+    pub async fn send_message(
         &self,
         chat: &ChatId,
         body: &str,
@@ -351,12 +351,12 @@ impl Node {
         self.call(|e| e.check_in(CHECK_IN_TEXT)).await
     }
 
-    pub async fn edit(&self, message: &MessageId, body: &str) -> Result<()> {
+    pub async fn edit_message(&self, message: &MessageId, body: &str) -> Result<()> {
         let (m, b) = (*message, body.to_string());
         self.call(move |e| e.edit(&m, &b)).await
     }
 
-    pub async fn delete(&self, message: &MessageId) -> Result<()> {
+    pub async fn delete_message(&self, message: &MessageId) -> Result<()> {
         let m = *message;
         self.call(move |e| e.delete(&m)).await
     }
@@ -396,7 +396,7 @@ impl Node {
         .await
     }
 
-    pub async fn search(
+    pub async fn search_messages(
         &self,
         query: &str,
         chat: Option<&ChatId>,

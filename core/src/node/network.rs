@@ -142,7 +142,7 @@ impl Node {
 
     /// The family board: every contact's reachability, my messages waiting for them, and
     /// their latest check-in.
-    pub async fn board(&self) -> Result<crate::board::Board> {
+    pub async fn family_board(&self) -> Result<crate::board::Board> {
         let status = self.network_status().await?;
         self.read(move |c| crate::board::compute(c, status.as_ref()))
             .await

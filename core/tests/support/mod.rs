@@ -24,7 +24,7 @@ impl Peer {
             .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
         let node = Node::open(dir.path()).await.expect("open");
-        node.init(name).await.expect("init");
+        node.create_profile(name).await.expect("init");
         Peer {
             node,
             dir,
@@ -41,7 +41,7 @@ impl Peer {
         let mut config = hearth_core::NodeConfig::new(dir.path());
         config.clock = clock.clone();
         let node = Node::open_with(config).await.expect("open");
-        node.init(name).await.expect("init");
+        node.create_profile(name).await.expect("init");
         Peer {
             node,
             dir,

@@ -1,6 +1,8 @@
 //! Executing a [`NodeCommand`]: resolve names to ids, call `Node`, print. One entry point,
 //! [`execute`], whether the command came from this process's command line or from another
-//! shell through a running node's control socket, so both print the same thing.
+//! shell through a running node's control socket, so both print the same thing. What differs
+//! is said by the caller: where `send --stdin` reads ([`Stdin`]); a forwarded command's paths
+//! are already resolved against its caller's directory ([`NodeCommand::absolutize`]).
 
 use std::io::BufRead;
 
@@ -21,9 +23,24 @@ async fn chat_of(node: &Node, q: &str) -> Result<Chat> {
     Ok(node.find_chat(q).await?)
 }
 
+/// Where `send --stdin` reads its messages, one per line.
+pub enum Stdin {
+    /// This process's standard input, read as it comes: the command is this process's own.
+    Process,
+    /// What the caller of a forwarded command read from its standard input: a running node
+    /// never reads its own.
+    Forwarded(Vec<String>),
+}
+
+/// The lines of this process's standard input, up to the end or the first one that cannot be
+/// read.
+pub fn stdin_lines() -> impl Iterator<Item = String> {
+    std::io::stdin().lock().lines().map_while(Result::ok)
+}
+
 /// Executes one command on an open node: the one this process opened, or the running node
 /// serving a forwarded command line (then `output` captures what it prints).
-pub async fn execute(node: &Node, json: bool, command: NodeCommand) -> Result<()> {
+pub async fn execute(node: &Node, json: bool, command: NodeCommand, input: Stdin) -> Result<()> {
     match command {
         NodeCommand::Checkin => {
             let n = node.check_in().await?;
@@ -202,7 +219,7 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand) -> Result<()
                 (None, None) => bail!("say where to send: --chat or --to"),
             };
             if stdin {
-                send_lines(node, json, chat).await?;
+                send_lines(node, json, chat, input).await?;
             } else {
                 let text = text.context("nothing to send: give the text")?;
                 let id = node.send_message(&chat, &text, None).await?;
@@ -333,13 +350,16 @@ fn print_message(json: bool, m: &Message) {
     });
 }
 
-/// Sends each line of standard input, several in flight so bursts share commits; prints each
-/// id only once it is durable.
-async fn send_lines(node: &Node, json: bool, chat: ChatId) -> Result<()> {
+/// Sends each line of `input` that is not blank, several in flight so bursts share commits;
+/// prints each id only once it is durable.
+async fn send_lines(node: &Node, json: bool, chat: ChatId, input: Stdin) -> Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(STDIN_PIPELINE);
     let reader = tokio::task::spawn_blocking(move || {
-        for l in std::io::stdin().lock().lines() {
-            let Ok(l) = l else { break };
+        let lines: Box<dyn Iterator<Item = String>> = match input {
+            Stdin::Process => Box::new(stdin_lines()),
+            Stdin::Forwarded(lines) => Box::new(lines.into_iter()),
+        };
+        for l in lines {
             if !l.trim().is_empty() && tx.blocking_send(l).is_err() {
                 break;
             }

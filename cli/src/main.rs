@@ -80,10 +80,10 @@ async fn run(cli: Cli) -> Result<()> {
         },
         Command::Node(command) => match control::open(&dir).await? {
             Holder::This(node) => {
-                let res = commands::execute(&node, json, command).await;
+                let res = commands::execute(&node, json, command, commands::Stdin::Process).await;
                 shut_down(node, res).await
             }
-            Holder::Running => control::forward(&dir).await,
+            Holder::Running => control::forward(&dir, &command).await,
         },
     }
 }

@@ -4,8 +4,12 @@
 //! and runs it on the node it opens, and the control socket of a running `hearth run` parses a
 //! forwarded command line as [`NodeCommand`] only, so what can be forwarded is decided here, by
 //! construction. [`crate::commands::execute`] executes one either way.
+//!
+//! A forwarded command runs in another process, with another working directory and standard
+//! input: [`NodeCommand::absolutize`] is where its relative paths are resolved against the
+//! caller's directory, and [`NodeCommand::reads_stdin`] says when the caller's input goes along.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
@@ -141,6 +145,58 @@ pub enum NodeCommand {
     Board,
 }
 
+impl NodeCommand {
+    /// Resolves every relative path in the command against `base` (the caller's working
+    /// directory), so that a command executed by a running node in another directory reads and
+    /// writes the files its caller named. Absolute paths are kept as they are.
+    pub fn absolutize(self, base: &Path) -> NodeCommand {
+        let at = |p: PathBuf| base.join(p);
+        match self {
+            NodeCommand::Export { chat, format, out } => NodeCommand::Export {
+                chat,
+                format,
+                out: out.map(at),
+            },
+            NodeCommand::Bundle { action } => NodeCommand::Bundle {
+                action: match action {
+                    BundleAction::Export { out, since } => BundleAction::Export {
+                        out: at(out),
+                        since: since.map(at),
+                    },
+                    BundleAction::Import { file } => BundleAction::Import { file: at(file) },
+                    BundleAction::State { out } => BundleAction::State { out: at(out) },
+                },
+            },
+            // No paths in these. Listed one by one so that a new command has to be placed here.
+            NodeCommand::Init { .. }
+            | NodeCommand::Whoami
+            | NodeCommand::Invite { .. }
+            | NodeCommand::Accept { .. }
+            | NodeCommand::Contacts
+            | NodeCommand::Contact { .. }
+            | NodeCommand::Chats
+            | NodeCommand::Group { .. }
+            | NodeCommand::Send { .. }
+            | NodeCommand::Reply { .. }
+            | NodeCommand::Edit { .. }
+            | NodeCommand::Delete { .. }
+            | NodeCommand::React { .. }
+            | NodeCommand::Read { .. }
+            | NodeCommand::Messages { .. }
+            | NodeCommand::Search { .. }
+            | NodeCommand::Check
+            | NodeCommand::Status
+            | NodeCommand::Checkin
+            | NodeCommand::Board => self,
+        }
+    }
+
+    /// Whether the command reads the caller's standard input (`send --stdin`).
+    pub fn reads_stdin(&self) -> bool {
+        matches!(self, NodeCommand::Send { stdin: true, .. })
+    }
+}
+
 #[derive(Subcommand)]
 pub enum ContactAction {
     Rename {
@@ -212,4 +268,75 @@ pub enum BundleAction {
 pub enum ExportFormat {
     Json,
     Yjs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Line {
+        #[command(subcommand)]
+        command: NodeCommand,
+    }
+
+    fn resolved(args: &[&str]) -> NodeCommand {
+        let line = Line::try_parse_from(std::iter::once(&"hearth").chain(args)).unwrap();
+        line.command.absolutize(Path::new("/home/mom/notes"))
+    }
+
+    #[test]
+    fn relative_paths_are_resolved_against_the_callers_directory() {
+        assert!(matches!(
+            resolved(&["export", "--chat", "Mom", "--out", "chat.json"]),
+            NodeCommand::Export { out: Some(p), .. } if p == Path::new("/home/mom/notes/chat.json")
+        ));
+        assert!(matches!(
+            resolved(&["bundle", "export", "--out", "b/out.bundle", "--since", "../state.json"]),
+            NodeCommand::Bundle { action: BundleAction::Export { out, since: Some(since) } }
+                if out == Path::new("/home/mom/notes/b/out.bundle")
+                    && since == Path::new("/home/mom/notes/../state.json")
+        ));
+        assert!(matches!(
+            resolved(&["bundle", "import", "in.bundle"]),
+            NodeCommand::Bundle { action: BundleAction::Import { file } }
+                if file == Path::new("/home/mom/notes/in.bundle")
+        ));
+        assert!(matches!(
+            resolved(&["bundle", "state", "--out", "state.json"]),
+            NodeCommand::Bundle { action: BundleAction::State { out } }
+                if out == Path::new("/home/mom/notes/state.json")
+        ));
+    }
+
+    #[test]
+    fn absolute_paths_and_other_arguments_are_kept() {
+        assert!(matches!(
+            resolved(&["bundle", "export", "--out", "/tmp/out.bundle"]),
+            NodeCommand::Bundle { action: BundleAction::Export { out, since: None } }
+                if out == Path::new("/tmp/out.bundle")
+        ));
+        assert!(matches!(
+            resolved(&["export", "--chat", "Mom"]),
+            NodeCommand::Export { out: None, .. }
+        ));
+        assert!(matches!(
+            resolved(&["send", "--to", "chat.json", "notes"]),
+            NodeCommand::Send { to: Some(to), text: Some(text), .. } if to == "chat.json" && text == "notes"
+        ));
+    }
+
+    #[test]
+    fn only_send_with_stdin_reads_the_callers_input() {
+        let line = |args: &[&str]| {
+            Line::try_parse_from(std::iter::once(&"hearth").chain(args))
+                .unwrap()
+                .command
+        };
+        assert!(line(&["send", "--to", "Mom", "--stdin"]).reads_stdin());
+        assert!(!line(&["send", "--to", "Mom", "hi"]).reads_stdin());
+        assert!(!line(&["chats"]).reads_stdin());
+    }
 }

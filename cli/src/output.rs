@@ -36,11 +36,21 @@ pub fn line<T: Serialize>(json: bool, value: &T, text_of: impl FnOnce() -> Strin
     }
 }
 
+/// The kind and message an error is printed with. A `hearth_core::Error` says its kind; an error
+/// the running node reported for a forwarded command keeps the kind and message it was given
+/// there, by this same function, so both paths print the same thing.
+pub fn describe(e: &anyhow::Error) -> (String, String) {
+    if let Some(f) = e.downcast_ref::<crate::control::Failure>() {
+        return (f.kind.clone(), f.message.clone());
+    }
+    match e.downcast_ref::<hearth_core::Error>() {
+        Some(he) => (he.kind().into(), he.to_string()),
+        None => ("error".into(), format!("{e:#}")),
+    }
+}
+
 pub fn error(json: bool, e: &anyhow::Error) {
-    let (kind, msg) = match e.downcast_ref::<hearth_core::Error>() {
-        Some(he) => (he.kind(), he.to_string()),
-        None => ("error", format!("{e:#}")),
-    };
+    let (kind, msg) = describe(e);
     if json {
         eprintln!("{}", serde_json::json!({ "error": kind, "message": msg }));
     } else {

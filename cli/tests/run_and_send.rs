@@ -1,10 +1,19 @@
 //! `hearth run` in the foreground; `hearth send` (and every other command) from another shell
-//! on the same data directory is executed by the running node and goes out at once.
+//! on the same data directory is executed by the running node and goes out at once, for its
+//! caller: with the caller's standard input and working directory, failing as it would alone.
 
+use std::process::Output;
 use std::time::Duration;
 
 mod support;
-use support::{hearth, Running};
+use support::{bodies, eventually, hearth, hearth_from, Running};
+
+/// The error line a failed command printed (under `--json`, one JSON object).
+fn error_line(out: &Output) -> String {
+    assert!(!out.status.success(), "the command did not fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr.lines().last().unwrap_or_default().to_string()
+}
 
 #[test]
 fn send_from_another_shell_goes_out_at_once() {
@@ -12,6 +21,9 @@ fn send_from_another_shell_goes_out_at_once() {
     let b = tempfile::tempdir().unwrap();
     hearth(a.path(), &["init", "--name", "Alice"]);
     hearth(b.path(), &["init", "--name", "Bob"]);
+    // A command failing in its own process, to compare with the same failure forwarded.
+    let nobody = ["--json", "messages", "--chat", "Nobody"];
+    let direct = hearth_from(a.path(), a.path(), &nobody, "");
     let local = [
         "--lan-only",
         "--no-mdns",
@@ -49,4 +61,44 @@ fn send_from_another_shell_goes_out_at_once() {
     let status: serde_json::Value =
         serde_json::from_str(&hearth(b.path(), &["--json", "status"])).unwrap();
     assert_eq!(status["contacts"][0]["path"], "lan", "{status}");
+
+    // `send --stdin` forwarded: the caller's input, one message per line, blank lines skipped.
+    let sent = hearth_from(
+        b.path(),
+        b.path(),
+        &["--json", "send", "--to", "Alice", "--stdin"],
+        "piped first\n\npiped second\n",
+    );
+    assert!(sent.status.success(), "{}", error_line(&sent));
+    assert_eq!(String::from_utf8_lossy(&sent.stdout).lines().count(), 2);
+    eventually("alice has the piped lines", 20, || {
+        let got = bodies(a.path(), "Bob");
+        got.iter().any(|b| b == "piped first") && got.iter().any(|b| b == "piped second")
+    });
+
+    // A relative path is the caller's: the export lands in the caller's directory.
+    let caller = tempfile::tempdir().unwrap();
+    std::fs::create_dir(caller.path().join("forwarded-export")).unwrap();
+    let export = hearth_from(
+        caller.path(),
+        a.path(),
+        &[
+            "export",
+            "--chat",
+            "Bob",
+            "--out",
+            "forwarded-export/chat.json",
+        ],
+        "",
+    );
+    assert!(export.status.success(), "{}", error_line(&export));
+    let chat = std::fs::read_to_string(caller.path().join("forwarded-export/chat.json")).unwrap();
+    assert!(chat.contains("hello from another shell"), "{chat}");
+
+    // A forwarded failure prints what the same failure prints in its own process.
+    let forwarded = hearth_from(a.path(), a.path(), &nobody, "");
+    assert_eq!(error_line(&forwarded), error_line(&direct));
+    assert_eq!(forwarded.status.code(), direct.status.code());
+    let error: serde_json::Value = serde_json::from_str(&error_line(&forwarded)).unwrap();
+    assert_eq!(error["error"], "not_found", "{error}");
 }

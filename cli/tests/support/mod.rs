@@ -3,9 +3,9 @@
 //! and `ip`; traffic stays inside the namespaces the test created).
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -34,6 +34,25 @@ pub fn hearth(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `hearth` from the working directory `cwd` with `stdin` as its standard input, and
+/// returns how it went, failed or not.
+pub fn hearth_from(cwd: &Path, dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(HEARTH)
+        .current_dir(cwd)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run hearth");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().expect("run hearth")
 }
 
 pub fn hearth_json(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
@@ -121,7 +140,9 @@ impl Running {
         } else {
             Stdio::null()
         };
+        // A running node never reads standard input: a forwarded command reads its caller's.
         let mut child = cmd
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

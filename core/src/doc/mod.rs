@@ -54,6 +54,8 @@ pub enum Error {
     Apply(String),
     #[error("no such message in this conversation")]
     NoSuchMessage,
+    #[error("document update rewrites history this document already has")]
+    Rewrites,
 }
 
 /// Decodes a v1 update and checks that every inserted item uses `client`. Its declared counts
@@ -68,6 +70,22 @@ pub fn check_update(bytes: &[u8], client: u64) -> Result<Update, Error> {
         return Err(Error::ForeignClient);
     }
     Ok(update)
+}
+
+/// Refuses an update that reaches back into what `doc` already holds. An honest device's update
+/// is the diff of one of its transactions: for its client it starts exactly where the history
+/// of that client ends (envelopes are applied in order). An update that overlaps known history
+/// makes yrs 0.28.1 free a block it still uses while trimming the known part (found by the
+/// `engine` fuzz target under AddressSanitizer: a member's one-block update, after a few honest
+/// ones): memory corruption on every other member's device. Nothing honest is refused.
+pub fn check_continues(doc: &Doc, update: &Update) -> Result<(), Error> {
+    let held = doc.transact().state_vector();
+    for (client, clock) in update.state_vector_lower().iter() {
+        if *clock < held.get(client) {
+            return Err(Error::Rewrites);
+        }
+    }
+    Ok(())
 }
 
 /// Applies a checked update. A panic inside yrs is turned into an error; the caller must then
@@ -97,4 +115,60 @@ pub fn load(client: u64, snapshot: &[u8], updates: &[Vec<u8>]) -> Result<Doc, Er
 pub fn snapshot(doc: &Doc) -> Vec<u8> {
     doc.transact()
         .encode_state_as_update_v1(&StateVector::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::MessageId;
+
+    /// What the `engine` fuzz target found: after honest updates, a one-block update reaching
+    /// back into known history (a GC range at clock 1 of the same client). yrs would free a
+    /// block it still uses; it is refused before yrs sees it. Honest updates, applied in order
+    /// on another device, all continue.
+    #[test]
+    fn updates_that_rewrite_known_history_are_refused() {
+        let author = Doc::with_client_id(1);
+        let reader = Doc::with_client_id(2);
+        let id = MessageId::random();
+        let honest = vec![
+            segment::add_message(
+                &author,
+                id,
+                [1; 16],
+                1,
+                "저녁 7시",
+                None,
+                segment::Kind::Text,
+            ),
+            segment::add_message(
+                &author,
+                MessageId::random(),
+                [2; 16],
+                2,
+                "ok",
+                None,
+                segment::Kind::Text,
+            ),
+            segment::edit(&author, id, "저녁 8시", 3).unwrap(),
+            segment::react(&author, id, Some("👍")),
+            segment::delete(&author, id, 4).unwrap(),
+        ];
+        for u in &honest {
+            let u = check_update(u, 1).unwrap();
+            check_continues(&reader, &u).unwrap();
+            apply(&reader, u).unwrap();
+        }
+        let crafted = [1, 1, 1, 1, 0, 1, 0];
+        let u = check_update(&crafted, 1).expect("it decodes and uses the author's client");
+        assert_eq!(check_continues(&reader, &u), Err(Error::Rewrites));
+        // The same honest update twice reaches back too.
+        let again = check_update(&honest[0], 1).unwrap();
+        assert_eq!(check_continues(&reader, &again), Err(Error::Rewrites));
+        // A skip range never comes from one transaction.
+        assert_eq!(
+            check_update(&[1, 1, 1, 5, 10, 3, 0], 1).err(),
+            Some(Error::Malformed)
+        );
+    }
 }

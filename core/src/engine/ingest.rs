@@ -565,6 +565,7 @@ impl Engine {
             .cached(doc_id)
             .map(|c| c.doc.clone())
             .ok_or(Error::Shutdown)?;
+        doc::check_continues(&d, &update)?;
         if let Err(e) = doc::apply(&d, update) {
             self.docs.clear();
             return Err(e.into());

@@ -78,7 +78,8 @@ impl Node {
             Some(h) => h.config().clone(),
             None => saved.clone(),
         };
-        if let (Some(me), false) = (me, cfg.lan_only) {
+        let relays_used = crate::net::addr::Admission::new(cfg.lan_only).allows_relays();
+        if let (Some(me), true) = (me, relays_used) {
             let mut relays = cfg.relays.clone();
             relays.extend(saved.relays.into_iter().filter(|r| !cfg.relays.contains(r)));
             for r in &relays {

@@ -39,7 +39,10 @@ impl Node {
             return Err(Error::Invalid("the network is already running".into()));
         }
         let keypair = self.call(|e| Ok(e.me()?.id.libp2p_keypair())).await?;
-        let serve = cfg.serve_relay.clone().filter(|_| !cfg.lan_only);
+        let serve = cfg
+            .serve_relay
+            .clone()
+            .filter(|_| crate::net::addr::Admission::new(cfg.lan_only).allows_relays());
         let handle = crate::net::spawn(self.clone(), cfg, keypair)?;
         if let Ok(mut n) = self.inner.net.lock() {
             *n = Some(handle);

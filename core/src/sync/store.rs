@@ -60,7 +60,8 @@ pub fn is_known_device(c: &Connection, device: &DeviceId) -> Result<bool> {
     )?)
 }
 
-/// What this device holds for the given topics.
+/// What this device holds for the given topics (a mailbox's `heads` table has the same shape,
+/// so it answers with this too).
 pub fn have(c: &Connection, topics: &[TopicId]) -> Result<VersionVectors> {
     let mut st =
         c.prepare_cached("SELECT author, held FROM heads WHERE topic = ?1 AND held > 0")?;
@@ -81,9 +82,19 @@ pub fn have(c: &Connection, topics: &[TopicId]) -> Result<VersionVectors> {
 
 /// Envelopes for `wants`, in seq order, up to about [`BATCH_BYTES`]; true if more remain.
 pub fn envelopes(c: &Connection, wants: &[Want]) -> Result<(Vec<Vec<u8>>, bool)> {
-    let mut st = c.prepare_cached(
-        "SELECT body FROM envelopes WHERE topic = ?1 AND author = ?2 AND seq > ?3 ORDER BY seq",
-    )?;
+    envelopes_in(c, "envelopes", wants)
+}
+
+/// [`envelopes`] from `table` (`topic`, `author`, `seq`, `body`): this device's envelopes, or a
+/// mailbox's mail.
+pub(crate) fn envelopes_in(
+    c: &Connection,
+    table: &'static str,
+    wants: &[Want],
+) -> Result<(Vec<Vec<u8>>, bool)> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT body FROM {table} WHERE topic = ?1 AND author = ?2 AND seq > ?3 ORDER BY seq"
+    ))?;
     let mut out = Vec::new();
     let mut bytes = 0;
     for w in wants {

@@ -16,7 +16,7 @@ use super::{quota, Limits};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, TopicId};
-use crate::sync::protocol::{Want, BATCH_BYTES};
+use crate::sync::protocol::Want;
 use crate::sync::VersionVectors;
 
 const SCHEMA_VERSION: i64 = 2;
@@ -199,42 +199,13 @@ pub fn topics_for(c: &Connection, device: &DeviceId) -> Result<Vec<TopicId>> {
 /// What the mailbox holds for these topics: per author, the highest contiguous seq it has
 /// ever held (retention does not lower it, so a member never re-deposits expired mail).
 pub fn have(c: &Connection, topics: &[TopicId]) -> Result<VersionVectors> {
-    let mut st =
-        c.prepare_cached("SELECT author, held FROM heads WHERE topic = ?1 AND held > 0")?;
-    let mut out = VersionVectors::default();
-    for t in topics {
-        let rows = st.query_map([t.as_bytes()], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        for row in rows {
-            let (a, h) = row?;
-            if let Some(a) = DeviceId::from_slice(&a) {
-                out.0.entry(*t).or_default().insert(a, h as u64);
-            }
-        }
-    }
-    Ok(out)
+    crate::sync::store::have(c, topics)
 }
 
-/// Envelopes for `wants`, in seq order, up to about [`BATCH_BYTES`]; true if more remain.
+/// Mail for `wants`, in seq order, up to about
+/// [`BATCH_BYTES`](crate::sync::protocol::BATCH_BYTES); true if more remain.
 pub fn envelopes(c: &Connection, wants: &[Want]) -> Result<(Vec<Vec<u8>>, bool)> {
-    let mut st = c.prepare_cached(
-        "SELECT body FROM mail WHERE topic = ?1 AND author = ?2 AND seq > ?3 ORDER BY seq",
-    )?;
-    let mut out = Vec::new();
-    let mut bytes = 0;
-    for w in wants {
-        let mut rows = st.query(params![w.topic.as_bytes(), w.author.0, w.after as i64])?;
-        while let Some(r) = rows.next()? {
-            let body: Vec<u8> = r.get(0)?;
-            if bytes + body.len() > BATCH_BYTES && !out.is_empty() {
-                return Ok((out, true));
-            }
-            bytes += body.len();
-            out.push(body);
-        }
-    }
-    Ok((out, false))
+    crate::sync::store::envelopes_in(c, "mail", wants)
 }
 
 /// What one deposit did.

@@ -193,3 +193,74 @@ async fn a_forked_device_is_caught_equivocating() {
     let alice_contact = bob.node.find_contact("Alice").await.unwrap();
     assert!(alice_contact.equivocated);
 }
+
+/// lib0's unsigned LEB128, as yrs writes it.
+fn leb(mut v: u64, out: &mut Vec<u8>) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// A member's modified client sends document updates of shapes yrs 0.28.1 mishandles (found by
+/// the `engine` fuzz target under AddressSanitizer: a use-after-free on the receiver): one that
+/// reaches back into history the receiver holds, one with a gap after it, one with empty and
+/// foreign sections. Each is refused before yrs sees it (`doc::check_update`,
+/// `doc::check_continues`; their unit test fails without them, and AddressSanitizer in the fuzz
+/// target shows what yrs did): the receiver's replica does not change, and the member's next
+/// honest message arrives.
+#[tokio::test]
+async fn a_member_s_crafted_document_shapes_are_refused_before_yrs() {
+    use hearth_core::envelope::content::DocKey;
+    let (alice, bob) = contacts("Alice", "Bob").await;
+    let chat = dm(&bob, "Alice").await;
+    for t in ["one", "two"] {
+        bob.node.send_message(&chat, t, None).await.unwrap();
+    }
+    sync(&bob, &alice).await;
+    assert_eq!(alice.bodies(&chat).await, ["one", "two"]);
+    // Bob's client id and clock in his segment, from his own replica.
+    let me = bob.node.profile().await.unwrap().account;
+    let state = bob.node.segment_state(&chat, &me, 0).await.unwrap();
+    let (client, held) = {
+        use yrs::updates::decoder::Decode;
+        let u = yrs::Update::decode_v1(&state).unwrap();
+        let sv = u.state_vector();
+        let (c, k) = sv.iter().next().expect("Bob's client");
+        (c.get(), u64::from(*k))
+    };
+    let gc_at = |clock: u64| {
+        let mut u = vec![1, 1];
+        leb(client, &mut u);
+        leb(clock, &mut u);
+        u.extend([0, 1, 0]); // a GC range of length 1; an empty delete set
+        u
+    };
+    let crafted = [
+        gc_at(1),                                          // reaches back into what Alice holds
+        gc_at(held + 1_000_000),                           // far past the end: a gap
+        vec![4, 0, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], // empty and foreign sections
+    ];
+    let before = alice.node.segment_state(&chat, &me, 0).await.unwrap();
+    for u in crafted {
+        bob.node
+            .send_raw_doc_update(&chat, DocKey::Segment(0), client, u)
+            .await
+            .unwrap();
+    }
+    sync(&bob, &alice).await;
+    assert_eq!(
+        alice.node.segment_state(&chat, &me, 0).await.unwrap(),
+        before,
+        "Alice's replica of Bob's segment did not change"
+    );
+    bob.node.send_message(&chat, "three", None).await.unwrap();
+    sync(&bob, &alice).await;
+    assert_eq!(alice.bodies(&chat).await, ["one", "two", "three"]);
+    assert!(alice.node.check().await.unwrap().ok());
+}

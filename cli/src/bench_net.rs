@@ -62,6 +62,7 @@ fn loopback() -> hearth_core::net::Config {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
         lan_only: true,
         mdns: false,
+        public_network: false,
         ..Default::default()
     }
 }

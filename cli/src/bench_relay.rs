@@ -78,12 +78,14 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
         lan_only: false,
         mdns: false,
         relays: vec![addr.clone()],
+        public_network: false,
         ..Default::default()
     };
     let direct_cfg = hearth_core::net::Config {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse()?],
         lan_only: true,
         mdns: false,
+        public_network: false,
         ..Default::default()
     };
     for (name, cfg) in [("relayed", relayed_cfg.clone()), ("direct", direct_cfg)] {

@@ -86,10 +86,34 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand, input: Stdin
                             (true, false) => "connected",
                             _ => "not connected",
                         };
-                        s.push_str(&format!(
-                            "relay {}: {state}, mailbox keeps {} conversations\n",
-                            r.addr, r.kept
-                        ));
+                        let why = r
+                            .error
+                            .as_ref()
+                            .filter(|_| !r.reserved)
+                            .map(|e| format!(" ({e})"))
+                            .unwrap_or_default();
+                        if r.public {
+                            s.push_str(&format!("public relay {}: {state}{why}\n", r.addr));
+                        } else {
+                            s.push_str(&format!(
+                                "relay {}: {state}{why}, mailbox keeps {} conversations\n",
+                                r.addr, r.kept
+                            ));
+                        }
+                    }
+                    match net.as_ref().map(|n| &n.public) {
+                        Some(Some(p)) => s.push_str(&format!(
+                            "public network: {} peers connected, DHT {}, {} relays offered{}\n",
+                            p.connected,
+                            p.dht_mode,
+                            p.relay_candidates,
+                            p.problem
+                                .as_ref()
+                                .map(|e| format!(" ({e})"))
+                                .unwrap_or_default()
+                        )),
+                        Some(None) => s.push_str("public network: off\n"),
+                        None => {}
                     }
                     for r in &reach {
                         let via = r

@@ -35,6 +35,13 @@ pub struct Args {
     /// Do not use mDNS discovery.
     #[arg(long)]
     no_mdns: bool,
+    /// Start the public network plane from this peer (repeatable; replaces the IPFS bootstrap
+    /// peers): `/ip4/…/tcp/4001/p2p/<peer>`.
+    #[arg(long)]
+    bootstrap: Vec<String>,
+    /// Do not use the public IPFS/libp2p network (its DHT and public relays) to find family.
+    #[arg(long)]
+    no_public_network: bool,
 }
 
 pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> {
@@ -42,6 +49,20 @@ pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> 
     let mut cfg = node.network_config().await?;
     cfg.lan_only |= args.lan_only;
     cfg.mdns = !args.no_mdns;
+    cfg.public_network &= !args.no_public_network;
+    if !args.bootstrap.is_empty() {
+        cfg.bootstrap = args
+            .bootstrap
+            .iter()
+            .map(|a| {
+                let addr: libp2p::Multiaddr = a.parse()?;
+                if hearth_core::net::public::peer_of(&addr).is_none() {
+                    anyhow::bail!("a bootstrap address must name its peer: {a} (…/p2p/<peer id>)");
+                }
+                Ok(addr)
+            })
+            .collect::<Result<_>>()?;
+    }
     if !args.listen.is_empty() {
         cfg.listen = args
             .listen

@@ -1,6 +1,6 @@
 //! Settings chosen by the person using this device, kept in the database so the app, the CLI
-//! and a restarted node all agree: LAN-only mode, the family's relays, and whether this device
-//! serves as a relay for its family.
+//! and a restarted node all agree: LAN-only mode, the family's relays, whether this device
+//! serves as a relay for its family, and whether it uses the public network to find family.
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,7 @@ use ts_rs::TS;
 
 use crate::error::{Error, Result};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Settings {
     /// Make no connection outside local networks.
     pub lan_only: bool,
@@ -17,6 +17,21 @@ pub struct Settings {
     /// Serve as a relay and mailbox for the family (port 4001; the device must stay on and be
     /// reachable).
     pub relay_for_family: bool,
+    /// "Find family through the public internet": the public IPFS/libp2p network (its DHT and
+    /// public relays), on unless turned off. Public nodes then see this device's IP address
+    /// and that it looks for someone, never who or what it says.
+    pub public_network: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            lan_only: false,
+            relays: Vec::new(),
+            relay_for_family: false,
+            public_network: true,
+        }
+    }
 }
 
 /// Longest relay list: a family needs two or three; this bounds a pasted mistake.
@@ -25,6 +40,7 @@ pub const MAX_RELAYS: usize = 16;
 pub const LAN_ONLY: &str = "lan_only";
 pub const RELAYS: &str = "relays";
 pub const RELAY_FOR_FAMILY: &str = "relay_for_family";
+pub const PUBLIC_NETWORK: &str = "public_network";
 
 pub fn read(c: &Connection) -> Result<Settings> {
     let get = |key: &str| -> Result<Option<String>> {
@@ -44,6 +60,9 @@ pub fn read(c: &Connection) -> Result<Settings> {
     }
     if let Some(v) = get(RELAY_FOR_FAMILY)? {
         s.relay_for_family = serde_json::from_str(&v).map_err(|_| corrupt(RELAY_FOR_FAMILY))?;
+    }
+    if let Some(v) = get(PUBLIC_NETWORK)? {
+        s.public_network = serde_json::from_str(&v).map_err(|_| corrupt(PUBLIC_NETWORK))?;
     }
     Ok(s)
 }

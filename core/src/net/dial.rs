@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{identify, mdns, Multiaddr, PeerId};
 
@@ -137,11 +138,29 @@ impl Task {
     /// A peer told us where it listens: remembered, for a dial beside a relayed connection.
     pub(super) fn on_identified(&mut self, peer: PeerId, info: identify::Info) {
         if let Some(c) = self.peers.get_mut(&peer) {
-            c.listen = info
+            let listen: Vec<Multiaddr> = info
                 .listen_addrs
                 .into_iter()
                 .take(MAX_BESIDE_DIALS)
                 .collect();
+            // Its addresses through relays (public ones above all, which we could not guess):
+            // remembered, so after a restart we dial it there. Only new ones are written.
+            let fresh: Vec<String> = listen
+                .iter()
+                .filter(|a| is_relayed(a) && !c.listen.contains(a))
+                .filter(|a| matches!(a.iter().last(), Some(Protocol::P2p(p)) if p == peer))
+                .map(|a| a.to_string())
+                .collect();
+            c.listen = listen;
+            if !fresh.is_empty() {
+                let (store, device) = (self.store.clone(), c.device);
+                self.work.spawn(async move {
+                    for a in fresh {
+                        let _ = store.remember_peer(device, Some(a)).await;
+                    }
+                    Vec::new()
+                });
+            }
         }
         self.dial_beside_relay(peer);
     }

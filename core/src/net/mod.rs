@@ -27,9 +27,14 @@
 pub mod addr;
 mod behaviour;
 mod dial;
+mod ipns;
 mod mailbox_client;
 pub mod paths;
+pub mod public;
+mod public_io;
 mod relays;
+pub mod rendezvous;
+mod rendezvous_io;
 mod status;
 mod store_handle;
 mod swarm;
@@ -71,6 +76,11 @@ pub struct Config {
     /// Also serve as a relay and mailbox for the family, listening here ("be a relay for my
     /// family"). Ignored in LAN-only mode.
     pub serve_relay: Option<Vec<Multiaddr>>,
+    /// Use the public IPFS/libp2p network (the DHT and public relays) to find family with
+    /// nothing configured. Ignored in LAN-only mode.
+    pub public_network: bool,
+    /// Where the public network plane starts: the IPFS bootstrap peers unless replaced.
+    pub bootstrap: Vec<Multiaddr>,
 }
 
 impl Config {
@@ -99,6 +109,8 @@ impl Default for Config {
             dial: Vec::new(),
             relays: Vec::new(),
             serve_relay: None,
+            public_network: true,
+            bootstrap: public::default_bootstrap(),
         }
     }
 }
@@ -139,9 +151,30 @@ pub struct RelayStatus {
     pub reserved: bool,
     /// Its mailbox keeps this many of our topics.
     pub kept: usize,
+    /// A public relay found on the public network (no mailbox; limited circuits), not one
+    /// the family configured.
+    pub public: bool,
+    /// Why the last attempt to reach it or reserve on it failed, in words (shown by
+    /// `hearth status` and the app, not only in a debug log).
+    pub error: Option<String>,
     /// The devices whose mail it keeps for us (members of those topics).
     #[serde(skip)]
     pub holds_for: Vec<DeviceId>,
+}
+
+/// The public network plane, as this node sees it.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct PublicStatus {
+    /// "client" behind NAT (the normal case), "server" once AutoNAT confirmed a direct public
+    /// address.
+    pub dht_mode: String,
+    /// Public peers connected right now.
+    pub connected: usize,
+    /// Public peers identified as speaking the DHT, and as offering relay service.
+    pub dht_peers: usize,
+    pub relay_candidates: usize,
+    /// Why the public network cannot be reached, if it cannot.
+    pub problem: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -162,6 +195,8 @@ pub struct Status {
     pub peers: Vec<PeerStatus>,
     /// Empty in LAN-only mode (relays are not used).
     pub relays: Vec<RelayStatus>,
+    /// The public network plane; None when it is off (LAN-only mode, or turned off).
+    pub public: Option<PublicStatus>,
     /// Entries the net task holds about peers (connections, paths, what each holds and
     /// reaches): how much state others have made this node keep.
     #[serde(skip)]

@@ -47,6 +47,13 @@ pub(super) struct Relay {
     pub asked: HashMap<TopicId, Vec<DeviceId>>,
     /// Devices whose mail it keeps for us: members of the topics its answer confirmed.
     pub holds_for: BTreeSet<DeviceId>,
+    /// Found on the public network (`public`): no mailbox, limited circuits, replaced when it
+    /// fails, never saved in settings.
+    pub public: bool,
+    /// Failed attempts in a row (reset when it takes our reservation).
+    pub failures: u32,
+    /// Why the last attempt failed, in words.
+    pub error: Option<String>,
 }
 
 impl Relay {
@@ -54,6 +61,7 @@ impl Relay {
     fn lost(&mut self) {
         self.listener = None;
         self.reserved = false;
+        self.failures += 1;
         self.retry_at = Instant::now() + self.backoff;
         self.backoff = (self.backoff * 2).min(RESERVE_BACKOFF_MAX);
     }
@@ -63,6 +71,12 @@ impl Task {
     /// Starts using a relay (reserving, its mailbox); false if it was known, or in LAN-only
     /// mode.
     pub(super) fn add_relay(&mut self, addr: Multiaddr) -> bool {
+        self.add_relay_of_kind(addr, false)
+    }
+
+    /// Starts using a relay, configured by the family or (`public`) found on the public
+    /// network.
+    pub(super) fn add_relay_of_kind(&mut self, addr: Multiaddr, public: bool) -> bool {
         if !self.admission.allows_relays() {
             return false;
         }
@@ -84,6 +98,9 @@ impl Task {
                 kept_at: None,
                 asked: HashMap::new(),
                 holds_for: BTreeSet::new(),
+                public,
+                failures: 0,
+                error: None,
             },
         );
         true
@@ -117,7 +134,8 @@ impl Task {
             .relays
             .iter()
             .filter(|(p, r)| {
-                self.swarm.is_connected(p)
+                !r.public
+                    && self.swarm.is_connected(p)
                     && r.kept_at
                         .is_none_or(|t| now.duration_since(t) >= KEEP_EVERY)
             })
@@ -144,6 +162,10 @@ impl Task {
             .find(|(_, r)| r.listener == Some(listener))
         {
             tracing::info!(relay = %peer, ?reason, "relay reservation ended; will re-reserve");
+            let why = format!("{reason:?}");
+            if why.starts_with("Err") {
+                r.error = Some(super::public_io::explain(&why));
+            }
             r.lost();
             self.store.emit(Event::RelayChanged);
         }
@@ -156,10 +178,14 @@ impl Task {
         };
         r.reserved = true;
         r.backoff = RESERVE_BACKOFF_MIN;
+        r.failures = 0;
+        r.error = None;
         if !renewal {
             tracing::info!(%relay, "relay reservation accepted");
             self.store.emit(Event::RelayChanged);
             self.find_family();
+            // A new address through a relay: contacts should find it at our places.
+            self.rendezvous_round();
         }
     }
 
@@ -181,13 +207,16 @@ impl Task {
         }
     }
 
-    /// Dials a family device through every relay holding our reservation (the relay connects
-    /// us if it holds one for the device too).
+    /// Dials a family device through every family relay holding our reservation (the relay
+    /// connects us if it holds one for the device too). Not through public relays: the device
+    /// is unlikely to hold a reservation on the ones we chose, and each try would tell a
+    /// stranger's relay whom we look for; its own public relay addresses reach it instead
+    /// (remembered from identify and invites).
     pub(super) fn dial_via_relays(&mut self, peer: PeerId) {
         let addrs: Vec<Multiaddr> = self
             .relays
             .values()
-            .filter(|r| r.reserved)
+            .filter(|r| r.reserved && !r.public)
             .map(|r| r.addr.clone().with(Protocol::P2pCircuit))
             .collect();
         if addrs.is_empty() || self.swarm.is_connected(&peer) {

@@ -32,6 +32,8 @@ impl Task {
                 connected: self.swarm.is_connected(peer),
                 reserved: r.reserved,
                 kept: r.kept,
+                public: r.public,
+                error: r.error.clone(),
                 holds_for: r.holds_for.iter().copied().collect(),
             })
             .collect();
@@ -42,6 +44,7 @@ impl Task {
             lan_only: self.admission.lan_only(),
             peers,
             relays,
+            public: self.public_status(),
             tracked: self.peers.len() + self.paths.len() + self.sync.tracked(),
         }
     }

@@ -36,6 +36,17 @@ impl Store {
         self.node()?.remember_peer(device, addr, true).await
     }
 
+    pub async fn remember_public_peer(
+        &self,
+        peer: String,
+        addrs: Vec<String>,
+        relay: bool,
+    ) -> Result<()> {
+        self.node()?
+            .call(move |e| e.remember_public_peer(&peer, &addrs, relay))
+            .await
+    }
+
     pub async fn note_in_mailbox(&self, held: Vec<(TopicId, u64)>) -> Result<()> {
         self.node()?.note_in_mailbox(held).await
     }

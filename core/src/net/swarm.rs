@@ -14,6 +14,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The swarm for `cfg`, listening on its addresses.
 pub(super) fn build(cfg: &Config, keypair: libp2p::identity::Keypair) -> Result<Swarm<Behaviour>> {
     let use_mdns = cfg.mdns;
+    let public = cfg.public_network;
     let transport_err =
         |e: &dyn std::fmt::Display| Error::Invalid(format!("network transport: {e}"));
     let behaviour_err =
@@ -26,7 +27,7 @@ pub(super) fn build(cfg: &Config, keypair: libp2p::identity::Keypair) -> Result<
             .map_err(|e| transport_err(&e))?
             .with_quic()
             .with_behaviour(|key| -> std::result::Result<Behaviour, BoxError> {
-                Ok(Behaviour::new(key, use_mdns, None)?)
+                Ok(Behaviour::new(key, use_mdns, None, false)?)
             })
             .map_err(|e| behaviour_err(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
@@ -42,7 +43,7 @@ pub(super) fn build(cfg: &Config, keypair: libp2p::identity::Keypair) -> Result<
             .with_relay_client(noise::Config::new, yamux::Config::default)
             .map_err(|e| transport_err(&e))?
             .with_behaviour(|key, relay| -> std::result::Result<Behaviour, BoxError> {
-                Ok(Behaviour::new(key, use_mdns, Some(relay))?)
+                Ok(Behaviour::new(key, use_mdns, Some(relay), public)?)
             })
             .map_err(|e| behaviour_err(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))

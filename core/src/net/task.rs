@@ -24,7 +24,9 @@ use tokio::task::JoinSet;
 
 use super::addr::{is_relayed, is_unspecified, Admission};
 use super::behaviour::{Behaviour, BehaviourEvent};
+use super::public::Public;
 use super::relays::{Relay, RELAY_CHECK_INTERVAL};
+use super::rendezvous_io::Rendezvous;
 use super::store_handle::Store;
 use super::{Command, Config, Handle, Path, ANTI_ENTROPY_INTERVAL, COMMAND_QUEUE};
 use crate::error::{Error, Result};
@@ -63,6 +65,10 @@ pub(super) enum Internal {
     },
     /// Family devices not connected: looked for through the relays.
     Family(Vec<DeviceId>),
+    /// Public network peers remembered from earlier runs: id, addresses, relay or not.
+    PublicPeers(Vec<(PeerId, Vec<Multiaddr>, bool)>),
+    /// Contacts to meet at rendezvous places: channel secret, their devices.
+    Rendezvous(Vec<([u8; 32], Vec<DeviceId>)>),
 }
 
 pub(super) struct Task {
@@ -83,8 +89,13 @@ pub(super) struct Task {
     /// Peers seen by mDNS and their addresses: dialed once we know them (a stranger on the
     /// LAN may become a fellow member later).
     pub discovered: HashMap<PeerId, Vec<Multiaddr>>,
-    /// The configured relays (none in LAN-only mode), by peer id.
+    /// The configured relays and the public relays in use (none in LAN-only mode), by peer
+    /// id.
     pub relays: HashMap<PeerId, Relay>,
+    /// The public network plane (`public`).
+    pub public: Public,
+    /// Rendezvous on the DHT (`rendezvous_io`).
+    pub rendezvous: Rendezvous,
 }
 
 pub(super) fn device_of(peer: &PeerId) -> Option<DeviceId> {
@@ -114,11 +125,17 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
         paths: HashMap::new(),
         discovered: HashMap::new(),
         relays: HashMap::new(),
+        public: Public::new(
+            cfg.public_network && Admission::new(cfg.lan_only).allows_relays(),
+            cfg.bootstrap.clone(),
+        ),
+        rendezvous: Rendezvous::default(),
     };
     for addr in cfg.relays.clone() {
         task.add_relay(addr);
     }
     task.maintain_relays();
+    task.start_public();
     for a in cfg.dial.clone() {
         task.dial_addr(a);
     }
@@ -179,8 +196,12 @@ impl Task {
                     self.drive(In::Tick);
                     self.dial_remembered();
                     self.find_family();
+                    self.rendezvous_round();
                 }
-                _ = relay_tick.tick(), if !self.relays.is_empty() => self.maintain_relays(),
+                _ = relay_tick.tick(), if !self.relays.is_empty() || self.public.enabled => {
+                    self.maintain_public();
+                    self.maintain_relays();
+                }
             }
         }
     }
@@ -258,6 +279,8 @@ impl Task {
             Internal::Keep { peer, topics } => self.keep(peer, topics),
             Internal::Family(devices) => self.look_for(devices),
             Internal::DialKnown(list) => self.dial_known(list),
+            Internal::PublicPeers(list) => self.on_remembered_public(list),
+            Internal::Rendezvous(list) => self.on_rendezvous(list),
         }
     }
 
@@ -322,6 +345,11 @@ impl Task {
                 },
             )) => self.on_reserved(relay_peer_id, renewal),
             SwarmEvent::Behaviour(BehaviourEvent::Relay(_)) => {}
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(e)) => self.on_kad(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Autonat(e)) => self.on_autonat(e),
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                self.on_dial_error(peer_id, &error)
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Dcutr(dcutr::Event {
                 remote_peer_id,
                 result,
@@ -347,7 +375,10 @@ impl Task {
                 peer_id,
                 info,
                 ..
-            })) => self.on_identified(peer_id, info),
+            })) => {
+                self.public_identified(peer_id, &info);
+                self.on_identified(peer_id, info)
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
             _ => {}
         }
@@ -366,11 +397,22 @@ impl Task {
             return;
         }
         let Some(device) = device_of(&peer_id) else {
-            let _ = self.swarm.disconnect_peer_id(peer_id);
+            // Not a Hearth device (its key is not Ed25519: Kubo's RSA peers, say): a public
+            // network peer or a relay we chose, or a stranger with nothing to say to us.
+            if !self.public.enabled && !self.relays.contains_key(&peer_id) {
+                let _ = self.swarm.disconnect_peer_id(peer_id);
+            }
             return;
         };
-        let is_relay = self.relays.contains_key(&peer_id);
+        // A relay we use that is a family relay has a mailbox; a public one does not.
+        let is_relay = self.relays.get(&peer_id).is_some_and(|r| !r.public);
         if let Some(c) = self.peers.get_mut(&peer_id) {
+            if relayed && c.conns.values().any(|(_, r)| !r) {
+                // Already direct (LAN or hole-punched): a circuit found late only costs a
+                // stranger's relay bandwidth, and requests would be spread over it.
+                self.swarm.close_connection(conn);
+                return;
+            }
             c.conns.insert(conn, (addr, relayed));
             if !relayed {
                 // A direct connection (LAN, or hole-punched): the relayed ones only cost the

@@ -173,7 +173,7 @@ impl Node {
     }
 
     /// Runs `f` on the engine; returns after its changes are durably committed.
-    async fn call<T: Send + 'static>(
+    pub(crate) async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Engine) -> Result<T> + Send + 'static,
     ) -> Result<T> {

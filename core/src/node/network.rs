@@ -21,6 +21,7 @@ impl Node {
         let mut cfg = self.network_config().await?;
         cfg.mdns = running.config().mdns;
         cfg.listen = running.config().listen.clone();
+        cfg.bootstrap = running.config().bootstrap.clone();
         if cfg.serve_relay.is_some() {
             cfg.serve_relay = running.config().serve_relay.clone().or(cfg.serve_relay);
         }
@@ -162,6 +163,14 @@ impl Node {
         self.restart_network().await
     }
 
+    /// Turns "find family through the public internet" on or off; a running network restarts
+    /// under it at once.
+    pub async fn set_public_network(&self, on: bool) -> Result<()> {
+        self.call(move |e| e.set_setting(crate::settings::PUBLIC_NETWORK, &on.into()))
+            .await?;
+        self.restart_network().await
+    }
+
     /// Sets the family's relays (multiaddrs); a running network restarts to use them.
     pub async fn set_relays(&self, relays: &[String]) -> Result<()> {
         let relays = crate::settings::check_relays(relays)?;
@@ -183,6 +192,7 @@ impl Node {
         let s = self.settings().await?;
         Ok(crate::net::Config {
             lan_only: s.lan_only,
+            public_network: s.public_network,
             relays: s.relays.iter().filter_map(|r| r.parse().ok()).collect(),
             serve_relay: s
                 .relay_for_family

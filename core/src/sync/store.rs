@@ -245,3 +245,30 @@ pub fn keep_list(c: &Connection) -> Result<Vec<Keep>> {
         })
         .collect())
 }
+
+/// Contacts to meet at rendezvous places (`net::rendezvous`): each contact channel's secret
+/// (except with blocked contacts) and the contact's devices. The secret stays on this device.
+pub fn rendezvous_contacts(c: &Connection) -> Result<Vec<([u8; 32], Vec<DeviceId>)>> {
+    let mut channels = c.prepare_cached(
+        "SELECT t.secret, t.peer FROM topics t JOIN contacts k ON k.account = t.peer
+         WHERE t.kind = 'channel' AND t.secret IS NOT NULL AND k.blocked = 0",
+    )?;
+    let mut devices = c.prepare_cached("SELECT device FROM devices WHERE account = ?1")?;
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = channels
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::new();
+    for (secret, peer) in rows {
+        let Ok(secret) = <[u8; 32]>::try_from(secret.as_slice()) else {
+            continue;
+        };
+        let list: Vec<DeviceId> = devices
+            .query_map([peer], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .iter()
+            .filter_map(|d| DeviceId::from_slice(d))
+            .collect();
+        out.push((secret, list));
+    }
+    Ok(out)
+}

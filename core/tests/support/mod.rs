@@ -153,6 +153,8 @@ pub fn loopback() -> hearth_core::net::Config {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         lan_only: true,
         mdns: false,
+        // Never the real public network from a test.
+        public_network: false,
         ..Default::default()
     }
 }

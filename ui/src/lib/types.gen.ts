@@ -137,7 +137,13 @@ relays: Array<string>,
  * Serve as a relay and mailbox for the family (port 4001; the device must stay on and be
  * reachable).
  */
-relay_for_family: boolean, };
+relay_for_family: boolean, 
+/**
+ * "Find family through the public internet": the public IPFS/libp2p network (its DHT and
+ * public relays), on unless turned off. Public nodes then see this device's IP address
+ * and that it looks for someone, never who or what it says.
+ */
+public_network: boolean, };
 
 export type NetworkStatus = { device: string, listen: Array<string>, lan_only: boolean, 
 /**
@@ -147,7 +153,11 @@ peers: unknown[],
 /**
  * Empty in LAN-only mode (relays are not used).
  */
-relays: Array<RelayStatus>, };
+relays: Array<RelayStatus>, 
+/**
+ * The public network plane; None when it is off (LAN-only mode, or turned off).
+ */
+public: PublicStatus | null, };
 
 /**
  * One configured relay, as this node sees it.
@@ -164,6 +174,38 @@ reserved: boolean,
 /**
  * Its mailbox keeps this many of our topics.
  */
-kept: number, };
+kept: number, 
+/**
+ * A public relay found on the public network (no mailbox; limited circuits), not one
+ * the family configured.
+ */
+public: boolean, 
+/**
+ * Why the last attempt to reach it or reserve on it failed, in words (shown by
+ * `hearth status` and the app, not only in a debug log).
+ */
+error: string | null, };
+
+/**
+ * The public network plane, as this node sees it.
+ */
+export type PublicStatus = { 
+/**
+ * "client" behind NAT (the normal case), "server" once AutoNAT confirmed a direct public
+ * address.
+ */
+dht_mode: string, 
+/**
+ * Public peers connected right now.
+ */
+connected: number, 
+/**
+ * Public peers identified as speaking the DHT, and as offering relay service.
+ */
+dht_peers: number, relay_candidates: number, 
+/**
+ * Why the public network cannot be reached, if it cannot.
+ */
+problem: string | null, };
 
 export type HearthEvent = { "event": "profile_changed" } | { "event": "contacts_changed" } | { "event": "chats_changed" } | { "event": "messages_changed", chat: string, } | { "event": "message_received", chat: string, message: string, } | { "event": "envelopes_added", topic: string, } | { "event": "path_changed", device: string, path: Path, } | { "event": "delivery_changed", chat: string, } | { "event": "relay_changed" } | { "event": "hole_punch", device: string, direct: boolean, };

@@ -1,0 +1,375 @@
+//! The public network, for real: two homes behind NAT routers (nftables masquerade) and a
+//! "public internet" segment of stock Kubo nodes (go-libp2p; PyPI's `kubo-python`) serving the
+//! Amino DHT and circuit relay v2, all in network namespaces this test creates, with no route
+//! anywhere else and no Hearth relay anywhere. The internet's addresses are publicly routable
+//! (11.0.0.0/8) so Kubo treats it as the public network: it runs `/ipfs/kad/1.0.0` and its
+//! relay service only there (on 10/8 or 203.0.113/24 it would run its LAN DHT and no relay).
+//! Kubo's identities are RSA keys, as the IPFS bootstrap peers' are.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+const KUBOS: usize = 8;
+
+struct Internet {
+    net: Net,
+    root: tempfile::TempDir,
+    kubos: Vec<Option<Running>>,
+    /// Each Kubo node's TCP address (with its peer id) and its peer id.
+    addrs: Vec<String>,
+    ids: Vec<String>,
+}
+
+fn kubo_ip(i: usize) -> String {
+    format!("11.{}.0.1", i + 1)
+}
+
+impl Internet {
+    /// The internet with `KUBOS` Kubo nodes, and two homes behind routers; home B's NAT is
+    /// symmetric if asked.
+    fn new(tag: &str, symmetric_b: bool) -> Internet {
+        let mut net = Net::new(tag);
+        net.bridge("inet");
+        net.bridge("homea");
+        net.bridge("homeb");
+        net.host(
+            "ra",
+            &[("inet", "11.100.0.1/8"), ("homea", "192.168.1.1/24")],
+        );
+        net.host(
+            "rb",
+            &[("inet", "11.101.0.1/8"), ("homeb", "192.168.2.1/24")],
+        );
+        net.nat_router("ra", "eth0");
+        if symmetric_b {
+            net.symmetric_nat_router("rb", "eth0");
+        } else {
+            net.nat_router("rb", "eth0");
+        }
+        for i in 0..KUBOS {
+            net.host(&format!("k{i}"), &[("inet", &format!("{}/8", kubo_ip(i)))]);
+        }
+        let root = tempfile::tempdir().unwrap();
+        let mut w = Internet {
+            net,
+            root,
+            kubos: Vec::new(),
+            addrs: Vec::new(),
+            ids: Vec::new(),
+        };
+        // The first node is everyone's bootstrap peer; the others start together.
+        let first = w.start_kubo(0, &[]);
+        let mut started = vec![first];
+        let rest: Vec<(Running, serde_json::Value)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (1..KUBOS)
+                .map(|i| {
+                    let repo = w.root.path().join(format!("kubo{i}"));
+                    let ns = w.net.ns(&format!("k{i}"));
+                    let boot = started[0].1["addrs"][0].as_str().unwrap().to_string();
+                    s.spawn(move || Running::kubo(&repo, &ns, &kubo_ip(i), &[&boot]))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        started.extend(rest);
+        for (r, v) in started {
+            w.addrs.push(v["addrs"][0].as_str().unwrap().to_string());
+            w.ids.push(v["peer_id"].as_str().unwrap().to_string());
+            w.kubos.push(Some(r));
+        }
+        w
+    }
+
+    fn start_kubo(&self, i: usize, bootstrap: &[&str]) -> (Running, serde_json::Value) {
+        Running::kubo(
+            &self.root.path().join(format!("kubo{i}")),
+            &self.net.ns(&format!("k{i}")),
+            &kubo_ip(i),
+            bootstrap,
+        )
+    }
+
+    fn kill_kubo(&mut self, i: usize) {
+        self.kubos[i] = None;
+    }
+
+    /// A device in home `a` or `b`.
+    fn device(&mut self, home: &str, name: &str) -> (PathBuf, String) {
+        let (host, bridge, ip, gw) = match home {
+            "a" => ("a1", "homea", "192.168.1.2/24", "192.168.1.1"),
+            _ => ("b1", "homeb", "192.168.2.2/24", "192.168.2.1"),
+        };
+        self.net.host(host, &[(bridge, ip)]);
+        self.net
+            .ip_in(host, &["route", "add", "default", "via", gw]);
+        (identity(self.root.path(), name), self.net.ns(host))
+    }
+
+    /// Bytes a Kubo node has sent and received on its one interface.
+    fn kubo_bytes(&self, i: usize) -> u64 {
+        let read = |what: &str| -> u64 {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "exec", &self.net.ns(&format!("k{i}")), "cat"])
+                .arg(format!("/sys/class/net/eth0/statistics/{what}"))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(0)
+        };
+        read("tx_bytes") + read("rx_bytes")
+    }
+}
+
+/// `hearth run` with the public network starting from `bootstrap`.
+fn run_public(dir: &Path, ns: &str, bootstrap: &[&str]) -> Running {
+    let mut args = vec!["--no-mdns"];
+    for b in bootstrap {
+        args.push("--bootstrap");
+        args.push(b);
+    }
+    Running::start(dir, Some(ns), None, &args)
+}
+
+fn status(dir: &Path) -> serde_json::Value {
+    hearth_json(dir, &["status"]).remove(0)
+}
+
+/// The public relays holding a reservation for this device (their peer ids).
+fn public_relays_reserved(dir: &Path) -> Vec<String> {
+    status(dir)["network"]["relays"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["public"] == true && r["reserved"] == true)
+        .filter_map(|r| r["addr"].as_str())
+        .filter_map(|a| a.rsplit("/p2p/").next().map(str::to_string))
+        .collect()
+}
+
+fn contact_path(dir: &Path, name: &str) -> String {
+    status(dir)["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .map(|c| c["path"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+fn wait_public_ready(dir: &Path) {
+    eventually("reservations on two public relays", 90, || {
+        public_relays_reserved(dir).len() >= 2
+    });
+}
+
+/// (a) Fresh installs in two homes, nothing configured but the public network's bootstrap
+/// peers: an invite made in home A is accepted in home B, both see the contact connected,
+/// messages go both ways with delivered and read, and hole punching ends on a direct path
+/// that the relays no longer carry. (b) The Kubo nodes that were their relays are killed:
+/// the next message still arrives. (c) The bootstrap node is gone too and both devices
+/// restart: they find each other again from what they remembered. (f) No Kubo node's
+/// datastore holds a message, a name or a device id.
+#[test]
+fn fresh_installs_in_two_homes_meet_through_the_public_network() {
+    let mut w = Internet::new("p", false);
+    let (mom, mom_ns) = w.device("a", "Mom");
+    let (son, son_ns) = w.device("b", "Son");
+    let boot = w.addrs[0].clone();
+    let ra = run_public(&mom, &mom_ns, &[&boot]);
+    let rb = run_public(&son, &son_ns, &[&boot]);
+    wait_public_ready(&mom);
+    wait_public_ready(&son);
+
+    // Identify showed every Kubo node speaking the Amino DHT and offering relay service;
+    // behind NAT the devices stay DHT clients although their relays gave them addresses.
+    eventually("every Kubo node identified", 60, || {
+        let p = &status(&mom)["network"]["public"];
+        p["dht_peers"].as_u64().unwrap_or(0) >= KUBOS as u64
+            && p["relay_candidates"].as_u64().unwrap_or(0) >= KUBOS as u64
+    });
+    for d in [&mom, &son] {
+        assert_eq!(status(d)["network"]["public"]["dht_mode"], "client");
+    }
+
+    // (a) The invite carries Mom's addresses through her public relays.
+    let code = hearth(&mom, &["invite"]);
+    assert!(code.len() > 20);
+    hearth(&son, &["accept", code.trim()]);
+    eventually("contact connected on both sides", 60, || {
+        hearth_json(&son, &["contacts"])
+            .iter()
+            .any(|c| c["state"] == "connected")
+            && hearth_json(&mom, &["contacts"])
+                .iter()
+                .any(|c| c["state"] == "connected")
+    });
+    let id = hearth(&mom, &["send", "--to", "Son", "괜찮니? 전화가 안 돼"]);
+    rb.wait_for("Son receives", 60, |v| {
+        v["event"] == "message_received" && v["body"] == "괜찮니? 전화가 안 돼"
+    });
+    ra.wait_for("delivered to Son", 60, |v| {
+        v["event"] == "delivered" && v["message"] == id.trim()
+    });
+    let reply = hearth(&son, &["send", "--to", "Mom", "I'm fine, mom"]);
+    ra.wait_for("Mom receives", 60, |v| {
+        v["event"] == "message_received" && v["body"] == "I'm fine, mom"
+    });
+    rb.wait_for("delivered to Mom", 60, |v| {
+        v["event"] == "delivered" && v["message"] == reply.trim()
+    });
+    let chat = hearth_json(&son, &["chats"])[0]["chat"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    hearth(&son, &["read", "--chat", &chat]);
+    ra.wait_for("read by Son", 60, |v| {
+        v["event"] == "read" && v["message"] == id.trim()
+    });
+
+    // Hole punching moved them to a direct connection.
+    eventually("a direct path on both sides", 90, || {
+        contact_path(&mom, "Son") == "direct" && contact_path(&son, "Mom") == "direct"
+    });
+    // Afterwards the family's traffic does not cross any relay: 180 KB of messages move
+    // while no Kubo node sees as much as one of them (a relay carrying them would see all
+    // 180 KB; what each node does see is the DHT's own chatter, a few KB).
+    let before: Vec<u64> = (0..KUBOS).map(|i| w.kubo_bytes(i)).collect();
+    let big = "가".repeat(15_000); // 45 KB of UTF-8 (a message holds 16,000 characters)
+    for n in 0..4 {
+        let body = format!("{n}{big}");
+        hearth(&mom, &["send", "--to", "Son", &body]);
+        rb.wait_for(&format!("large message {n}"), 60, |v| {
+            v["event"] == "message_received" && v["body"] == body.as_str()
+        });
+    }
+    let per_node: Vec<u64> = (0..KUBOS)
+        .map(|i| w.kubo_bytes(i).saturating_sub(before[i]))
+        .collect();
+    let crossed = per_node.iter().copied().max().unwrap_or(0);
+    assert!(
+        crossed < 45_000,
+        "{crossed} bytes crossed one Kubo node for 180 KB of direct messages: {per_node:?}"
+    );
+
+    // (b) The public nodes that carried them go away.
+    let relays: Vec<String> = public_relays_reserved(&mom)
+        .into_iter()
+        .chain(public_relays_reserved(&son))
+        .collect();
+    for (i, id) in w.ids.clone().iter().enumerate() {
+        if i != 0 && relays.contains(id) {
+            w.kill_kubo(i);
+        }
+    }
+    let after = hearth(&mom, &["send", "--to", "Son", "still there?"]);
+    rb.wait_for("the next message", 60, |v| {
+        v["event"] == "message_received" && v["body"] == "still there?"
+    });
+    ra.wait_for("delivered", 60, |v| {
+        v["event"] == "delivered" && v["message"] == after.trim()
+    });
+    // New relays replace the ones lost.
+    wait_public_ready(&mom);
+    wait_public_ready(&son);
+
+    // (c) The bootstrap node is gone as well; both restart and start from what they
+    // remembered.
+    w.kill_kubo(0);
+    ra.stop();
+    rb.stop();
+    let ra = run_public(&mom, &mom_ns, &[&boot]);
+    let rb = run_public(&son, &son_ns, &[&boot]);
+    wait_public_ready(&mom);
+    wait_public_ready(&son);
+    eventually("contact connected again", 120, || {
+        let p = contact_path(&son, "Mom");
+        p == "direct" || p == "relayed"
+    });
+    let again = hearth(&son, &["send", "--to", "Mom", "back online"]);
+    ra.wait_for("after the restart", 60, |v| {
+        v["event"] == "message_received" && v["body"] == "back online"
+    });
+    rb.wait_for("delivered after the restart", 60, |v| {
+        v["event"] == "delivered" && v["message"] == again.trim()
+    });
+    drop((ra, rb));
+
+    // (f) Every Kubo node's repository (datastore, config, keys): no message, no name, no
+    // device id.
+    let mut secrets: Vec<String> = vec![
+        "괜찮니".into(),
+        "I'm fine".into(),
+        "still there".into(),
+        "back online".into(),
+        "Mom".into(),
+        "Son".into(),
+    ];
+    for d in [&mom, &son] {
+        secrets.push(status(d)["device"].as_str().unwrap().to_string());
+    }
+    w.kubos.clear();
+    for i in 0..KUBOS {
+        let repo = w.root.path().join(format!("kubo{i}"));
+        for f in walk(&repo) {
+            let bytes = std::fs::read(&f).unwrap_or_default();
+            for s in &secrets {
+                assert!(
+                    !contains(&bytes, s.as_bytes()),
+                    "{} holds {s:?}",
+                    f.display()
+                );
+            }
+        }
+    }
+}
+
+/// (d) Home B is behind a symmetric NAT (a random outside port per connection): hole
+/// punching cannot work, and the family still talks, through a public relay, which the
+/// status says.
+#[test]
+fn a_symmetric_nat_stays_reachable_through_a_public_relay() {
+    let mut w = Internet::new("q", true);
+    let (mom, mom_ns) = w.device("a", "Mom");
+    let (son, son_ns) = w.device("b", "Son");
+    let boot = w.addrs[0].clone();
+    let ra = run_public(&mom, &mom_ns, &[&boot]);
+    let rb = run_public(&son, &son_ns, &[&boot]);
+    wait_public_ready(&mom);
+    wait_public_ready(&son);
+    befriend(&mom, &son);
+    for (from, to, run, body) in [
+        (&mom, "Son", &rb, "dinner on sunday?"),
+        (&son, "Mom", &ra, "yes, see you"),
+    ] {
+        hearth(from, &["send", "--to", to, body]);
+        run.wait_for("a relayed message", 60, |v| {
+            v["event"] == "message_received" && v["body"] == body
+        });
+    }
+    assert_eq!(contact_path(&son, "Mom"), "relayed");
+    // The family board says so, in words.
+    let board = hearth(&son, &["board"]);
+    assert!(board.contains("relayed"), "{board}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}

@@ -352,6 +352,15 @@ fn a_symmetric_nat_stays_reachable_through_a_public_relay() {
         });
     }
     assert_eq!(contact_path(&son, "Mom"), "relayed");
+    // Through a stranger's relay (a Kubo node), which the app says in words.
+    let mom_entry = status(&son)["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Mom")
+        .cloned()
+        .unwrap();
+    assert_eq!(mom_entry["public_relay"], true, "{mom_entry}");
     // The family board says so, in words.
     let board = hearth(&son, &["board"]);
     assert!(board.contains("relayed"), "{board}");

@@ -30,6 +30,8 @@ pub struct Entry {
     pub path: Path,
     /// For mesh: the member whose device carries the messages.
     pub via: Option<String>,
+    /// Relayed through a stranger's relay found on the public network, not the family's.
+    pub public_relay: bool,
     /// Unix milliseconds; 0 if never seen.
     pub last_seen_ms: u64,
     /// My messages that none of their devices has confirmed yet.
@@ -53,6 +55,7 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Board> {
             name: r.name,
             path: r.path,
             via: r.via,
+            public_relay: r.public_relay,
             last_seen_ms: r.last_seen_ms,
         });
     }

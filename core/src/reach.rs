@@ -18,6 +18,9 @@ pub struct Reach {
     pub path: Path,
     /// For mesh: the member whose device carries the messages.
     pub via: Option<String>,
+    /// Relayed through a stranger's relay found on the public network (still end-to-end
+    /// encrypted), not the family's own.
+    pub public_relay: bool,
     /// Unix milliseconds; 0 if never seen.
     pub last_seen_ms: u64,
     /// The contact's devices.
@@ -47,19 +50,15 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
             continue;
         };
         let device = device.and_then(|d| DeviceId::from_slice(&d));
-        let path = device
-            .and_then(|d| {
-                status
-                    .and_then(|s| s.peers.iter().find(|p| p.device == d))
-                    .map(|p| p.path.clone())
-            })
-            .unwrap_or(
-                if device.is_some_and(|d| status.is_some_and(|s| s.mailbox_for(&d))) {
-                    net::Path::Mailbox
-                } else {
-                    net::Path::None
-                },
-            );
+        let peer = device.and_then(|d| status.and_then(|s| s.peers.iter().find(|p| p.device == d)));
+        let public_relay = peer.is_some_and(|p| p.public_relay);
+        let path = peer.map(|p| p.path.clone()).unwrap_or(
+            if device.is_some_and(|d| status.is_some_and(|s| s.mailbox_for(&d))) {
+                net::Path::Mailbox
+            } else {
+                net::Path::None
+            },
+        );
         let via = match &path {
             net::Path::Mesh { via } => name_of_device(via).or_else(|| Some(via.to_string())),
             _ => None,
@@ -77,6 +76,7 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
                 if path.rank() > r.path.rank() {
                     r.path = path;
                     r.via = via;
+                    r.public_relay = public_relay;
                 }
                 r.last_seen_ms = r.last_seen_ms.max(last_seen);
             }
@@ -85,6 +85,7 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
                 name,
                 path,
                 via,
+                public_relay,
                 last_seen_ms: last_seen,
                 devices: device.into_iter().collect(),
             }),

@@ -182,6 +182,9 @@ pub struct PeerStatus {
     pub device: DeviceId,
     pub path: Path,
     pub addr: Option<String>,
+    /// Relayed through a public relay (a stranger's, found on the public network), not one
+    /// of the family's.
+    pub public_relay: bool,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]

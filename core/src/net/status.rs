@@ -2,11 +2,12 @@
 //! relays, and how much we hold about peers (which a stranger must not be able to grow).
 
 use libp2p::multiaddr::Protocol;
-use libp2p::Multiaddr;
+use libp2p::{Multiaddr, PeerId};
 
-use super::addr::{is_relayed, is_unspecified};
+use super::addr::{is_relayed, is_unspecified, relay_of, relay_peer};
 use super::task::Task;
-use super::{PeerStatus, RelayStatus, Status};
+use super::{Path, PeerStatus, RelayStatus, Status};
+use crate::ids::DeviceId;
 
 impl Task {
     pub(super) fn status(&self) -> Status {
@@ -21,6 +22,7 @@ impl Task {
                     .values()
                     .find(|c| c.device == *d && !c.mailbox)
                     .map(|c| c.addr.to_string()),
+                public_relay: matches!(p, Path::Relayed) && self.through_public_relay(d),
             })
             .collect();
         peers.sort_by_key(|p| p.device);
@@ -47,6 +49,23 @@ impl Task {
             public: self.public_status(),
             tracked: self.peers.len() + self.paths.len() + self.sync.tracked(),
         }
+    }
+
+    /// Every relayed connection to this device goes through a relay that is not one of the
+    /// family's.
+    fn through_public_relay(&self, d: &DeviceId) -> bool {
+        let relays: Vec<PeerId> = self
+            .peers
+            .values()
+            .filter(|c| c.device == *d)
+            .flat_map(|c| c.conns.values())
+            .filter(|(_, relayed)| *relayed)
+            .filter_map(|(a, _)| relay_of(a).as_ref().and_then(relay_peer))
+            .collect();
+        !relays.is_empty()
+            && relays
+                .iter()
+                .all(|r| self.relays.get(r).is_none_or(|x| x.public))
     }
 
     /// Our addresses worth telling others: concrete, and admitted by the mode. Relayed

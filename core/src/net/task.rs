@@ -390,8 +390,15 @@ impl Task {
         conn: ConnectionId,
         endpoint: &libp2p::core::ConnectedPoint,
     ) {
-        let addr = endpoint.get_remote_address().clone();
         let relayed = endpoint.is_relayed();
+        // A circuit someone opened to us names its relay only on our side (our listen
+        // address through that relay); the remote side is a bare peer id.
+        let addr = match endpoint {
+            libp2p::core::ConnectedPoint::Listener { local_addr, .. } if relayed => {
+                local_addr.clone()
+            }
+            _ => endpoint.get_remote_address().clone(),
+        };
         if !self.admission.allows_connection(&addr, relayed) {
             let _ = self.swarm.close_connection(conn);
             return;

@@ -106,6 +106,10 @@ export type BoardEntry = { account: string, name: string, path: Path,
  */
 via: string | null, 
 /**
+ * Relayed through a stranger's relay found on the public network, not the family's.
+ */
+public_relay: boolean, 
+/**
  * Unix milliseconds; 0 if never seen.
  */
 last_seen_ms: number, 

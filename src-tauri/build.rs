@@ -30,8 +30,11 @@ const COMMANDS: &[&str] = &[
     "set_lan_only",
     "set_relays",
     "set_relay_for_family",
+    "set_public_network",
     "network_status",
     "set_language",
+    "autostart",
+    "set_autostart",
 ];
 
 fn main() {

@@ -175,6 +175,11 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
   mkdirSync(ARTIFACTS, { recursive: true });
   const port = await freePort();
   const nativePort = await freePort();
+  // A home of its own: what the app writes there (the start-at-login entry, which
+  // tauri-plugin-autostart puts under $HOME/.config/autostart whatever XDG_CONFIG_HOME says)
+  // stays in the test's directory, never in the real home of whoever runs the tests.
+  const home = join(dataDir, 'home');
+  const configHome = join(home, '.config');
   const driver = track(spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...group,
@@ -182,8 +187,9 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
       ...process.env,
       HEARTH_DATA_DIR: dataDir,
       // The webview's own storage (language, theme) belongs to this instance alone.
+      HOME: home,
       XDG_DATA_HOME: join(dataDir, 'xdg-data'),
-      XDG_CONFIG_HOME: join(dataDir, 'xdg-config'),
+      XDG_CONFIG_HOME: configHome,
       XDG_CACHE_HOME: join(dataDir, 'xdg-cache'),
       HEARTH_LISTEN: '/ip4/127.0.0.1/tcp/0',
       HEARTH_MDNS: '0',
@@ -216,6 +222,8 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
   const app = {
     browser,
     dataDir,
+    /** The app's XDG_CONFIG_HOME (also `$HOME/.config`). */
+    configHome,
     output: () => output,
     /** The element with this data-testid (optionally inside a CSS scope). */
     $: (id, scope = '') => browser.$(`${scope} [data-testid="${id}"]`.trim()),
@@ -294,6 +302,17 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
         .split('\n');
       for (const w of windows) execFileSync('python3', [join(here, 'wm-close.py'), w]);
       return pid;
+    },
+    /** Whether the app's window is shown (mapped) on the display. */
+    windowShown() {
+      try {
+        execFileSync('xdotool', ['search', '--onlyvisible', '--pid', String(app.pid()), '--name', '^Hearth$'], {
+          stdio: 'ignore',
+        });
+        return true;
+      } catch {
+        return false;
+      }
     },
     async quit() {
       try { await browser.deleteSession(); } catch { /* the app may already be gone */ }

@@ -230,14 +230,37 @@ pub async fn set_relay_for_family(slot: State<'_, Slot>, enabled: bool) -> Resul
     Ok(node.set_relay_for_family(enabled).await?)
 }
 
+/// "Find family through the public internet" (restarts networking).
+#[tauri::command]
+pub async fn set_public_network(slot: State<'_, Slot>, enabled: bool) -> Result<()> {
+    let node = slot.node()?;
+    Ok(node.set_public_network(enabled).await?)
+}
+
 #[tauri::command]
 pub async fn network_status(slot: State<'_, Slot>) -> Result<Option<hearth_core::net::Status>> {
     let node = slot.node()?;
     Ok(node.network_status().await?)
 }
 
-/// The UI's language, for what the shell itself says (notifications).
+/// The UI's language, for what the shell itself says (notifications, the tray's menu).
 #[tauri::command]
-pub fn set_language(lang: State<'_, crate::forward::Language>, language: String) {
+pub fn set_language(
+    app: tauri::AppHandle,
+    lang: State<'_, crate::forward::Language>,
+    language: String,
+) {
     lang.set(&language);
+    crate::tray::relabel(&app, lang.korean());
+}
+
+/// Whether Hearth starts when the person logs in.
+#[tauri::command]
+pub fn autostart(app: tauri::AppHandle) -> Result<bool> {
+    crate::autostart::enabled(&app)
+}
+
+#[tauri::command]
+pub fn set_autostart(app: tauri::AppHandle, enabled: bool) -> Result<()> {
+    crate::autostart::set(&app, enabled)
 }

@@ -1,5 +1,6 @@
 //! Forwards `Node` events to the UI as `hearth://event`, and shows a desktop notification for
-//! a new message when the window is not focused. Events carry ids only; the UI re-reads.
+//! a new message when the window is not focused (or is closed to the tray). Events carry ids
+//! only; the UI re-reads.
 //!
 //! Notifications are decided here, before the UI hears of the message, and shown from a
 //! separate task so a slow notification service never holds up the UI. A catch-up after an
@@ -79,7 +80,7 @@ impl Language {
             .store(lang.starts_with("ko"), std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn korean(&self) -> bool {
+    pub fn korean(&self) -> bool {
         self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

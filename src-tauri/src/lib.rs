@@ -2,16 +2,19 @@
 //!
 //! It only wires things together: it opens the node in the OS data directory (or
 //! `HEARTH_DATA_DIR`), exposes thin commands (`commands`), forwards node events to the UI
-//! (`forward`), and shuts the node down cleanly when the app exits, so nothing acknowledged
-//! is lost. Everything with logic lives in hearth-core.
+//! (`forward`), keeps running behind a tray icon when the window is closed (`tray`), starts at
+//! login if the person wants (`autostart`), and shuts the node down cleanly when the app
+//! exits, so nothing acknowledged is lost. Everything with logic lives in hearth-core.
 //!
 //! For tests and for two instances on one machine: `HEARTH_LISTEN` (comma-separated
 //! multiaddrs) replaces the listen addresses, `HEARTH_MDNS=0` turns LAN discovery off and
 //! `HEARTH_PUBLIC_NETWORK=0` keeps this run off the public network.
 
+mod autostart;
 mod commands;
 mod error;
 mod forward;
+mod tray;
 
 use std::path::PathBuf;
 
@@ -130,8 +133,10 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let app = tauri::Builder::default()
-        .plugin(tauri_plugin_notification::init())
+    let builder = tauri::Builder::default().plugin(tauri_plugin_notification::init());
+    #[cfg(desktop)]
+    let builder = builder.plugin(autostart::plugin());
+    let app = builder
         .manage(forward::Language::default())
         .setup(|app| {
             // Nothing here may fail: a failed setup would end the app without a word.
@@ -156,6 +161,8 @@ pub fn run() {
                 std::process::exit(1);
             }
             stop_on_signal(app.handle().clone());
+            tray::create(app);
+            autostart::first_run(app.handle());
             app.manage(Slot {
                 dir,
                 state: std::sync::Mutex::new(opened),
@@ -191,8 +198,11 @@ pub fn run() {
             commands::set_lan_only,
             commands::set_relays,
             commands::set_relay_for_family,
+            commands::set_public_network,
             commands::network_status,
             commands::set_language,
+            commands::autostart,
+            commands::set_autostart,
         ])
         .build(tauri::generate_context!());
     let app = match app {
@@ -203,9 +213,21 @@ pub fn run() {
         }
     };
     app.run(|handle, event| match event {
-        // The window going is the app going: stop the node while the process surely still
-        // runs (a desktop, or a WebDriver session, may end it as soon as its last window is
-        // gone), and again at exit for any other way out.
+        // Closing the window keeps Hearth running behind its tray icon, so messages still
+        // arrive and notify; the tray's Quit ends it.
+        RunEvent::WindowEvent {
+            label,
+            event: tauri::WindowEvent::CloseRequested { api, .. },
+            ..
+        } if tray::keeps_running(handle) => {
+            api.prevent_close();
+            if let Some(w) = handle.get_webview_window(&label) {
+                let _ = w.hide();
+            }
+        }
+        // Without a tray the window going is the app going: stop the node while the process
+        // surely still runs (a desktop, or a WebDriver session, may end it as soon as its
+        // last window is gone), and again at exit for any other way out.
         RunEvent::WindowEvent {
             event: tauri::WindowEvent::CloseRequested { .. } | tauri::WindowEvent::Destroyed,
             ..

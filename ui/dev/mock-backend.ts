@@ -25,7 +25,7 @@ import type {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 /** How a contact is reached, as the board shows it. */
-type Reach = Pick<BoardEntry, 'path' | 'via' | 'last_seen_ms' | 'check_in_ms'>;
+type Reach = Pick<BoardEntry, 'path' | 'via' | 'public_relay' | 'last_seen_ms' | 'check_in_ms'>;
 
 const params = new URLSearchParams(location.search);
 const BIG = params.has('big');
@@ -45,7 +45,10 @@ const state = {
     lan_only: false,
     relays: ['/dns4/relay.example/tcp/4001/p2p/12D3KooWMockRelay', '/ip4/203.0.113.9/tcp/4001/p2p/12D3KooWGone'],
     relay_for_family: false,
+    public_network: true,
   } as Settings,
+  /** The start-at-login entry (the shell's, not the node's). */
+  autostart: true,
   /** Live state of each relay address (see network_status); unknown ones are not connected. */
   relayLive: new Map<string, { connected: boolean; reserved: boolean }>(),
   myCheckIn: null as number | null,
@@ -58,7 +61,14 @@ const state = {
 
 const me = () => state.profile?.account ?? hex(1, 64);
 
-function contact(n: number, name: string, st: ContactState, path: Path, via: string | null = null) {
+function contact(
+  n: number,
+  name: string,
+  st: ContactState,
+  path: Path,
+  via: string | null = null,
+  public_relay = false,
+) {
   const account = hex(100 + n, 64);
   const c: Contact = {
     account,
@@ -76,6 +86,7 @@ function contact(n: number, name: string, st: ContactState, path: Path, via: str
   state.paths.set(account, {
     path,
     via,
+    public_relay,
     last_seen_ms: path === 'none' ? Date.now() - 3 * DAY : Date.now() - 60_000,
     check_in_ms: null,
   });
@@ -132,6 +143,8 @@ function seed() {
   contact(4, 'Old phone', 'refused', 'none');
   // Uncle is offline, but the relay's mailbox keeps messages for him.
   const uncle = contact(5, 'Uncle', 'connected', 'mailbox');
+  // An aunt abroad, reached through a stranger's relay on the public network.
+  contact(6, 'Aunt Sun', 'connected', 'relayed', null, true);
   gran.chat = chat('direct', 'Grandma', gran.account, [gran.account]);
   dad.chat = chat('direct', 'Dad', dad.account, [dad.account]);
   uncle.chat = chat('direct', 'Uncle', uncle.account, [uncle.account]);
@@ -191,7 +204,7 @@ function hasMailbox() {
 /** A contact's path right now: a mailbox only counts while a relay is connected. */
 function pathOf(account: string): Reach {
   const p = state.paths.get(account);
-  if (!p) return { path: 'none', via: null, last_seen_ms: 0, check_in_ms: null };
+  if (!p) return { path: 'none', via: null, public_relay: false, last_seen_ms: 0, check_in_ms: null };
   return p.path === 'mailbox' && !hasMailbox() ? { ...p, path: 'none' } : p;
 }
 
@@ -418,7 +431,15 @@ const commands: Record<string, (a: Any) => Any> = {
     state.settings.relay_for_family = enabled;
     restartNetwork();
   },
+  set_public_network: ({ enabled }) => {
+    state.settings.public_network = enabled;
+    restartNetwork();
+  },
   set_language: () => {},
+  autostart: () => state.autostart,
+  set_autostart: ({ enabled }) => {
+    state.autostart = enabled;
+  },
   network_status: (): NetworkStatus | null => {
     if (!state.profile) return null;
     const kept = mailboxChats().length;
@@ -431,8 +452,13 @@ const commands: Record<string, (a: Any) => Any> = {
         ? []
         : [...state.settings.relays].sort().map((addr: string) => {
             const live = state.relayLive.get(addr) ?? { connected: false, reserved: false };
-            return { addr, ...live, kept: live.connected ? kept : 0 };
+            const error = live.connected ? null : 'no answer from it (connection refused)';
+            return { addr, ...live, kept: live.connected ? kept : 0, public: false, error };
           }),
+      public:
+        state.settings.lan_only || !state.settings.public_network
+          ? null
+          : { dht_mode: 'client', connected: 23, dht_peers: 17, relay_candidates: 4, problem: null },
     };
   },
   'plugin:event|listen': ({ event, handler }) => {

@@ -113,10 +113,16 @@ export const setLanOnly = (enabled: boolean) => call<void>('set_lan_only', { ena
 export const setRelays = (relays: string[]) => call<void>('set_relays', { relays });
 export const setRelayForFamily = (enabled: boolean) =>
   call<void>('set_relay_for_family', { enabled });
+/** "Find family through the public internet" (restarts networking). */
+export const setPublicNetwork = (enabled: boolean) =>
+  call<void>('set_public_network', { enabled });
 /** Null while networking is off. */
 export const networkStatus = () => call<NetworkStatus | null>('network_status');
 /** Tells the shell the UI's language, for what it says itself (notifications). */
 export const setLanguage = (language: string) => call<void>('set_language', { language });
+/** Whether Hearth starts when the person logs in (the shell's, not the node's). */
+export const autostart = () => call<boolean>('autostart');
+export const setAutostart = (enabled: boolean) => call<void>('set_autostart', { enabled });
 
 // ---------------------------------------------------------------------------------------------
 // Events

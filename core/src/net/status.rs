@@ -51,6 +51,14 @@ impl Task {
         }
     }
 
+    /// Reached only through strangers' relays, whose circuits are limited (`sync_io` sends
+    /// such a peer small batches).
+    pub(super) fn limited(&self, peer: &PeerId) -> bool {
+        self.peers.get(peer).is_some_and(|c| {
+            c.conns.values().all(|(_, relayed)| *relayed) && self.through_public_relay(&c.device)
+        })
+    }
+
     /// Every relayed connection to this device goes through a relay that is not one of the
     /// family's.
     fn through_public_relay(&self, d: &DeviceId) -> bool {

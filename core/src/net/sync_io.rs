@@ -17,6 +17,12 @@ use crate::sync::{store, VersionVectors};
 
 /// Push batches per topic flush; the rest follows in the next flush or sync.
 const MAX_FLUSH_BATCHES: usize = 8;
+/// What one answer or push may carry to a device reached only through a stranger's relay.
+/// Public relays cut a relayed connection after 128 KiB (Kubo's limit): a bigger batch would
+/// be cut off and asked for again forever. New messages go at once; a long catch-up trickles,
+/// one such batch per anti-entropy round, until a direct connection (or the family's relay)
+/// carries the rest.
+pub(super) const LIMITED_BATCH_BYTES: usize = 48 * 1024;
 
 impl Task {
     /// Feeds the session and carries out what it decides.
@@ -57,13 +63,21 @@ impl Task {
                 } => {
                     let Some(ch) = channel.take() else { continue };
                     let node = self.store.clone();
+                    let limited = device.peer_id().is_some_and(|p| self.limited(&p));
                     self.work.spawn(async move {
                         let resp = node
                             .read(move |c| {
                                 let shared = store::shared_topics(c, &device)?;
                                 let mine = store::have(c, &shared)?;
                                 let wants = protocol::missing(&mine, &theirs, &shared);
-                                let (envs, more) = store::envelopes(c, &wants)?;
+                                let (envs, more) = if limited {
+                                    // No "more": the next batch waits for the next round.
+                                    let (e, _) =
+                                        store::envelopes_within(c, &wants, LIMITED_BATCH_BYTES)?;
+                                    (e, false)
+                                } else {
+                                    store::envelopes(c, &wants)?
+                                };
                                 Ok(Response::Sync {
                                     envelopes: envs.into_iter().map(ByteBuf::from).collect(),
                                     more,
@@ -109,9 +123,14 @@ impl Task {
                 }
                 Out::Flush { dirty, targets } => {
                     let node = self.store.clone();
+                    let limited: BTreeSet<PeerId> = targets
+                        .iter()
+                        .map(|(p, _, _)| *p)
+                        .filter(|p| self.limited(p))
+                        .collect();
                     self.work.spawn(async move {
                         let res = node
-                            .read(move |c| flush(c, &dirty, targets))
+                            .read(move |c| flush(c, &dirty, targets, &limited))
                             .await
                             .unwrap_or_default();
                         vec![Internal::Sync(In::Flushed(res))]
@@ -195,14 +214,20 @@ fn flush(
     c: &rusqlite::Connection,
     dirty: &[TopicId],
     targets: Vec<(PeerId, Vec<TopicId>, VersionVectors)>,
+    limited: &BTreeSet<PeerId>,
 ) -> crate::Result<crate::sync::session::Flushed<PeerId>> {
     let mine = store::have(c, dirty)?;
     let mut out = Vec::new();
     for (peer, topics, known) in targets {
         let mut wants = protocol::missing(&mine, &known, &topics);
         let mut batches = Vec::new();
-        while !wants.is_empty() && batches.len() < MAX_FLUSH_BATCHES {
-            let (batch, more) = store::envelopes(c, &wants)?;
+        let (most, budget) = if limited.contains(&peer) {
+            (1, LIMITED_BATCH_BYTES)
+        } else {
+            (MAX_FLUSH_BATCHES, protocol::BATCH_BYTES)
+        };
+        while !wants.is_empty() && batches.len() < most {
+            let (batch, more) = store::envelopes_within(c, &wants, budget)?;
             if batch.is_empty() {
                 break;
             }

@@ -503,6 +503,18 @@ impl Task {
                 // (it may have gone with the internet, the device still beside us).
                 self.dial_via_relays(peer_id);
                 self.dial_remembered();
+                // Public relays cut circuits after a few minutes or 128 KiB: go back through
+                // the ones it told us it holds reservations on at once.
+                let circuits: Vec<Multiaddr> =
+                    c.listen.iter().filter(|a| is_relayed(a)).cloned().collect();
+                if !circuits.is_empty() {
+                    self.dial_peer(
+                        peer_id,
+                        circuits,
+                        libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing,
+                        "dial through its relays failed",
+                    );
+                }
             }
         }
         self.update_paths();

@@ -82,7 +82,16 @@ pub fn have(c: &Connection, topics: &[TopicId]) -> Result<VersionVectors> {
 
 /// Envelopes for `wants`, in seq order, up to about [`BATCH_BYTES`]; true if more remain.
 pub fn envelopes(c: &Connection, wants: &[Want]) -> Result<(Vec<Vec<u8>>, bool)> {
-    envelopes_in(c, "envelopes", wants)
+    envelopes_in(c, "envelopes", wants, BATCH_BYTES)
+}
+
+/// [`envelopes`] up to about `budget` bytes (at least one envelope).
+pub fn envelopes_within(
+    c: &Connection,
+    wants: &[Want],
+    budget: usize,
+) -> Result<(Vec<Vec<u8>>, bool)> {
+    envelopes_in(c, "envelopes", wants, budget)
 }
 
 /// [`envelopes`] from `table` (`topic`, `author`, `seq`, `body`): this device's envelopes, or a
@@ -91,6 +100,7 @@ pub(crate) fn envelopes_in(
     c: &Connection,
     table: &'static str,
     wants: &[Want],
+    budget: usize,
 ) -> Result<(Vec<Vec<u8>>, bool)> {
     let mut st = c.prepare_cached(&format!(
         "SELECT body FROM {table} WHERE topic = ?1 AND author = ?2 AND seq > ?3 ORDER BY seq"
@@ -101,7 +111,7 @@ pub(crate) fn envelopes_in(
         let mut rows = st.query(params![w.topic.as_bytes(), w.author.0, w.after as i64])?;
         while let Some(r) = rows.next()? {
             let body: Vec<u8> = r.get(0)?;
-            if bytes + body.len() > BATCH_BYTES && !out.is_empty() {
+            if bytes + body.len() > budget && !out.is_empty() {
                 return Ok((out, true));
             }
             bytes += body.len();

@@ -88,13 +88,14 @@ export const en = {
   'search.searching': 'Searching…',
   'search.in_chat': 'in {chat}',
 
-  'path.lan': 'On the home network (LAN)',
+  'path.lan': 'On the same Wi-Fi',
   'path.direct': 'Over the internet, directly',
-  'path.relayed': 'Over the internet, through a relay',
-  'path.mesh': 'Through another family member',
-  'path.mesh_via': 'Through {name}',
-  'path.mailbox': 'Mailbox only – messages wait for them',
-  'path.none': 'Not reachable',
+  'path.relayed_public': "Over the internet, through a stranger's relay – still private",
+  'path.relayed_family': "Over the internet, through the family's relay",
+  'path.mesh': "Through another family member's device",
+  'path.mesh_via': "Through {name}'s device",
+  'path.mailbox': 'Waiting in a mailbox – messages are kept there for them',
+  'path.none': 'Not reachable right now – messages wait on this device',
 
   'conv.back': 'Back to chats',
   'conv.loading_older': 'Loading earlier messages…',
@@ -248,6 +249,19 @@ export const en = {
   'settings.mode.lan_only': 'Right now: only the home network is used.',
   'settings.mode.internet': 'Right now: the home network and the internet are used.',
   'settings.mode.off': 'Right now: not connected to any network.',
+  'settings.public_network': 'Find family through the public internet',
+  'settings.public_network_help':
+    "Uses the public IPFS network to find family in other homes when no family relay is set. Strangers' computers then see this device's internet address and that it is looking for someone – never who, or what you say (everything stays end-to-end encrypted).",
+  'settings.public_state.off': 'Public network: not used right now.',
+  'settings.public_state.problem': "Public network: can't be reached right now.",
+  'settings.public_state.connecting': 'Public network: looking for computers to connect to…',
+  'settings.public_state.connected.one': 'Public network: connected to {count} computer.',
+  'settings.public_state.connected.other': 'Public network: connected to {count} computers.',
+  'settings.public_relays.one':
+    "Family in other homes can reach you through {count} stranger's relay (still private).",
+  'settings.public_relays.other':
+    "Family in other homes can reach you through {count} strangers' relays (still private).",
+  'settings.why': 'Why: {why}',
   'settings.relays_label': 'Relays',
   'settings.relays_help':
     'One relay address per line. Relays pass messages along when your family is not on the same network.',
@@ -267,6 +281,12 @@ export const en = {
     'When this is on, this device also works as a relay and mailbox for your family: it passes their messages along and keeps them for family members who are offline. It uses port 4001, so it must stay switched on and be reachable from the internet.',
   'settings.relay_for_family_on': 'This device is a relay and mailbox for your family.',
   'settings.relay_for_family_off': 'This device passes on family messages it has, but is not a relay for others.',
+  'settings.computer': 'On this computer',
+  'settings.autostart': 'Start Hearth when I log in',
+  'settings.autostart_help':
+    'Hearth then works in the background from the start, so messages arrive even before you open it.',
+  'settings.close_help':
+    "Closing the window keeps Hearth running: its icon stays near the clock, and new messages still show a notice. To stop Hearth, choose “Quit” in that icon's menu.",
   'settings.look': 'Language and appearance',
   'settings.language': 'Language',
   'settings.lang_ko': '한국어 (Korean)',

@@ -6,10 +6,16 @@ import { en } from './en';
 import { ko } from './ko';
 import { translate, pluralKey } from './translate';
 import { DELIVERY_STATES, deliveryLabel } from '../lib/delivery';
-import { PATHS } from '../lib/reach';
-import { pathPhrase } from '../lib/board';
+import { PATHS, reachWords } from '../lib/reach';
 import { KNOWN_ERROR_KINDS, errorKey } from '../lib/errors';
-import { NETWORK_MODES, RELAY_STATES, networkModeKey, relayStateKey } from '../lib/network';
+import {
+  NETWORK_MODES,
+  PUBLIC_STATES,
+  RELAY_STATES,
+  networkModeKey,
+  publicStateKey,
+  relayStateKey,
+} from '../lib/network';
 
 const dicts: Record<string, Record<string, string>> = { en, ko };
 const SRC = fileURLToPath(new URL('..', import.meta.url));
@@ -91,8 +97,9 @@ describe('translations', () => {
       'board.reachable',
       'board.mailbox_only',
       'board.unreachable',
-      ...PATHS.map((p) => pathPhrase(p, null).key),
-      pathPhrase('mesh', 'Grandma').key,
+      ...PATHS.flatMap((p) => [reachWords(p, false, null).key, reachWords(p, true, 'Grandma').key]),
+      ...PUBLIC_STATES.filter((s) => s !== 'connected').map(publicStateKey),
+      ...['one', 'other'].map((n) => `${publicStateKey('connected')}.${n}`),
       ...KNOWN_ERROR_KINDS.map(errorKey),
       errorKey('something_new'),
       ...['pending', 'connected', 'refused'].map((s) => `contacts.state.${s}`),

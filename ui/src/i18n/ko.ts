@@ -90,13 +90,14 @@ export const ko: Record<Key, string> = {
   'search.searching': '검색하는 중…',
   'search.in_chat': '{chat} 대화',
 
-  'path.lan': '집 네트워크(LAN)로 연결',
+  'path.lan': '같은 와이파이로 연결',
   'path.direct': '인터넷으로 바로 연결',
-  'path.relayed': '인터넷 중계 서버를 거쳐 연결',
+  'path.relayed_public': '인터넷으로, 모르는 사람의 중계 서버를 거쳐 연결 – 그래도 대화 내용은 안전해요',
+  'path.relayed_family': '인터넷으로, 가족의 중계 서버를 거쳐 연결',
   'path.mesh': '다른 가족의 기기를 거쳐 연결',
-  'path.mesh_via': '{name} 님을 거쳐 연결',
-  'path.mailbox': '우편함으로만 – 메시지가 기다려요',
-  'path.none': '연결 안 됨',
+  'path.mesh_via': '{name} 님의 기기를 거쳐 연결',
+  'path.mailbox': '우편함에서 기다리는 중 – 메시지를 맡아 두고 있어요',
+  'path.none': '지금은 연결 안 됨 – 메시지는 이 기기에서 기다려요',
 
   'conv.back': '대화 목록으로',
   'conv.loading_older': '이전 메시지를 불러오는 중…',
@@ -250,6 +251,19 @@ export const ko: Record<Key, string> = {
   'settings.mode.lan_only': '지금: 집 네트워크만 사용하고 있어요.',
   'settings.mode.internet': '지금: 집 네트워크와 인터넷을 사용하고 있어요.',
   'settings.mode.off': '지금: 어떤 네트워크에도 연결되어 있지 않아요.',
+  'settings.public_network': '공개 인터넷으로 가족 찾기',
+  'settings.public_network_help':
+    '가족 중계 서버가 없을 때 공개 IPFS 네트워크로 다른 집에 사는 가족을 찾아요. 이때 모르는 사람의 컴퓨터가 이 기기의 인터넷 주소와 누군가를 찾고 있다는 것은 알 수 있어요. 하지만 누구를 찾는지, 무슨 말을 하는지는 절대 알 수 없어요(모든 대화는 끝까지 암호화돼요).',
+  'settings.public_state.off': '공개 네트워크: 지금은 쓰지 않아요.',
+  'settings.public_state.problem': '공개 네트워크: 지금은 연결할 수 없어요.',
+  'settings.public_state.connecting': '공개 네트워크: 연결할 컴퓨터를 찾는 중…',
+  'settings.public_state.connected.one': '공개 네트워크: 컴퓨터 {count}대와 연결됨.',
+  'settings.public_state.connected.other': '공개 네트워크: 컴퓨터 {count}대와 연결됨.',
+  'settings.public_relays.one':
+    '다른 집의 가족이 모르는 사람의 중계 서버 {count}곳을 거쳐 나에게 닿을 수 있어요(대화 내용은 안전해요).',
+  'settings.public_relays.other':
+    '다른 집의 가족이 모르는 사람의 중계 서버 {count}곳을 거쳐 나에게 닿을 수 있어요(대화 내용은 안전해요).',
+  'settings.why': '이유: {why}',
   'settings.relays_label': '중계 서버',
   'settings.relays_help':
     '한 줄에 중계 서버 주소를 하나씩 적어 주세요. 가족이 같은 네트워크에 없을 때 중계 서버가 메시지를 전해 줘요.',
@@ -269,6 +283,11 @@ export const ko: Record<Key, string> = {
     '켜 두면 이 기기가 가족을 위한 중계 서버이자 우편함 역할도 해요. 가족의 메시지를 전해 주고, 연결되지 않은 가족을 위해 메시지를 맡아 둬요. 4001번 포트를 쓰기 때문에 늘 켜져 있어야 하고, 인터넷에서 이 기기에 접속할 수 있어야 해요.',
   'settings.relay_for_family_on': '이 기기는 가족을 위한 중계 서버이자 우편함이에요.',
   'settings.relay_for_family_off': '이 기기는 가지고 있는 가족 메시지를 전해 주지만, 다른 사람을 위한 중계 서버는 아니에요.',
+  'settings.computer': '이 컴퓨터에서',
+  'settings.autostart': '로그인하면 Hearth 시작하기',
+  'settings.autostart_help': '그러면 Hearth를 열기 전부터 뒤에서 일해서, 메시지가 바로 도착해요.',
+  'settings.close_help':
+    '창을 닫아도 Hearth는 계속 실행돼요. 시계 근처에 아이콘이 남고, 새 메시지가 오면 알림이 떠요. Hearth를 끝내려면 그 아이콘의 메뉴에서 “끝내기”를 고르세요.',
   'settings.look': '언어와 화면',
   'settings.language': '언어',
   'settings.lang_ko': '한국어',

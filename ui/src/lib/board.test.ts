@@ -1,32 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { checkIns, lastSeenText, nowKey, pathPhrase, sortEntries } from './board';
+import { checkIns, lastSeenText, nowKey, sortEntries } from './board';
 import { formatRelative, relativeParts } from './time';
 import type { BoardEntry } from '../api';
 
 const NOW = Date.UTC(2025, 2, 3, 12, 0, 0);
 const words = { justNow: 'just now', never: 'never' };
 
-describe('board path labels', () => {
-  it('names each way of reaching someone', () => {
-    expect(pathPhrase('lan', null)).toEqual({ key: 'path.lan' });
-    expect(pathPhrase('direct', null)).toEqual({ key: 'path.direct' });
-    expect(pathPhrase('relayed', null)).toEqual({ key: 'path.relayed' });
-    expect(pathPhrase('mailbox', null)).toEqual({ key: 'path.mailbox' });
-    expect(pathPhrase('mailbox', 'Grandma')).toEqual({ key: 'path.mailbox' });
-    expect(pathPhrase('none', null)).toEqual({ key: 'path.none' });
-  });
-
+describe('board reachability', () => {
   it('says whether someone is reachable now, or only through a mailbox', () => {
     expect(nowKey('lan')).toBe('board.reachable');
     expect(nowKey('relayed')).toBe('board.reachable');
     expect(nowKey('mesh')).toBe('board.reachable');
     expect(nowKey('mailbox')).toBe('board.mailbox_only');
     expect(nowKey('none')).toBe('board.unreachable');
-  });
-
-  it('says through whom a mesh path goes', () => {
-    expect(pathPhrase('mesh', 'Grandma')).toEqual({ key: 'path.mesh_via', params: { name: 'Grandma' } });
-    expect(pathPhrase('mesh', null)).toEqual({ key: 'path.mesh' });
   });
 });
 
@@ -56,7 +42,7 @@ describe('last seen', () => {
 });
 
 function entry(account: string, e: Partial<BoardEntry> = {}): BoardEntry {
-  return { account, name: account, path: 'none', via: null, last_seen_ms: 0, waiting: 0, check_in_ms: null, ...e };
+  return { account, name: account, path: 'none', via: null, public_relay: false, last_seen_ms: 0, waiting: 0, check_in_ms: null, ...e };
 }
 
 describe('check-in banner', () => {

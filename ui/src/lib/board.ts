@@ -1,30 +1,9 @@
-// The family board's words: how a contact is reached, when they were last seen, and the
-// check-ins banner.
+// The family board's words: when a contact was last seen, and the check-ins banner (how they
+// are reached is `reachWords` in reach.ts).
 
 import type { Board, BoardEntry, Path } from '../api';
 import { reachTier } from './reach';
 import { formatRelative } from './time';
-
-/** A translation key and its parameters. */
-export type Phrase = { key: string; params?: Record<string, string | number> };
-
-/** "On the home network", "Via Grandma's phone", "Not reachable"… */
-export function pathPhrase(path: Path, via: string | null): Phrase {
-  switch (path) {
-    case 'lan':
-      return { key: 'path.lan' };
-    case 'direct':
-      return { key: 'path.direct' };
-    case 'relayed':
-      return { key: 'path.relayed' };
-    case 'mesh':
-      return via ? { key: 'path.mesh_via', params: { name: via } } : { key: 'path.mesh' };
-    case 'mailbox':
-      return { key: 'path.mailbox' };
-    default:
-      return { key: 'path.none' };
-  }
-}
 
 /** "Seen 3 minutes ago" / "Never seen"; `justNow` and `never` are translated words. */
 export function lastSeenText(

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { NetworkStatus, RelayStatus } from '../api';
+import type { NetworkStatus, PublicStatus, RelayStatus } from '../api';
 import {
   NETWORK_MODES,
+  PUBLIC_STATES,
   RELAY_STATES,
   findRelay,
   networkMode,
   networkModeKey,
+  publicLabel,
+  publicStateKey,
   relayLabel,
   relayPeer,
   relayRows,
@@ -16,11 +19,15 @@ const A = '/ip4/203.0.113.5/tcp/4001/p2p/12D3KooWAlpha';
 const B = '/dns4/relay.example/tcp/4001/p2p/12D3KooWBeta';
 
 function relay(addr: string, r: Partial<RelayStatus> = {}): RelayStatus {
-  return { addr, connected: false, reserved: false, kept: 0, ...r };
+  return { addr, connected: false, reserved: false, kept: 0, public: false, error: null, ...r };
 }
 
-function status(relays: RelayStatus[], lan_only = false): NetworkStatus {
-  return { device: 'dev', listen: [], lan_only, peers: [], relays };
+function status(relays: RelayStatus[], lan_only = false, pub: PublicStatus | null = null): NetworkStatus {
+  return { device: 'dev', listen: [], lan_only, peers: [], relays, public: pub };
+}
+
+function plane(p: Partial<PublicStatus> = {}): PublicStatus {
+  return { dht_mode: 'client', connected: 0, dht_peers: 0, relay_candidates: 0, problem: null, ...p };
 }
 
 describe('relay status labels', () => {
@@ -97,6 +104,22 @@ describe('matching configured relays with the network', () => {
     expect(relayRows([A, B], null, false).map((r) => r.state)).toEqual(['not_connected', 'not_connected']);
   });
 
+  it('says why a relay could not be reached, until it is', () => {
+    const refused = 'connection refused by 203.0.113.5:4001';
+    const live = status([
+      relay(A, { error: refused }),
+      relay(B, { connected: true, reserved: true, error: 'an old failure' }),
+    ]);
+    expect(relayRows([A, B], live, false).map((r) => [r.state, r.error])).toEqual([
+      ['not_connected', refused],
+      ['reachable', null],
+    ]);
+    const noReservation = status([relay(A, { connected: true, error: 'the relay refused a reservation' })]);
+    expect(relayRows([A], noReservation, false)[0].error).toBe('the relay refused a reservation');
+    expect(relayRows([A], status([relay(A, { error: refused })], true), false)[0].error).toBeNull();
+    expect(relayRows([A], null, false)[0].error).toBeNull();
+  });
+
   it('marks relays unused when the settings or the network are LAN-only', () => {
     const live = status([relay(A, { connected: true })]);
     expect(relayRows([A], live, true)[0].state).toBe('unused');
@@ -116,5 +139,53 @@ describe('the network mode shown in the settings', () => {
       'settings.mode.internet',
       'settings.mode.off',
     ]);
+  });
+});
+
+describe('the public network in the settings', () => {
+  it('says nothing before the first answer, while networking is off, or in LAN-only mode', () => {
+    expect(publicLabel(undefined)).toBeNull();
+    expect(publicLabel(null)).toBeNull();
+    expect(publicLabel(status([], true, plane({ connected: 5 })))).toBeNull();
+  });
+
+  it('says it is not used when the node runs without it', () => {
+    expect(publicLabel(status([]))).toEqual({
+      state: 'off',
+      key: 'settings.public_state.off',
+      count: 0,
+      problem: null,
+      relays: 0,
+    });
+  });
+
+  it('counts the public computers connected', () => {
+    expect(publicLabel(status([], false, plane()))).toMatchObject({ state: 'connecting', count: 0 });
+    expect(publicLabel(status([], false, plane({ connected: 12, dht_peers: 9 })))).toMatchObject({
+      state: 'connected',
+      key: 'settings.public_state.connected',
+      count: 12,
+    });
+  });
+
+  it('says why it cannot be reached, in the core’s words', () => {
+    const why = 'no public bootstrap node answered (is this device offline?)';
+    expect(publicLabel(status([], false, plane({ connected: 3, problem: why })))).toMatchObject({
+      state: 'problem',
+      problem: why,
+    });
+  });
+
+  it('counts the strangers’ relays that hold a place for this device', () => {
+    const relays = [
+      relay(A, { public: true, connected: true, reserved: true }),
+      relay(B, { public: true, connected: true }),
+      relay('/ip4/198.51.100.1/tcp/4001/p2p/12D3KooWFamily', { connected: true, reserved: true }),
+    ];
+    expect(publicLabel(status(relays, false, plane({ connected: 4 })))?.relays).toBe(1);
+  });
+
+  it('has distinct words for every state', () => {
+    expect(new Set(PUBLIC_STATES.map(publicStateKey)).size).toBe(PUBLIC_STATES.length);
   });
 });

@@ -1,5 +1,6 @@
-// The settings screen's words about relays: how each configured relay is doing right now, from
-// the shell's network status (see CONTRACT.md, `network_status`).
+// The settings screen's words about the network: how each configured relay is doing right now
+// (and why it could not be reached), and how the public network is doing, from the shell's
+// network status (see CONTRACT.md, `network_status`).
 
 import type { NetworkStatus, RelayStatus } from '../api';
 
@@ -69,7 +70,11 @@ export function findRelay(
   return peer ? relays.find((r) => relayPeer(r.addr) === peer) : undefined;
 }
 
-export type RelayRow = { addr: string } & RelayLabel;
+/**
+ * One configured relay: its address, its state, and why the last attempt to reach it (or be
+ * reachable through it) failed, while that still matters (not when unused or reachable).
+ */
+export type RelayRow = { addr: string; error: string | null } & RelayLabel;
 
 /**
  * One row per configured relay, in the order they were set. LAN-only mode comes from the
@@ -81,7 +86,12 @@ export function relayRows(
   lanOnly: boolean,
 ): RelayRow[] {
   const off = lanOnly || (status?.lan_only ?? false);
-  return configured.map((addr) => ({ addr, ...relayLabel(findRelay(addr, status?.relays ?? []), off) }));
+  return configured.map((addr) => {
+    const live = findRelay(addr, status?.relays ?? []);
+    const label = relayLabel(live, off);
+    const failing = label.state === 'not_connected' || label.state === 'connected';
+    return { addr, error: failing ? (live?.error ?? null) : null, ...label };
+  });
 }
 
 /**
@@ -102,4 +112,47 @@ export function networkMode(status: NetworkStatus | null | undefined): NetworkMo
 
 export function networkModeKey(mode: NetworkMode): string {
   return `settings.mode.${mode}`;
+}
+
+/**
+ * How the public network (the public IPFS network, for family in other homes) is doing:
+ * `off` (not used now: turned off, or this run keeps off it), `problem` (it cannot be
+ * reached), `connecting` (no public computer yet), or `connected`.
+ */
+export type PublicState = 'off' | 'problem' | 'connecting' | 'connected';
+
+export const PUBLIC_STATES: readonly PublicState[] = ['off', 'problem', 'connecting', 'connected'];
+
+export type PublicLabel = {
+  state: PublicState;
+  /** Translation key of the words for `state`; `connected` is plural, by `count`. */
+  key: string;
+  /** Public computers connected now. */
+  count: number;
+  /** Why it cannot be reached (the core's sentence), for `problem`. */
+  problem: string | null;
+  /** Strangers' relays that hold a place for this device, so family can reach it. */
+  relays: number;
+};
+
+export function publicStateKey(state: PublicState): string {
+  return `settings.public_state.${state}`;
+}
+
+/**
+ * The public network's line in the settings, or null where it has nothing to say: before
+ * the first answer, while networking is off, and in LAN-only mode (the mode line says so).
+ */
+export function publicLabel(status: NetworkStatus | null | undefined): PublicLabel | null {
+  if (!status || status.lan_only) return null;
+  const p = status.public;
+  const relays = status.relays.filter((r) => r.public && r.connected && r.reserved).length;
+  const state: PublicState = !p ? 'off' : p.problem ? 'problem' : p.connected > 0 ? 'connected' : 'connecting';
+  return {
+    state,
+    key: publicStateKey(state),
+    count: p?.connected ?? 0,
+    problem: p?.problem ?? null,
+    relays: p ? relays : 0,
+  };
 }

@@ -205,7 +205,7 @@ pub fn have(c: &Connection, topics: &[TopicId]) -> Result<VersionVectors> {
 /// Mail for `wants`, in seq order, up to about
 /// [`BATCH_BYTES`](crate::sync::protocol::BATCH_BYTES); true if more remain.
 pub fn envelopes(c: &Connection, wants: &[Want]) -> Result<(Vec<Vec<u8>>, bool)> {
-    crate::sync::store::envelopes_in(c, "mail", wants)
+    crate::sync::store::envelopes_in(c, "mail", wants, crate::sync::protocol::BATCH_BYTES)
 }
 
 /// What one deposit did.

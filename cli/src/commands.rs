@@ -94,6 +94,11 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand, input: Stdin
                             .unwrap_or_default();
                         if r.public {
                             s.push_str(&format!("public relay {}: {state}{why}\n", r.addr));
+                        } else if !r.mailbox {
+                            s.push_str(&format!(
+                                "relay {}: {state}{why}, no mailbox (messages wait on this device)\n",
+                                r.addr
+                            ));
                         } else {
                             s.push_str(&format!(
                                 "relay {}: {state}{why}, mailbox keeps {} conversations\n",

@@ -408,3 +408,49 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+/// A stock Kubo node named as a relay (`--relay`), as a new user would try it: its RSA peer
+/// id is spoken, the reservation holds and the status says so; a relay address with the wrong
+/// peer id fails with the reason in words in `hearth status`, not only in a debug log.
+#[test]
+fn a_kubo_relay_works_and_a_wrong_one_says_why() {
+    let mut w = Internet::new("r", false);
+    let (mom, mom_ns) = w.device("a", "Mom");
+    let good = w.addrs[1].clone();
+    // Kubo node 2's address with node 3's peer id: something answers, but not that peer.
+    let wrong = format!("{}/p2p/{}", good.rsplit_once("/p2p/").unwrap().0, w.ids[2]);
+    let _r = Running::start(
+        &mom,
+        Some(&mom_ns),
+        None,
+        &["--relay", &good, "--relay", &wrong],
+    );
+    eventually("a reservation on the Kubo relay", 60, || {
+        let s = status(&mom);
+        let relays = s["network"]["relays"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        relays
+            .iter()
+            .any(|r| r["addr"] == good.as_str() && r["reserved"] == true)
+    });
+    let mut text = String::new();
+    eventually("the wrong relay's reason in the status", 60, || {
+        text = hearth(&mom, &["status"]);
+        text.lines()
+            .any(|l| l.contains(&wrong) && l.contains("different peer"))
+    });
+    // It offers no mailbox (a stock relay): said once it answered so, and not asked again.
+    eventually(
+        "the Kubo relay shown as reachable, without a mailbox",
+        60,
+        || {
+            text = hearth(&mom, &["status"]);
+            text.lines().any(|l| {
+                l.contains(&good) && l.contains("reachable through it") && l.contains("no mailbox")
+            })
+        },
+    );
+    drop(w);
+}

@@ -11,6 +11,9 @@ use crate::mailbox::protocol as mailbox;
 use crate::sync::session::In;
 use crate::sync::store;
 
+/// A mailbox request that failed is tried again after this.
+const MAILBOX_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Task {
     /// Asks a relay's mailbox to keep our topics (read from the store first).
     pub(super) fn send_keep(&mut self, peer: PeerId) {
@@ -29,7 +32,13 @@ impl Task {
             r.asked
                 .extend(topics.iter().map(|k| (k.topic, k.members.clone())));
         }
-        for part in topics.chunks(mailbox::MAX_KEEP_TOPICS) {
+        // Nothing to keep still asks once: the answer says whether it offers a mailbox.
+        let parts: Vec<&[store::Keep]> = if topics.is_empty() {
+            vec![&[]]
+        } else {
+            topics.chunks(mailbox::MAX_KEEP_TOPICS).collect()
+        };
+        for part in parts {
             let part = part.iter().map(|k| (k.topic, k.proof.clone())).collect();
             self.swarm.behaviour_mut().mailbox.send_request(
                 &peer,
@@ -88,9 +97,20 @@ impl Task {
                 }
             },
             request_response::Event::OutboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, %error, "mailbox request failed; asking again later");
+                tracing::debug!(%peer, %error, "mailbox request failed");
                 if let Some(r) = self.relays.get_mut(&peer) {
-                    r.kept_at = None;
+                    if matches!(
+                        error,
+                        request_response::OutboundFailure::UnsupportedProtocols
+                    ) {
+                        // A relay without a mailbox (a stock libp2p relay): never asked again.
+                        r.no_mailbox = true;
+                        self.store.emit(crate::events::Event::RelayChanged);
+                    } else {
+                        // Asked again after a pause, not at the next tick.
+                        r.kept_at = std::time::Instant::now()
+                            .checked_sub(super::relays::KEEP_EVERY - MAILBOX_RETRY);
+                    }
                 }
             }
             _ => {}

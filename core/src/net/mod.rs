@@ -151,6 +151,8 @@ pub struct RelayStatus {
     pub reserved: bool,
     /// Its mailbox keeps this many of our topics.
     pub kept: usize,
+    /// It offers a mailbox (false for a stock libp2p relay, and for public relays).
+    pub mailbox: bool,
     /// A public relay found on the public network (no mailbox; limited circuits), not one
     /// the family configured.
     pub public: bool,

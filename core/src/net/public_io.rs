@@ -22,6 +22,7 @@ pub(super) fn explain(raw: &str) -> String {
     if r.contains("key type") || r.contains("rsa") || r.contains("decodingerror") {
         "it uses a kind of key this version cannot read".into()
     } else if r.contains("wrong peer")
+        || r.contains("unexpected peer id")
         || r.contains("peer id mismatch")
         || r.contains("wrongpeerid")
     {

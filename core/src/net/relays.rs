@@ -54,6 +54,8 @@ pub(super) struct Relay {
     pub failures: u32,
     /// Why the last attempt failed, in words.
     pub error: Option<String>,
+    /// It answered that it offers no mailbox (a stock libp2p relay, such as Kubo's).
+    pub no_mailbox: bool,
 }
 
 impl Relay {
@@ -101,6 +103,7 @@ impl Task {
                 public,
                 failures: 0,
                 error: None,
+                no_mailbox: public,
             },
         );
         true
@@ -134,7 +137,7 @@ impl Task {
             .relays
             .iter()
             .filter(|(p, r)| {
-                !r.public
+                !r.no_mailbox
                     && self.swarm.is_connected(p)
                     && r.kept_at
                         .is_none_or(|t| now.duration_since(t) >= KEEP_EVERY)

@@ -34,6 +34,7 @@ impl Task {
                 connected: self.swarm.is_connected(peer),
                 reserved: r.reserved,
                 kept: r.kept,
+                mailbox: !r.no_mailbox,
                 public: r.public,
                 error: r.error.clone(),
                 holds_for: r.holds_for.iter().copied().collect(),

@@ -180,6 +180,10 @@ reserved: boolean,
  */
 kept: number, 
 /**
+ * It offers a mailbox (false for a stock libp2p relay, and for public relays).
+ */
+mailbox: boolean, 
+/**
  * A public relay found on the public network (no mailbox; limited circuits), not one
  * the family configured.
  */

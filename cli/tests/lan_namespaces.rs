@@ -37,8 +37,9 @@ fn three_devices_on_one_lan_in_lan_only_mode() {
         identity(root.path(), "Kid"),
     );
     let trace = root.path().join("mom.strace");
-    // Mom also has relays configured (one on the internet, one named by DNS): LAN-only mode
-    // must not use them either.
+    // Mom also has relays configured (one on the internet, one named by DNS) and the public
+    // network's bootstrap peers (the public plane is on by default): LAN-only mode must use
+    // none of them, no DHT and no public relay.
     let ra = Running::start(
         &a,
         Some(&net.ns("a")),
@@ -49,8 +50,14 @@ fn three_devices_on_one_lan_in_lan_only_mode() {
             "/ip4/203.0.113.9/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
             "--relay",
             "/dns4/relay.example.org/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
+            "--bootstrap",
+            "/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYRQpQfctKEDuRSsuJM3ND4p7uRfiAE9",
+            "--bootstrap",
+            "/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN",
         ],
     );
+    let s = hearth_json(&a, &["status"]);
+    assert!(s[0]["network"]["public"].is_null(), "{}", s[0]["network"]);
     let rb = Running::start(&b, Some(&net.ns("b")), None, LAN);
     let rc = Running::start(&c, Some(&net.ns("c")), None, LAN);
 

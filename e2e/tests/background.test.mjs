@@ -1,8 +1,9 @@
 // Hearth keeps working with its window closed: closing the window hides it behind the tray
 // icon, a message from family still arrives and shows a desktop notification, the tray's
 // "Open Hearth" brings the window back and its "Quit" stops the node cleanly. It starts at login
-// from its first run (an XDG autostart entry), until switched off in Settings. And the family
-// board and the chat list say in plain words how each contact is reached.
+// from its first run (an XDG autostart entry), until switched off in Settings, which also
+// shows the public network's state and why a relay cannot be reached. And the family board and
+// the chat list say in plain words how each contact is reached.
 //
 // The desktop around the app is real protocol, on a private session bus: a notification
 // service (lib/notifications.mjs) and a system tray (lib/tray.mjs).
@@ -11,7 +12,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchApp, runNode, hearth, hearthJson, tmp, until, stopAll } from '../lib/harness.mjs';
+import { launchApp, runNode, runRelay, hearth, hearthJson, tmp, until, stopAll } from '../lib/harness.mjs';
 import { notificationService } from '../lib/notifications.mjs';
 import { trayService } from '../lib/tray.mjs';
 
@@ -58,7 +59,7 @@ const alive = (pid) => {
   }
 };
 
-test('Hearth starts at login from its first run, until that is switched off', async () => {
+test('Hearth starts at login from its first run, until that is switched off in Settings', async () => {
   await app.type('name-input', 'Minji');
   await app.click('create-profile');
   await app.$('nav-chats').then((e) => e.waitForDisplayed());
@@ -74,11 +75,29 @@ test('Hearth starts at login from its first run, until that is switched off', as
   const pub = await app.$('public-status');
   await until('the public network status', async () => (await pub.getAttribute('data-state')) === 'off');
   await app.screenshot('settings');
+  await toggle.scrollIntoView({ block: 'center' });
+  await app.screenshot('settings-autostart-on');
 
   await app.click('autostart-toggle');
   await until('the autostart entry to go', () => !existsSync(entry));
   await until('the switch to show it off', async () => !(await toggle.isSelected()));
-  await app.screenshot('autostart-off');
+  await app.screenshot('settings-autostart-off');
+});
+
+test('Settings says why a relay cannot be reached', async () => {
+  // A relay that has gone away: its address is right, nothing answers there any more.
+  const relay = await runRelay(tmp('gone-relay'));
+  await relay.stop();
+  await app.type('relays-input', relay.addr);
+  await app.click('relays-save');
+  const why = await app.$('relay-error');
+  await until('the reason', async () => (await why.isExisting()) && (await why.getText()).trim() !== '');
+  assert.match((await why.getText()).trim(), /^(Why|이유): \S/);
+  await (await app.$('relay-status')).scrollIntoView({ block: 'center' });
+  await app.screenshot('relay-error');
+  await app.type('relays-input', ' ');
+  await app.click('relays-save');
+  await until('no relay rows', async () => (await app.$$('relay-row')).length === 0);
 });
 
 test('the board and the chat list say how family is reached, in plain words', async () => {

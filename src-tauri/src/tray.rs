@@ -3,10 +3,12 @@
 //! would show no notification for them. Closing the window hides it; the tray's menu opens it
 //! again or quits (which stops the node cleanly, as every other way out does).
 //!
-//! A desktop without a tray (Xvfb, a bare window manager) must still run the app: an icon that
-//! cannot be made is no error, and without one closing the window quits as before, since
-//! nothing could bring the window back. On Linux the icon goes through libayatana-appindicator,
-//! which is loaded at run time and panics when it is missing: that panic is contained here.
+//! An icon that cannot be made is no error: the app runs without one, and closing the window
+//! quits as before, since nothing could bring the window back. On Linux the icon goes through
+//! libayatana-appindicator, which is loaded at run time and panics when it is missing: that
+//! panic is contained here. Where the library is there but nothing shows its icons (Xvfb, a
+//! bare window manager) the icon is still made, and the tray's menu works for whatever panel
+//! comes (the end-to-end tests bring one on their own session bus).
 
 pub use imp::{create, keeps_running, relabel};
 

@@ -453,7 +453,7 @@ const commands: Record<string, (a: Any) => Any> = {
         : [...state.settings.relays].sort().map((addr: string) => {
             const live = state.relayLive.get(addr) ?? { connected: false, reserved: false };
             const error = live.connected ? null : 'no answer from it (connection refused)';
-            return { addr, ...live, kept: live.connected ? kept : 0, public: false, error };
+            return { addr, ...live, kept: live.connected ? kept : 0, mailbox: true, public: false, error };
           }),
       public:
         state.settings.lan_only || !state.settings.public_network

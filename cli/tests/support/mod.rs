@@ -3,6 +3,8 @@
 //! and `ip`; traffic stays inside the namespaces the test created).
 #![allow(dead_code)]
 
+pub mod internet;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -294,6 +294,35 @@ mod tests {
     }
 
     #[test]
+    fn a_bootstrap_that_reaches_no_one_backs_off_up_to_half_an_hour() {
+        let mut p = Public::new(true, Vec::new());
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            let before = Instant::now();
+            p.bootstrap_failed("no one".into());
+            waits.push(p.bootstrap_at.duration_since(before));
+        }
+        // Doubling from 15 s, never more often, never later than the maximum.
+        assert!(waits[0] >= BOOTSTRAP_BACKOFF_MIN);
+        assert!(waits.windows(2).all(|w| w[1] >= w[0]));
+        assert!(waits.iter().all(|w| *w <= BOOTSTRAP_BACKOFF_MAX + Duration::from_secs(1)));
+        assert!(*waits.last().unwrap() >= BOOTSTRAP_BACKOFF_MAX);
+        assert!(p.problem.is_some());
+        p.bootstrap_succeeded();
+        assert!(p.problem.is_none());
+    }
+
+    #[test]
+    fn known_peers_are_bounded() {
+        let mut p = Public::new(true, Vec::new());
+        let addr: Multiaddr = "/ip4/11.1.0.1/tcp/4001".parse().unwrap();
+        for _ in 0..(MAX_KNOWN + 50) {
+            p.identified(peer(), &[KAD_PROTOCOL], std::slice::from_ref(&addr));
+        }
+        assert_eq!(p.known.len(), MAX_KNOWN);
+    }
+
+    #[test]
     fn peers_that_speak_neither_protocol_are_not_tracked() {
         let mut p = Public::new(true, Vec::new());
         let addr: Multiaddr = "/ip4/11.1.0.1/tcp/4001".parse().unwrap();

@@ -19,7 +19,7 @@ const A = '/ip4/203.0.113.5/tcp/4001/p2p/12D3KooWAlpha';
 const B = '/dns4/relay.example/tcp/4001/p2p/12D3KooWBeta';
 
 function relay(addr: string, r: Partial<RelayStatus> = {}): RelayStatus {
-  return { addr, connected: false, reserved: false, kept: 0, public: false, error: null, ...r };
+  return { addr, connected: false, reserved: false, kept: 0, mailbox: true, public: false, error: null, ...r };
 }
 
 function status(relays: RelayStatus[], lan_only = false, pub: PublicStatus | null = null): NetworkStatus {

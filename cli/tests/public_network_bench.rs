@@ -1,0 +1,216 @@
+//! Benchmarks of the public-network path (run by `scripts/bench-public.sh`; ignored in the
+//! test suite: timing never decides a test). In the namespaces of `support::internet`, with
+//! stock Kubo nodes and two NAT'd homes, it prints one JSON line per figure:
+//!
+//! - invite accepted → contact connected across homes (fresh installs);
+//! - both devices restarted → connected again (found through rendezvous or remembered
+//!   addresses);
+//! - send → shown, directly (after hole punching) and through a public relay (the other
+//!   home behind a symmetric NAT), in one run;
+//! - what idle participation costs: connections held, bytes, and wakeups over a quiet
+//!   period, scaled to an hour.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::internet::*;
+use support::*;
+
+const ROUNDS: usize = 5;
+const MESSAGES: usize = 20;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn report(what: &str, unit: &str, samples: Vec<f64>) {
+    let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = samples.iter().copied().fold(0.0, f64::max);
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": what, "unit": unit, "n": samples.len(),
+            "median": median(samples.clone()), "min": min, "max": max,
+        })
+    );
+}
+
+fn connected(dir: &Path, name: &str) -> bool {
+    let p = contact_path(dir, name);
+    p == "direct" || p == "relayed"
+}
+
+/// Send → shown: Mom sends, the time until Son's node prints it.
+fn send_to_shown(mom: &Path, son_run: &Running) -> Vec<f64> {
+    let mut out = Vec::new();
+    for i in 0..MESSAGES {
+        let body = format!("bench {i} {}", rand_tag());
+        let t = Instant::now();
+        hearth(mom, &["send", "--to", "Son", &body]);
+        son_run.wait_for("message shown", 60, |v| {
+            v["event"] == "message_received" && v["body"] == body.as_str()
+        });
+        out.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    out
+}
+
+fn rand_tag() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// Counters of a running node's process: voluntary + involuntary context switches (wakeups).
+fn wakeups(pid: u32) -> u64 {
+    // `ip netns exec` execs the node, so the child pid is the node's.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let mut n = 0;
+    for l in status.lines() {
+        if l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches") {
+            n += l
+                .split_whitespace()
+                .last()
+                .and_then(|x| x.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    // Threads count too: the node is multi-threaded.
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let s = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        for l in s.lines() {
+            if l.starts_with("voluntary_ctxt_switches")
+                || l.starts_with("nonvoluntary_ctxt_switches")
+            {
+                n += l
+                    .split_whitespace()
+                    .last()
+                    .and_then(|x| x.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    n
+}
+
+/// Bytes through a device's one interface, and its open TCP connections and UDP sockets.
+fn device_counters(ns: &str) -> (u64, usize) {
+    let read = |what: &str| -> u64 {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "cat"])
+            .arg(format!("/sys/class/net/eth0/statistics/{what}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    let ss = std::process::Command::new("ip")
+        .args(["netns", "exec", ns, "ss", "-Htn", "state", "established"])
+        .output()
+        .unwrap();
+    let conns = String::from_utf8_lossy(&ss.stdout).lines().count();
+    (read("tx_bytes") + read("rx_bytes"), conns)
+}
+
+#[test]
+#[ignore = "a benchmark: scripts/bench-public.sh"]
+fn public_network_figures() {
+    // Direct: two ordinary homes.
+    let mut connect = Vec::new();
+    let mut refind = Vec::new();
+    let mut direct = Vec::new();
+    let mut idle_bytes = Vec::new();
+    let mut idle_wakeups = Vec::new();
+    let mut idle_conns = Vec::new();
+    for round in 0..ROUNDS {
+        let mut w = Internet::new(&format!("b{round}"), false);
+        let (mom, mom_ns) = w.device("a", "Mom");
+        let (son, son_ns) = w.device("b", "Son");
+        let boot = w.addrs[0].clone();
+        let ra = run_public(&mom, &mom_ns, &[&boot]);
+        let rb = run_public(&son, &son_ns, &[&boot]);
+        wait_public_ready(&mom);
+        wait_public_ready(&son);
+        let code = hearth(&mom, &["invite"]);
+        let t = Instant::now();
+        hearth(&son, &["accept", code.trim()]);
+        eventually("connected", 120, || {
+            connected(&son, "Mom") && connected(&mom, "Son")
+        });
+        connect.push(t.elapsed().as_secs_f64() * 1000.0);
+        eventually("direct", 120, || contact_path(&son, "Mom") == "direct");
+        direct.extend(send_to_shown(&mom, &rb));
+
+        // Idle for a while, directly connected.
+        let quiet = Duration::from_secs(60);
+        let (b0, _) = device_counters(&son_ns);
+        let k0 = wakeups(rb.pid());
+        std::thread::sleep(quiet); // measuring an idle period: nothing to wait for
+        let (b1, conns) = device_counters(&son_ns);
+        let k1 = wakeups(rb.pid());
+        let scale = 3600.0 / quiet.as_secs_f64();
+        idle_bytes.push((b1 - b0) as f64 * scale);
+        idle_wakeups.push((k1 - k0) as f64 * scale);
+        idle_conns.push(conns as f64);
+
+        // Both restart, the bootstrap node gone.
+        w.kill_kubo(0);
+        ra.stop();
+        rb.stop();
+        let t = Instant::now();
+        let _ra = run_public(&mom, &mom_ns, &[&boot]);
+        let _rb = run_public(&son, &son_ns, &[&boot]);
+        eventually("found again", 180, || connected(&son, "Mom"));
+        refind.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    report(
+        "invite accepted -> contact connected, two homes",
+        "ms",
+        connect,
+    );
+    report(
+        "both restarted (bootstrap gone) -> connected again",
+        "ms",
+        refind,
+    );
+    report("send -> shown, direct (hole-punched)", "ms", direct);
+    report(
+        "idle, direct: bytes per hour (device interface)",
+        "bytes",
+        idle_bytes,
+    );
+    report(
+        "idle, direct: wakeups per hour (context switches)",
+        "count",
+        idle_wakeups,
+    );
+    report("idle, direct: TCP connections held", "count", idle_conns);
+
+    // Relayed: home B behind a symmetric NAT.
+    let mut w = Internet::new("bq", true);
+    let (mom, mom_ns) = w.device("a", "Mom");
+    let (son, son_ns) = w.device("b", "Son");
+    let boot = w.addrs[0].clone();
+    let _ra = run_public(&mom, &mom_ns, &[&boot]);
+    let rb = run_public(&son, &son_ns, &[&boot]);
+    wait_public_ready(&mom);
+    wait_public_ready(&son);
+    befriend(&mom, &son);
+    eventually("relayed", 60, || contact_path(&son, "Mom") == "relayed");
+    report(
+        "send -> shown, through a public relay",
+        "ms",
+        send_to_shown(&mom, &rb),
+    );
+    let _ = &mut w;
+}

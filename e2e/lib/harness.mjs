@@ -167,10 +167,26 @@ export async function runRelay(dir) {
 }
 
 /**
- * The real app in its own data directory, driven through tauri-driver (which starts
- * WebKitWebDriver and the app). Returns the WebdriverIO browser plus helpers.
+ * A private D-Bus session bus (dbus-daemon); resolves to its address. What the app does on
+ * the session bus (notifications, the tray, its single-instance guard) stays on it.
  */
-export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
+export async function sessionBus() {
+  const daemon = track(spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    ...group,
+  }));
+  let address;
+  readline.createInterface({ input: daemon.stdout }).on('line', (l) => { address ??= l.trim(); });
+  await until('the session bus', () => address, 10_000);
+  return { address, stop: () => killGroup(daemon, 'SIGKILL') };
+}
+
+/**
+ * The real app in its own data directory, driven through tauri-driver (which starts
+ * WebKitWebDriver and the app). `args` are the app's command-line arguments. Returns the
+ * WebdriverIO browser plus helpers.
+ */
+export async function launchApp(name, { dataDir = tmp(name), env = {}, args = [] } = {}) {
   await display();
   mkdirSync(ARTIFACTS, { recursive: true });
   const port = await freePort();
@@ -180,22 +196,23 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
   // stays in the test's directory, never in the real home of whoever runs the tests.
   const home = join(dataDir, 'home');
   const configHome = join(home, '.config');
+  const appEnv = {
+    ...process.env,
+    HEARTH_DATA_DIR: dataDir,
+    // The webview's own storage (language, theme) belongs to this instance alone.
+    HOME: home,
+    XDG_DATA_HOME: join(dataDir, 'xdg-data'),
+    XDG_CONFIG_HOME: configHome,
+    XDG_CACHE_HOME: join(dataDir, 'xdg-cache'),
+    HEARTH_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    HEARTH_MDNS: '0',
+    HEARTH_PUBLIC_NETWORK: '0',
+    ...env,
+  };
   const driver = track(spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...group,
-    env: {
-      ...process.env,
-      HEARTH_DATA_DIR: dataDir,
-      // The webview's own storage (language, theme) belongs to this instance alone.
-      HOME: home,
-      XDG_DATA_HOME: join(dataDir, 'xdg-data'),
-      XDG_CONFIG_HOME: configHome,
-      XDG_CACHE_HOME: join(dataDir, 'xdg-cache'),
-      HEARTH_LISTEN: '/ip4/127.0.0.1/tcp/0',
-      HEARTH_MDNS: '0',
-      HEARTH_PUBLIC_NETWORK: '0',
-      ...env,
-    },
+    env: appEnv,
   }));
   // What the driver, WebKitWebDriver and the app print: kept for assertions, and echoed.
   let output = '';
@@ -215,7 +232,7 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
     capabilities: {
       // WebKitWebDriver speaks classic WebDriver only (no BiDi session).
       'wdio:enforceWebDriverClassic': true,
-      'tauri:options': { application: APP },
+      'tauri:options': { application: APP, args },
     },
   });
   let shot = 0;
@@ -313,6 +330,36 @@ export async function launchApp(name, { dataDir = tmp(name), env = {} } = {}) {
       } catch {
         return false;
       }
+    },
+    /**
+     * Launches the app binary once more, as a person does from the desktop's menu: same data
+     * directory, same desktop (display, session bus), not under WebDriver. Resolves when that
+     * process exits, to its exit code (null if killed), signal and what it printed.
+     */
+    launchAgain(args = []) {
+      const again = track(spawn(APP, args, { stdio: ['ignore', 'pipe', 'pipe'], ...group, env: appEnv }));
+      let printed = '';
+      for (const stream of [again.stdout, again.stderr]) stream.on('data', (d) => { printed += d; });
+      let done = null;
+      // `close`: it has exited and everything it printed is read.
+      again.on('close', (code, signal) => { done = { code, signal, output: printed }; });
+      return until('the second launch to exit', () => done).finally(() => killGroup(again, 'SIGKILL'));
+    },
+    /** How many hearth-app processes run on this instance's data directory. */
+    processes() {
+      let pids = [];
+      try {
+        pids = execFileSync('pgrep', ['-x', 'hearth-app'], { encoding: 'utf8' }).trim().split('\n');
+      } catch {
+        return 0;
+      }
+      return pids.filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/environ`, 'latin1').split('\0').includes(`HEARTH_DATA_DIR=${dataDir}`);
+        } catch {
+          return false;
+        }
+      }).length;
     },
     async quit() {
       try { await browser.deleteSession(); } catch { /* the app may already be gone */ }

@@ -2,21 +2,14 @@
 // is asked to show: the app's notifications go through the real freedesktop Notifications
 // protocol, and the test sees exactly what a notification daemon would.
 
-import { spawn } from 'node:child_process';
-import readline from 'node:readline';
 import dbus from 'dbus-next';
-import { until, track } from './harness.mjs';
+import { sessionBus } from './harness.mjs';
 
 const { Interface } = dbus.interface;
 
 export async function notificationService() {
-  const daemon = track(spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    detached: true,
-  }));
-  let address;
-  readline.createInterface({ input: daemon.stdout }).on('line', (l) => { address ??= l.trim(); });
-  await until('the session bus', () => address, 10_000);
+  const daemon = await sessionBus();
+  const { address } = daemon;
 
   const shown = [];
   class Notifications extends Interface {
@@ -44,7 +37,7 @@ export async function notificationService() {
     shown,
     stop() {
       bus.disconnect();
-      daemon.kill('SIGKILL');
+      daemon.stop();
     },
   };
 }

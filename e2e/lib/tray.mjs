@@ -52,9 +52,9 @@ export async function trayService(address) {
   const call = async (destination, path, iface, member, signature = '', body = []) =>
     (await bus.call(new Message({ destination, path, interface: iface, member, signature, body }))).body;
 
-  /** The menu of the first registered icon: its bus name, object path and items by label. */
+  /** The menu of the latest registered icon: its bus name, object path and items by label. */
   async function menu() {
-    const item = await until('a tray icon to register', () => items[0]);
+    const item = await until('a tray icon to register', () => items.at(-1));
     const [menuPath] = await call(item.name, item.path, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [
       'org.kde.StatusNotifierItem',
       'Menu',

@@ -1,9 +1,11 @@
 // Hearth keeps working with its window closed: closing the window hides it behind the tray
 // icon, a message from family still arrives and shows a desktop notification, the tray's
-// "Open Hearth" brings the window back and its "Quit" stops the node cleanly. It starts at login
-// from its first run (an XDG autostart entry), until switched off in Settings, which also
-// shows the public network's state and why a relay cannot be reached. And the family board and
-// the chat list say in plain words how each contact is reached.
+// "Open Hearth" brings the window back, and so does launching Hearth again (the second launch
+// only hands over and ends: one Hearth per data directory); the tray's "Quit" stops the node
+// cleanly. It starts at login from its first run (an XDG autostart entry that starts it
+// hidden, in the tray), until switched off in Settings, which also shows the public network's
+// state and why a relay cannot be reached. And the family board and the chat list say in plain
+// words how each contact is reached.
 //
 // The desktop around the app is real protocol, on a private session bus: a notification
 // service (lib/notifications.mjs) and a system tray (lib/tray.mjs).
@@ -17,6 +19,8 @@ import { notificationService } from '../lib/notifications.mjs';
 import { trayService } from '../lib/tray.mjs';
 
 let app;
+/** A second app, started the way the login entry starts it. */
+let login;
 let grandma;
 let notifications;
 let tray;
@@ -40,10 +44,12 @@ before(async () => {
 
 afterEach(async (t) => {
   await app?.onFailure(t);
+  await login?.onFailure(t);
 });
 
 after(async () => {
   await app?.quit();
+  await login?.quit();
   await grandma?.stop();
   tray?.stop();
   notifications?.stop();
@@ -65,7 +71,8 @@ test('Hearth starts at login from its first run, until that is switched off in S
   await app.$('nav-chats').then((e) => e.waitForDisplayed());
   const entry = join(app.configHome, 'autostart', 'Hearth.desktop');
   await until('the autostart entry', () => existsSync(entry));
-  assert.match(readFileSync(entry, 'utf8'), /^Exec=\S*\/hearth-app\s*$/m, 'it starts this program');
+  assert.match(readFileSync(entry, 'utf8'), /^Exec=\S*\/hearth-app --hidden\s*$/m,
+    'it starts this program, hidden in the tray');
 
   await app.click('nav-settings');
   const toggle = await app.$('autostart-toggle');
@@ -145,6 +152,22 @@ test('with the window closed, a message still arrives and notifies; the tray ope
   await app.screenshot('reopened');
 });
 
+test('launching Hearth again while it runs shows its window; the second launch only ends', async () => {
+  const pid = app.closeWindow();
+  await until('the window to hide', () => !app.windowShown());
+
+  const again = await app.launchAgain();
+  assert.equal(again.code, 0, `the second launch exits with status 0; it printed:\n${again.output}`);
+  assert.doesNotMatch(again.output, /in use|node stopped/i, 'no second node, no "data in use"');
+  await until('the window to show again', () => app.windowShown());
+  assert.equal(app.pid(), pid, 'the same Hearth, still running');
+  assert.equal(app.processes(), 1, 'one Hearth on this data');
+  await until('the window to show the conversation still', async () =>
+    app.browser.execute(() =>
+      document.querySelector('[data-testid="chat-item"]')?.textContent.includes('창을 닫아도 받았니?')));
+  await app.screenshot('launched-again');
+});
+
 test('Quit in the tray stops the node cleanly', async () => {
   const wal = join(app.dataDir, 'hearth.db-wal');
   assert.ok(statSync(wal).size > 0, 'the running node writes ahead in its log');
@@ -155,4 +178,25 @@ test('Quit in the tray stops the node cleanly', async () => {
   assert.equal(existsSync(wal) ? statSync(wal).size : 0, 0, 'the node stopped cleanly');
   assert.ok(hearthJson(app.dataDir, 'messages', '--chat', 'Grandma').some((m) => m.body === '창을 닫아도 받았니?'));
   assert.match(hearth(app.dataDir, 'check'), /problems: 0/);
+});
+
+test('started at login, Hearth waits in the tray without a window until opened', async () => {
+  const icons = tray.items.length;
+  login = await launchApp('login', {
+    args: ['--hidden'],
+    env: { DBUS_SESSION_BUS_ADDRESS: notifications.address },
+  });
+  await until('its tray icon', () => tray.items.length > icons);
+  // The UI loads all the same, ready for when it is opened.
+  await login.$('first-run').then((e) => e.waitForExist({ timeout: 30_000 }));
+  assert.equal(login.windowShown(), false, 'no window at login');
+
+  const labels = await until('the tray menu', async () => {
+    const l = await tray.labels();
+    return MENUS.some((m) => JSON.stringify(m) === JSON.stringify(l)) && l;
+  });
+  await tray.click(labels[0]);
+  await until('the window to show', () => login.windowShown());
+  await login.$('first-run').then((e) => e.waitForDisplayed());
+  await login.screenshot('opened-from-tray');
 });

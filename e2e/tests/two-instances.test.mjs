@@ -1,17 +1,23 @@
 // Two family members on one computer: two instances of the real app, each with its own data
 // directory (HEARTH_DATA_DIR, as `HEARTH_DATA_DIR=/tmp/grandma ./scripts/app.sh` gives), add
-// each other by code and talk both ways. Screenshots in target/e2e-artifacts/.
+// each other by code and talk both ways. Both are on one session bus, as on one desktop, where
+// each holds the single-instance guard of its own data (and not one guard for the app, which
+// would let only one of them run). Screenshots in target/e2e-artifacts/.
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchApp, until, stopAll } from '../lib/harness.mjs';
+import dbus from 'dbus-next';
+import { launchApp, sessionBus, until, stopAll } from '../lib/harness.mjs';
 
+let bus;
 let mom;
 let son;
 
 before(async () => {
-  mom = await launchApp('two-mom');
-  son = await launchApp('two-son');
+  bus = await sessionBus();
+  const env = { DBUS_SESSION_BUS_ADDRESS: bus.address };
+  mom = await launchApp('two-mom', { env });
+  son = await launchApp('two-son', { env });
 });
 
 afterEach(async (t) => {
@@ -22,6 +28,7 @@ afterEach(async (t) => {
 after(async () => {
   await mom?.quit();
   await son?.quit();
+  bus?.stop();
   await stopAll();
 });
 
@@ -56,10 +63,27 @@ async function send(app, text) {
   await app.click('composer-send');
 }
 
+/** The single-instance guards held on the session bus: one D-Bus name per data directory. */
+async function guards() {
+  const client = dbus.sessionBus({ busAddress: bus.address });
+  try {
+    const reply = await client.call(new dbus.Message({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'ListNames',
+    }));
+    return reply.body[0].filter((n) => /^org\.hearth\.desktop\.data_[0-9a-f]{16}\.SingleInstance$/.test(n));
+  } finally {
+    client.disconnect();
+  }
+}
+
 test('two instances on one machine add each other by code and talk both ways', async () => {
   await firstRun(mom, '엄마');
   await firstRun(son, '민준');
   assert.notEqual(mom.dataDir, son.dataDir, 'each instance keeps its own data');
+  assert.equal((await guards()).length, 2, 'each instance is the one Hearth for its own data');
 
   await mom.click('nav-add-contact');
   await mom.$('my-code').then((e) => e.waitForDisplayed());

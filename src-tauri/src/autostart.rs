@@ -5,11 +5,23 @@
 //! programs, and the switch in Settings shows the entry as the system has it.
 //!
 //! The entry itself is tauri-plugin-autostart's: an XDG autostart `.desktop` file on Linux
-//! (under `~/.config/autostart`), a login item on macOS, the Run key on Windows.
+//! (under `~/.config/autostart`), a login item on macOS, the Run key on Windows. It starts
+//! Hearth with `--hidden`: logging in brings Hearth up in the tray, not a window in the
+//! person's face (without a tray to open it from, the window shows all the same). Each start
+//! writes an existing entry again, so one from an earlier version (without `--hidden`) or for
+//! a program since moved says what this one would; an entry the person removed stays removed.
 
 #[cfg(desktop)]
 pub use imp::plugin;
-pub use imp::{enabled, first_run, set};
+pub use imp::{at_start, enabled, set};
+
+/// The argument the start-at-login entry gives: start in the tray, without a window.
+pub const HIDDEN: &str = "--hidden";
+
+/// Whether a command line (the program first) asks to start hidden.
+pub fn hidden<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> bool {
+    args.iter().skip(1).any(|a| a.as_ref() == HIDDEN)
+}
 
 #[cfg(desktop)]
 mod imp {
@@ -29,6 +41,7 @@ mod imp {
     pub fn plugin() -> tauri::plugin::TauriPlugin<tauri::Wry> {
         tauri_plugin_autostart::Builder::new()
             .app_name(ENTRY_NAME)
+            .arg(super::HIDDEN)
             .build()
     }
 
@@ -69,13 +82,16 @@ mod imp {
         }
     }
 
-    /// The first run turns starting at login on; later runs leave the person's choice alone.
-    /// Failing here only means no entry: the app runs all the same.
-    pub fn first_run(app: &AppHandle) {
-        if remembered(app).is_some() {
-            return;
-        }
-        if let Err(e) = set(app, true) {
+    /// The first run turns starting at login on; later runs leave the person's choice alone,
+    /// only writing an existing entry again as this version writes it. Failing here only means
+    /// no entry (or an old one): the app runs all the same.
+    pub fn at_start(app: &AppHandle) {
+        let done = match remembered(app) {
+            None => set(app, true),
+            Some(_) if enabled(app).unwrap_or(false) => set_entry(app, true),
+            Some(_) => Ok(()),
+        };
+        if let Err(e) = done {
             tracing::warn!(error = %e.message, "start at login not set up");
         }
     }
@@ -111,7 +127,7 @@ mod imp {
     use crate::error::{Error, Result};
     use tauri::AppHandle;
 
-    pub fn first_run(_: &AppHandle) {}
+    pub fn at_start(_: &AppHandle) {}
 
     pub fn enabled(_: &AppHandle) -> Result<bool> {
         Ok(false)
@@ -119,5 +135,21 @@ mod imp {
 
     pub fn set(_: &AppHandle, _: bool) -> Result<()> {
         Err(Error::invalid("this device has no start at login"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_argument_asks_to_start_hidden() {
+        assert!(hidden(&["/usr/bin/hearth-app", "--hidden"]));
+        assert!(!hidden(&["/usr/bin/hearth-app"]));
+        assert!(
+            !hidden(&["--hidden"]),
+            "the program's own path is no argument"
+        );
+        assert!(!hidden(&["/usr/bin/hearth-app", "--hidden=no", "hidden"]));
     }
 }

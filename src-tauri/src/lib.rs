@@ -3,8 +3,10 @@
 //! It only wires things together: it opens the node in the OS data directory (or
 //! `HEARTH_DATA_DIR`), exposes thin commands (`commands`), forwards node events to the UI
 //! (`forward`), keeps running behind a tray icon when the window is closed (`tray`), starts at
-//! login if the person wants (`autostart`), and shuts the node down cleanly when the app
-//! exits, so nothing acknowledged is lost. Everything with logic lives in hearth-core.
+//! login if the person wants (`autostart`, in the tray when started with `--hidden`), runs once
+//! per data directory (`single_instance`: launching it again shows the running one's window),
+//! and shuts the node down cleanly when the app exits, so nothing acknowledged is lost.
+//! Everything with logic lives in hearth-core.
 //!
 //! For tests and for two instances on one machine: `HEARTH_LISTEN` (comma-separated
 //! multiaddrs) replaces the listen addresses, `HEARTH_MDNS=0` turns LAN discovery off and
@@ -14,6 +16,8 @@ mod autostart;
 mod commands;
 mod error;
 mod forward;
+#[cfg(desktop)]
+mod single_instance;
 mod tray;
 
 use std::path::PathBuf;
@@ -109,18 +113,30 @@ async fn open_node(dir: &std::path::Path) -> error::Result<Node> {
 
 /// The main window. Ctrl+plus/minus zoom the whole UI (large text for a grandparent), and an
 /// instance with its own `HEARTH_DATA_DIR` keeps its own webview storage (language, theme)
-/// there, so two instances on one machine do not share them.
-fn open_window(app: &tauri::App, dir: Option<&std::path::Path>) -> tauri::Result<()> {
+/// there, so two instances on one machine do not share them. A hidden window still loads the
+/// UI, so it is ready when the tray (or another launch) shows it.
+fn open_window(app: &tauri::App, dir: Option<&std::path::Path>, shown: bool) -> tauri::Result<()> {
     let mut w = tauri::WebviewWindowBuilder::new(app, "main", tauri::WebviewUrl::default())
         .title("Hearth")
         .inner_size(1000.0, 720.0)
         .min_inner_size(360.0, 480.0)
-        .zoom_hotkeys_enabled(true);
+        .zoom_hotkeys_enabled(true)
+        .visible(shown);
     if let (Some(dir), true) = (dir, std::env::var_os("HEARTH_DATA_DIR").is_some()) {
         w = w.data_directory(dir.join("webview"));
     }
     w.build()?;
     Ok(())
+}
+
+/// Shows the main window, in front: from the tray's menu, or when Hearth is launched again.
+#[cfg(desktop)]
+pub(crate) fn show_window(app: &tauri::AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
 }
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
@@ -140,7 +156,14 @@ pub fn run() {
         .manage(forward::Language::default())
         .setup(|app| {
             // Nothing here may fail: a failed setup would end the app without a word.
-            let (dir, opened) = match data_dir(app) {
+            let dir = data_dir(app);
+            // First: a launch on data another Hearth holds only shows that one's window, and
+            // this process ends here.
+            #[cfg(desktop)]
+            if let Ok(dir) = &dir {
+                single_instance::guard(app, dir);
+            }
+            let (dir, opened) = match dir {
                 Ok(dir) => {
                     let opened = tauri::async_runtime::block_on(open_node(&dir));
                     (Some(dir), opened)
@@ -156,13 +179,16 @@ pub fn run() {
             if let Ok(node) = &opened {
                 forward::spawn(app.handle().clone(), node.clone());
             }
-            if let Err(e) = open_window(app, dir.as_deref()) {
+            tray::create(app);
+            // Started at login: in the tray, unless there is no tray to open it from.
+            let hidden = autostart::hidden(&std::env::args_os().collect::<Vec<_>>())
+                && tray::keeps_running(app.handle());
+            if let Err(e) = open_window(app, dir.as_deref(), !hidden) {
                 eprintln!("Hearth could not open its window: {e}");
                 std::process::exit(1);
             }
             stop_on_signal(app.handle().clone());
-            tray::create(app);
-            autostart::first_run(app.handle());
+            autostart::at_start(app.handle());
             app.manage(Slot {
                 dir,
                 state: std::sync::Mutex::new(opened),

@@ -7,8 +7,10 @@
 //! quits as before, since nothing could bring the window back. On Linux the icon goes through
 //! libayatana-appindicator, which is loaded at run time and panics when it is missing: that
 //! panic is contained here. Where the library is there but nothing shows its icons (Xvfb, a
-//! bare window manager) the icon is still made, and the tray's menu works for whatever panel
-//! comes (the end-to-end tests bring one on their own session bus).
+//! bare window manager, GNOME without the AppIndicator extension) the icon is still made, and
+//! the tray's menu works for whatever panel comes (one may start after Hearth at login; the
+//! end-to-end tests bring one on their own session bus). Until one does, launching Hearth
+//! again is the way back to its window (`single_instance`).
 
 pub use imp::{create, keeps_running, relabel};
 
@@ -58,7 +60,7 @@ mod imp {
             .tooltip("Hearth")
             .menu(&menu)
             .on_menu_event(|app, event| match event.id.as_ref() {
-                OPEN => show_window(app),
+                OPEN => crate::show_window(app),
                 // Exiting runs `RunEvent::Exit`, which stops the node before the process ends.
                 QUIT => app.exit(0),
                 _ => {}
@@ -73,15 +75,6 @@ mod imp {
     /// Whether closing the window should only hide it: there is a tray to bring it back from.
     pub fn keeps_running(app: &AppHandle) -> bool {
         app.try_state::<Tray>().is_some()
-    }
-
-    /// Shows the main window again, in front.
-    fn show_window(app: &AppHandle) {
-        if let Some(w) = app.get_webview_window("main") {
-            let _ = w.show();
-            let _ = w.unminimize();
-            let _ = w.set_focus();
-        }
     }
 
     /// The menu in the UI's language.

@@ -276,6 +276,7 @@ export const en = {
   'settings.relay_state.reachable': 'Connected – your family can reach you through it',
   'settings.relay_kept.one': 'Its mailbox keeps {count} conversation for you',
   'settings.relay_kept.other': 'Its mailbox keeps {count} conversations for you',
+  'settings.relay_no_mailbox': 'It passes messages on, but keeps none for family who are offline',
   'settings.relay_for_family': 'Be a relay for my family',
   'settings.relay_for_family_help':
     'When this is on, this device also works as a relay and mailbox for your family: it passes their messages along and keeps them for family members who are offline. It uses port 4001, so it must stay switched on and be reachable from the internet.',

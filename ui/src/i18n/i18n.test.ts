@@ -9,7 +9,9 @@ import { DELIVERY_STATES, deliveryLabel } from '../lib/delivery';
 import { PATHS, reachWords } from '../lib/reach';
 import { KNOWN_ERROR_KINDS, errorKey } from '../lib/errors';
 import {
+  MAILBOX_KEPT_KEY,
   NETWORK_MODES,
+  NO_MAILBOX_KEY,
   PUBLIC_STATES,
   RELAY_STATES,
   networkModeKey,
@@ -93,6 +95,8 @@ describe('translations', () => {
       ...DELIVERY_STATES.map((s) => deliveryLabel(s)!.key),
       ...DELIVERY_STATES.flatMap((s) => deliveryLabel(s)!.hint ?? []),
       ...RELAY_STATES.map(relayStateKey),
+      ...['one', 'other'].map((n) => `${MAILBOX_KEPT_KEY}.${n}`),
+      NO_MAILBOX_KEY,
       ...NETWORK_MODES.map(networkModeKey),
       'board.reachable',
       'board.mailbox_only',

@@ -278,6 +278,7 @@ export const ko: Record<Key, string> = {
   'settings.relay_state.reachable': '연결됨 – 가족이 이 서버를 거쳐 나에게 닿을 수 있어요',
   'settings.relay_kept.one': '우편함이 대화 {count}개를 맡아 두고 있어요',
   'settings.relay_kept.other': '우편함이 대화 {count}개를 맡아 두고 있어요',
+  'settings.relay_no_mailbox': '메시지를 전해 주기만 하고, 연결되지 않은 가족을 위해 맡아 두지는 않아요',
   'settings.relay_for_family': '가족을 위한 중계 서버 되기',
   'settings.relay_for_family_help':
     '켜 두면 이 기기가 가족을 위한 중계 서버이자 우편함 역할도 해요. 가족의 메시지를 전해 주고, 연결되지 않은 가족을 위해 메시지를 맡아 둬요. 4001번 포트를 쓰기 때문에 늘 켜져 있어야 하고, 인터넷에서 이 기기에 접속할 수 있어야 해요.',

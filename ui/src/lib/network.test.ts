@@ -3,8 +3,11 @@ import type { NetworkStatus, PublicStatus, RelayStatus } from '../api';
 import {
   NETWORK_MODES,
   PUBLIC_STATES,
+  MAILBOX_KEPT_KEY,
+  NO_MAILBOX_KEY,
   RELAY_STATES,
   findRelay,
+  mailboxWords,
   networkMode,
   networkModeKey,
   publicLabel,
@@ -35,25 +38,53 @@ describe('relay status labels', () => {
     expect(relayLabel(relay(A), false)).toEqual({
       state: 'not_connected',
       key: 'settings.relay_state.not_connected',
-      kept: null,
+      mailbox: null,
     });
     expect(relayLabel(relay(A, { connected: true }), false)).toEqual({
       state: 'connected',
       key: 'settings.relay_state.connected',
-      kept: null,
+      mailbox: null,
     });
     expect(relayLabel(relay(A, { connected: true, reserved: true }), false)).toEqual({
       state: 'reachable',
       key: 'settings.relay_state.reachable',
-      kept: null,
+      mailbox: null,
     });
   });
 
   it('counts the conversations its mailbox keeps, only while connected', () => {
-    expect(relayLabel(relay(A, { connected: true, reserved: true, kept: 3 }), false).kept).toBe(3);
-    expect(relayLabel(relay(A, { connected: true, kept: 1 }), false).kept).toBe(1);
-    expect(relayLabel(relay(A, { connected: false, kept: 4 }), false).kept).toBeNull();
-    expect(relayLabel(relay(A, { connected: true, kept: 0 }), false).kept).toBeNull();
+    const kept = (r: RelayStatus) => relayLabel(r, false).mailbox;
+    expect(kept(relay(A, { connected: true, reserved: true, kept: 3 }))).toEqual({
+      kind: 'keeps',
+      key: MAILBOX_KEPT_KEY,
+      count: 3,
+    });
+    expect(kept(relay(A, { connected: true, kept: 1 }))?.count).toBe(1);
+    expect(kept(relay(A, { connected: false, kept: 4 }))).toBeNull();
+    expect(kept(relay(A, { connected: true, kept: 0 }))).toBeNull();
+  });
+
+  it('says a relay without a mailbox passes messages on but keeps none for family offline', () => {
+    const none = { kind: 'none', key: NO_MAILBOX_KEY, count: null };
+    // A stock libp2p relay (a Kubo node): reachable through it, yet nothing is kept there.
+    const kubo = relay(A, { connected: true, reserved: true, mailbox: false });
+    expect(mailboxWords(kubo, 'reachable')).toEqual(none);
+    expect(relayLabel(kubo, false)).toEqual({
+      state: 'reachable',
+      key: 'settings.relay_state.reachable',
+      mailbox: none,
+    });
+    // Never "keeps N conversations", whatever the count says.
+    expect(relayLabel({ ...kubo, kept: 2 }, false).mailbox).toEqual(none);
+    // What it answered stays true while it is away.
+    expect(relayLabel(relay(A, { mailbox: false }), false).mailbox).toEqual(none);
+  });
+
+  it('says nothing of a mailbox in LAN-only mode, for an unknown relay, or before it keeps anything', () => {
+    expect(mailboxWords(undefined, 'not_connected')).toBeNull();
+    expect(mailboxWords(relay(A, { connected: true, mailbox: false }), 'unused')).toBeNull();
+    expect(relayLabel(relay(A, { connected: true, mailbox: false }), true).mailbox).toBeNull();
+    expect(mailboxWords(relay(A, { connected: true }), 'connected')).toBeNull();
   });
 
   it('does not claim reachability through a relay it is not connected to', () => {
@@ -68,7 +99,7 @@ describe('relay status labels', () => {
     expect(relayLabel(relay(A, { connected: true, reserved: true, kept: 2 }), true)).toEqual({
       state: 'unused',
       key: 'settings.relay_state.unused',
-      kept: null,
+      mailbox: null,
     });
   });
 
@@ -94,7 +125,7 @@ describe('matching configured relays with the network', () => {
 
   it('gives one row per configured relay, in order', () => {
     const rows = relayRows([B, A], status([relay(A, { connected: true, reserved: true, kept: 2 })]), false);
-    expect(rows.map((r) => [r.addr, r.state, r.kept])).toEqual([
+    expect(rows.map((r) => [r.addr, r.state, r.mailbox?.count ?? null])).toEqual([
       [B, 'not_connected', null],
       [A, 'reachable', 2],
     ]);

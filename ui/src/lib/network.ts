@@ -14,12 +14,21 @@ export type RelayLabel = {
   state: RelayState;
   /** Translation key of the words for `state`. */
   key: string;
-  /**
-   * How many of our conversations its mailbox keeps ("settings.relay_kept", plural), shown
-   * only while connected and keeping some; otherwise null.
-   */
-  kept: number | null;
+  /** What it does with messages for family who are offline, if there is something to say. */
+  mailbox: MailboxWords | null;
 };
+
+/**
+ * The words about a relay's mailbox: `keeps` how many of our conversations (`key` is plural,
+ * by `count`), or `none`, for a relay that offers no mailbox (a stock libp2p relay, such as a
+ * Kubo node): it passes messages on, but keeps none for family who are offline.
+ */
+export type MailboxWords =
+  | { kind: 'keeps'; key: string; count: number }
+  | { kind: 'none'; key: string; count: null };
+
+export const MAILBOX_KEPT_KEY = 'settings.relay_kept';
+export const NO_MAILBOX_KEY = 'settings.relay_no_mailbox';
 
 const KEYS: Record<RelayState, string> = {
   unused: 'settings.relay_state.unused',
@@ -46,9 +55,20 @@ export function relayLabel(status: RelayStatus | undefined, lanOnly: boolean): R
       : status.reserved
         ? 'reachable'
         : 'connected';
+  return { state, key: KEYS[state], mailbox: mailboxWords(status, state) };
+}
+
+/**
+ * What to say about a relay's mailbox in the state it is in. A relay without one says so
+ * whenever it is in use (once it has answered that it has none, that stays true while it is
+ * away); a count of kept conversations only while connected and keeping some. Nothing in
+ * LAN-only mode, for a relay the network does not know, or before its mailbox keeps anything.
+ */
+export function mailboxWords(status: RelayStatus | undefined, state: RelayState): MailboxWords | null {
+  if (!status || state === 'unused') return null;
+  if (!status.mailbox) return { kind: 'none', key: NO_MAILBOX_KEY, count: null };
   const connected = state === 'connected' || state === 'reachable';
-  const kept = connected && status && status.kept > 0 ? status.kept : null;
-  return { state, key: KEYS[state], kept };
+  return connected && status.kept > 0 ? { kind: 'keeps', key: MAILBOX_KEPT_KEY, count: status.kept } : null;
 }
 
 /** The peer id at the end of a relay address (`…/p2p/12D3…`), if it names one. */

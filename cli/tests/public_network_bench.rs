@@ -214,3 +214,45 @@ fn public_network_figures() {
     );
     let _ = &mut w;
 }
+
+/// Where idle bytes go: per connection byte counters after a quiet minute (diagnostic).
+#[test]
+#[ignore = "a diagnostic: prints per-connection counters"]
+fn where_idle_bytes_go() {
+    let w = Internet::new("d", false);
+    let mut w = w;
+    let (mom, mom_ns) = w.device("a", "Mom");
+    let (son, son_ns) = w.device("b", "Son");
+    let boot = w.addrs[0].clone();
+    let _ra = run_public(&mom, &mom_ns, &[&boot]);
+    let _rb = run_public(&son, &son_ns, &[&boot]);
+    wait_public_ready(&mom);
+    wait_public_ready(&son);
+    befriend(&mom, &son);
+    eventually("direct", 120, || contact_path(&son, "Mom") == "direct");
+    let show = |label: &str| {
+        let ss = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &son_ns,
+                "ss",
+                "-Htni",
+                "state",
+                "established",
+            ])
+            .output()
+            .unwrap();
+        println!("--- {label}\n{}", String::from_utf8_lossy(&ss.stdout));
+        let u = std::process::Command::new("ip")
+            .args(["netns", "exec", &son_ns, "ss", "-Huanp"])
+            .output()
+            .unwrap();
+        println!("udp:\n{}", String::from_utf8_lossy(&u.stdout));
+        println!("{:?}", device_counters(&son_ns));
+    };
+    show("start");
+    std::thread::sleep(Duration::from_secs(30)); // an idle period is what is measured
+    show("after 30 s");
+    let _ = &mut w;
+}

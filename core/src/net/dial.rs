@@ -182,6 +182,10 @@ impl Task {
             .iter()
             .filter(|a| !is_relayed(a) && !is_unspecified(a) && !is_loopback(a))
             .filter(|a| self.admission.allows(a))
+            // A LAN address is worth a dial only on a network we are on ourselves: the
+            // other home's 192.168.1.2 is not ours (each failed QUIC dial sends a dozen
+            // padded packets over ten seconds: a phone's battery pays for that).
+            .filter(|a| !super::addr::is_lan(a) || self.on_our_subnet(a))
             .take(MAX_BESIDE_DIALS)
             .cloned()
             .collect();
@@ -213,6 +217,23 @@ impl Task {
         if let Err(e) = self.swarm.dial(opts) {
             tracing::debug!(%peer, error = %e, "{what}");
         }
+    }
+
+    /// The address is in a subnet (IPv4 /24, IPv6 /64) one of our listen addresses is in.
+    fn on_our_subnet(&self, addr: &Multiaddr) -> bool {
+        let prefix = |a: &Multiaddr| -> Option<Vec<u8>> {
+            match a.iter().next()? {
+                Protocol::Ip4(ip) => Some(ip.octets()[..3].to_vec()),
+                Protocol::Ip6(ip) => Some(ip.octets()[..8].to_vec()),
+                _ => None,
+            }
+        };
+        let Some(want) = prefix(addr) else {
+            return false;
+        };
+        self.swarm
+            .listeners()
+            .any(|l| !is_loopback(l) && prefix(l).as_ref() == Some(&want))
     }
 
     /// Connected other than through a relay.

@@ -305,7 +305,9 @@ mod tests {
         // Doubling from 15 s, never more often, never later than the maximum.
         assert!(waits[0] >= BOOTSTRAP_BACKOFF_MIN);
         assert!(waits.windows(2).all(|w| w[1] >= w[0]));
-        assert!(waits.iter().all(|w| *w <= BOOTSTRAP_BACKOFF_MAX + Duration::from_secs(1)));
+        assert!(waits
+            .iter()
+            .all(|w| *w <= BOOTSTRAP_BACKOFF_MAX + Duration::from_secs(1)));
         assert!(*waits.last().unwrap() >= BOOTSTRAP_BACKOFF_MAX);
         assert!(p.problem.is_some());
         p.bootstrap_succeeded();

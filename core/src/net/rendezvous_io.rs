@@ -91,6 +91,10 @@ impl Task {
                 .filter(|a| is_public(a))
                 .map(|a| a.clone().with(Protocol::P2p(me))),
         );
+        // A stable order: the same addresses are not "new" (and published again) because a
+        // map iterated differently.
+        out.sort();
+        out.dedup();
         out.truncate(super::rendezvous::MAX_ADDRS);
         out
     }

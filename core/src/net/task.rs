@@ -312,9 +312,13 @@ impl Task {
         match ev {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
-                // Relayed addresses are confirmed (and expired) by the relay client itself.
+                // Relayed addresses are confirmed (and expired) by the relay client itself,
+                // public ones by AutoNAT (a public IP behind a firewall is no address at all,
+                // and a confirmed one makes this device a DHT server: `public_io`). LAN
+                // addresses need no confirmation: identify tells LAN peers about them.
                 if !is_unspecified(&address)
                     && !is_relayed(&address)
+                    && super::addr::is_lan(&address)
                     && self.admission.allows(&address)
                 {
                     self.swarm.add_external_address(address);

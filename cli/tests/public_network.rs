@@ -19,13 +19,15 @@ use support::*;
 #[test]
 fn fresh_installs_in_two_homes_meet_through_the_public_network() {
     let mut w = Internet::new("p", false);
-    let (mom, mom_ns) = w.device("a", "Mom");
-    let (son, son_ns) = w.device("b", "Son");
-    let boot = w.addrs[0].clone();
-    let ra = run_public(&mom, &mom_ns, &[&boot]);
-    let rb = run_public(&son, &son_ns, &[&boot]);
-    wait_public_ready(&mom);
-    wait_public_ready(&son);
+    let Homes {
+        mom,
+        mom_ns,
+        son,
+        son_ns,
+        boot,
+        ra,
+        rb,
+    } = w.homes();
 
     // Identify showed every Kubo node speaking the Amino DHT and offering relay service;
     // behind NAT the devices stay DHT clients although their relays gave them addresses.
@@ -176,13 +178,15 @@ fn fresh_installs_in_two_homes_meet_through_the_public_network() {
 #[test]
 fn a_symmetric_nat_stays_reachable_through_a_public_relay() {
     let mut w = Internet::new("q", true);
-    let (mom, mom_ns) = w.device("a", "Mom");
-    let (son, son_ns) = w.device("b", "Son");
-    let boot = w.addrs[0].clone();
-    let ra = run_public(&mom, &mom_ns, &[&boot]);
-    let rb = run_public(&son, &son_ns, &[&boot]);
-    wait_public_ready(&mom);
-    wait_public_ready(&son);
+    let Homes {
+        mom,
+        son,
+        son_ns,
+        boot,
+        ra,
+        rb,
+        ..
+    } = w.homes();
     befriend(&mom, &son);
     for (from, to, run, body) in [
         (&mom, "Son", &rb, "dinner on sunday?"),

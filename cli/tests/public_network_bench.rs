@@ -65,61 +65,32 @@ fn rand_tag() -> u64 {
         .as_nanos() as u64
 }
 
-/// Counters of a running node's process: voluntary + involuntary context switches (wakeups).
+/// Wakeups of a running node: voluntary and involuntary context switches of all its threads.
+/// (`ip netns exec` execs the node, so the child pid is the node's.)
 fn wakeups(pid: u32) -> u64 {
-    // `ip netns exec` execs the node, so the child pid is the node's.
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let mut n = 0;
-    for l in status.lines() {
-        if l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches") {
-            n += l
-                .split_whitespace()
-                .last()
-                .and_then(|x| x.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    // Threads count too: the node is multi-threaded.
-    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+    let switches = |status: String| -> u64 {
+        status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches"))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+            .sum()
+    };
+    std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
         .flatten()
         .flatten()
-    {
-        let s = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
-        for l in s.lines() {
-            if l.starts_with("voluntary_ctxt_switches")
-                || l.starts_with("nonvoluntary_ctxt_switches")
-            {
-                n += l
-                    .split_whitespace()
-                    .last()
-                    .and_then(|x| x.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
-    }
-    n
+        .map(|t| switches(std::fs::read_to_string(t.path().join("status")).unwrap_or_default()))
+        .sum()
 }
 
-/// Bytes through a device's one interface, and its open TCP connections and UDP sockets.
+/// Bytes through a device's one interface, and its established TCP connections.
 fn device_counters(ns: &str) -> (u64, usize) {
-    let read = |what: &str| -> u64 {
-        let out = std::process::Command::new("ip")
-            .args(["netns", "exec", ns, "cat"])
-            .arg(format!("/sys/class/net/eth0/statistics/{what}"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap_or(0)
-    };
     let ss = std::process::Command::new("ip")
         .args(["netns", "exec", ns, "ss", "-Htn", "state", "established"])
         .output()
         .unwrap();
     let conns = String::from_utf8_lossy(&ss.stdout).lines().count();
-    (read("tx_bytes") + read("rx_bytes"), conns)
+    (iface_bytes(ns), conns)
 }
 
 #[test]
@@ -134,13 +105,15 @@ fn public_network_figures() {
     let mut idle_conns = Vec::new();
     for round in 0..ROUNDS {
         let mut w = Internet::new(&format!("b{round}"), false);
-        let (mom, mom_ns) = w.device("a", "Mom");
-        let (son, son_ns) = w.device("b", "Son");
-        let boot = w.addrs[0].clone();
-        let ra = run_public(&mom, &mom_ns, &[&boot]);
-        let rb = run_public(&son, &son_ns, &[&boot]);
-        wait_public_ready(&mom);
-        wait_public_ready(&son);
+        let Homes {
+            mom,
+            mom_ns,
+            son,
+            son_ns,
+            boot,
+            ra,
+            rb,
+        } = w.homes();
         let code = hearth(&mom, &["invite"]);
         let t = Instant::now();
         hearth(&son, &["accept", code.trim()]);
@@ -198,13 +171,7 @@ fn public_network_figures() {
 
     // Relayed: home B behind a symmetric NAT.
     let mut w = Internet::new("bq", true);
-    let (mom, mom_ns) = w.device("a", "Mom");
-    let (son, son_ns) = w.device("b", "Son");
-    let boot = w.addrs[0].clone();
-    let _ra = run_public(&mom, &mom_ns, &[&boot]);
-    let rb = run_public(&son, &son_ns, &[&boot]);
-    wait_public_ready(&mom);
-    wait_public_ready(&son);
+    let Homes { mom, son, rb, .. } = w.homes();
     befriend(&mom, &son);
     eventually("relayed", 60, || contact_path(&son, "Mom") == "relayed");
     report(
@@ -219,15 +186,10 @@ fn public_network_figures() {
 #[test]
 #[ignore = "a diagnostic: prints per-connection counters"]
 fn where_idle_bytes_go() {
-    let w = Internet::new("d", false);
-    let mut w = w;
-    let (mom, mom_ns) = w.device("a", "Mom");
-    let (son, son_ns) = w.device("b", "Son");
-    let boot = w.addrs[0].clone();
-    let _ra = run_public(&mom, &mom_ns, &[&boot]);
-    let _rb = run_public(&son, &son_ns, &[&boot]);
-    wait_public_ready(&mom);
-    wait_public_ready(&son);
+    let mut w = Internet::new("d", false);
+    let Homes {
+        mom, son, son_ns, ..
+    } = w.homes();
     befriend(&mom, &son);
     eventually("direct", 120, || contact_path(&son, "Mom") == "direct");
     let show = |label: &str| {

@@ -109,19 +109,57 @@ impl Internet {
 
     /// Bytes a Kubo node has sent and received on its one interface.
     pub fn kubo_bytes(&self, i: usize) -> u64 {
-        let read = |what: &str| -> u64 {
-            let out = std::process::Command::new("ip")
-                .args(["netns", "exec", &self.net.ns(&format!("k{i}")), "cat"])
-                .arg(format!("/sys/class/net/eth0/statistics/{what}"))
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse()
-                .unwrap_or(0)
-        };
-        read("tx_bytes") + read("rx_bytes")
+        iface_bytes(&self.net.ns(&format!("k{i}")))
     }
+
+    /// Mom in home A and Son in home B, both running on the public network (from the first
+    /// Kubo node) and holding reservations on public relays.
+    pub fn homes(&mut self) -> Homes {
+        let (mom, mom_ns) = self.device("a", "Mom");
+        let (son, son_ns) = self.device("b", "Son");
+        let boot = self.addrs[0].clone();
+        let ra = run_public(&mom, &mom_ns, &[&boot]);
+        let rb = run_public(&son, &son_ns, &[&boot]);
+        wait_public_ready(&mom);
+        wait_public_ready(&son);
+        Homes {
+            mom,
+            mom_ns,
+            son,
+            son_ns,
+            boot,
+            ra,
+            rb,
+        }
+    }
+}
+
+/// Two family members in two homes, their nodes running ([`Internet::homes`]).
+pub struct Homes {
+    pub mom: PathBuf,
+    pub mom_ns: String,
+    pub son: PathBuf,
+    pub son_ns: String,
+    /// The bootstrap address both started from.
+    pub boot: String,
+    pub ra: Running,
+    pub rb: Running,
+}
+
+/// Bytes sent and received on a namespace's one interface.
+pub fn iface_bytes(ns: &str) -> u64 {
+    let read = |what: &str| -> u64 {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "cat"])
+            .arg(format!("/sys/class/net/eth0/statistics/{what}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    read("tx_bytes") + read("rx_bytes")
 }
 
 /// `hearth run` with the public network starting from `bootstrap`.

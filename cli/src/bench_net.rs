@@ -63,6 +63,7 @@ fn loopback() -> hearth_core::net::Config {
         lan_only: true,
         mdns: false,
         public_network: false,
+        nostr_relays: Vec::new(),
         ..Default::default()
     }
 }

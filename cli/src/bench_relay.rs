@@ -79,6 +79,7 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
         mdns: false,
         relays: vec![addr.clone()],
         public_network: false,
+        nostr_relays: Vec::new(),
         ..Default::default()
     };
     let direct_cfg = hearth_core::net::Config {
@@ -86,6 +87,7 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
         lan_only: true,
         mdns: false,
         public_network: false,
+        nostr_relays: Vec::new(),
         ..Default::default()
     };
     for (name, cfg) in [("relayed", relayed_cfg.clone()), ("direct", direct_cfg)] {

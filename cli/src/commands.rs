@@ -67,9 +67,10 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand, input: Stdin
             let p = node.profile().await?;
             let net = node.network_status().await?;
             let reach = node.reachability().await?;
+            let mailboxes = node.mailbox_relays().await;
             line(
                 json,
-                &json!({ "name": p.name, "device": p.device, "network": net, "contacts": reach }),
+                &json!({ "name": p.name, "device": p.device, "network": net, "contacts": reach, "mailbox_relays": mailboxes }),
                 || {
                     let mut s = format!("{} ({})\n", p.name, p.device);
                     match &net {
@@ -119,6 +120,23 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand, input: Stdin
                         )),
                         Some(None) => s.push_str("public network: off\n"),
                         None => {}
+                    }
+                    for r in mailboxes.iter().flat_map(|m| m.relays.iter()) {
+                        s.push_str(&format!(
+                            "mailbox relay {}: {}, {} events held, {} refused{}\n",
+                            r.url,
+                            if r.connected {
+                                "connected"
+                            } else {
+                                "not connected"
+                            },
+                            r.accepted,
+                            r.refused,
+                            r.error
+                                .as_ref()
+                                .map(|e| format!(" ({e})"))
+                                .unwrap_or_default()
+                        ));
                     }
                     for r in &reach {
                         let via = r

@@ -42,6 +42,13 @@ pub struct Args {
     /// Do not use the public IPFS/libp2p network (its DHT and public relays) to find family.
     #[arg(long)]
     no_public_network: bool,
+    /// Leave messages for family not reached directly on this Nostr relay (repeatable;
+    /// replaces the saved list): `wss://relay.example.org`, or `ws://…` on a test network.
+    #[arg(long)]
+    nostr_relay: Vec<String>,
+    /// Do not leave messages in public Nostr mailboxes.
+    #[arg(long)]
+    no_nostr: bool,
 }
 
 pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> {
@@ -50,6 +57,12 @@ pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> 
     cfg.lan_only |= args.lan_only;
     cfg.mdns = !args.no_mdns;
     cfg.public_network &= !args.no_public_network;
+    if !args.nostr_relay.is_empty() {
+        cfg.nostr_relays = hearth_core::nostr::check_relays(&args.nostr_relay)?;
+    }
+    if args.no_nostr {
+        cfg.nostr_relays.clear();
+    }
     if !args.bootstrap.is_empty() {
         cfg.bootstrap = args
             .bootstrap

@@ -59,6 +59,7 @@ pub mod membership;
 pub mod message;
 pub mod net;
 pub mod node;
+pub mod nostr;
 pub mod reach;
 pub mod relay;
 pub mod search;

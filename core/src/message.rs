@@ -35,6 +35,9 @@ pub struct Message {
     pub status: Option<DeliveryState>,
     /// For my own messages: the state per member (account, state).
     pub receipts: Vec<(AccountId, MemberState)>,
+    /// For my own messages not yet on every member's device: the public mailbox relays
+    /// (Nostr, `wss://…`) that acknowledged holding it, where it waits.
+    pub mailboxes: Vec<String>,
     #[serde(skip)]
     seq: u64,
 }
@@ -71,6 +74,7 @@ fn from_row(me: &AccountId, my_name: &str, r: &Row) -> rusqlite::Result<Message>
         reactions: Vec::new(),
         status: None,
         receipts: Vec::new(),
+        mailboxes: Vec::new(),
         seq: r.get::<_, i64>(9)? as u64,
     })
 }
@@ -100,6 +104,14 @@ fn fill_status(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
              JOIN topics t ON t.topic = h.topic WHERE t.chat = ?1 AND t.kind = 'chat'",
         )?
         .query_row([chat.as_bytes()], |r| r.get::<_, i64>(0))? as u64;
+    let nostr: Vec<(String, i64)> = conn
+        .prepare_cached(
+            "SELECT h.relay, h.held FROM nostr_held h
+             JOIN topics t ON t.topic = h.topic WHERE t.chat = ?1 AND t.kind = 'chat'
+             ORDER BY h.relay",
+        )?
+        .query_map([chat.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     for m in msgs.iter_mut().filter(|m| m.mine && m.chat == chat) {
         let mut states = Vec::with_capacity(members.len());
         for (account, delivered, read_at) in &members {
@@ -121,6 +133,13 @@ fn fill_status(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
         let mut state = DeliveryState::of(&states);
         if state < DeliveryState::Delivered && in_mailbox >= m.seq {
             state = DeliveryState::InMailbox;
+        }
+        if state < DeliveryState::Delivered {
+            m.mailboxes = nostr
+                .iter()
+                .filter(|(_, held)| *held as u64 >= m.seq)
+                .map(|(r, _)| r.clone())
+                .collect();
         }
         m.status = Some(state);
     }

@@ -21,6 +21,11 @@ pub struct Settings {
     /// public relays), on unless turned off. Public nodes then see this device's IP address
     /// and that it looks for someone, never who or what it says.
     pub public_network: bool,
+    /// "Leave messages in public mailboxes": envelopes for family not reached directly wait on
+    /// public Nostr relays (`crate::nostr`), sealed under throwaway keys. On unless turned off.
+    pub nostr: bool,
+    /// The Nostr relays used as mailboxes (`wss://…`): the bundled list unless edited.
+    pub nostr_relays: Vec<String>,
 }
 
 impl Default for Settings {
@@ -30,6 +35,11 @@ impl Default for Settings {
             relays: Vec::new(),
             relay_for_family: false,
             public_network: true,
+            nostr: true,
+            nostr_relays: crate::nostr::DEFAULT_RELAYS
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
         }
     }
 }
@@ -41,6 +51,8 @@ pub const LAN_ONLY: &str = "lan_only";
 pub const RELAYS: &str = "relays";
 pub const RELAY_FOR_FAMILY: &str = "relay_for_family";
 pub const PUBLIC_NETWORK: &str = "public_network";
+pub const NOSTR: &str = "nostr";
+pub const NOSTR_RELAYS: &str = "nostr_relays";
 
 pub fn read(c: &Connection) -> Result<Settings> {
     let get = |key: &str| -> Result<Option<String>> {
@@ -63,6 +75,12 @@ pub fn read(c: &Connection) -> Result<Settings> {
     }
     if let Some(v) = get(PUBLIC_NETWORK)? {
         s.public_network = serde_json::from_str(&v).map_err(|_| corrupt(PUBLIC_NETWORK))?;
+    }
+    if let Some(v) = get(NOSTR)? {
+        s.nostr = serde_json::from_str(&v).map_err(|_| corrupt(NOSTR))?;
+    }
+    if let Some(v) = get(NOSTR_RELAYS)? {
+        s.nostr_relays = serde_json::from_str(&v).map_err(|_| corrupt(NOSTR_RELAYS))?;
     }
     Ok(s)
 }

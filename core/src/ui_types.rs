@@ -72,6 +72,8 @@ fn typescript() -> (String, Vec<String>) {
         .add::<net::Status>()
         .add::<net::RelayStatus>()
         .add::<net::PublicStatus>()
+        .add::<crate::nostr::Status>()
+        .add::<crate::nostr::RelayStatus>()
         .add::<events::Event>();
     let missing: Vec<String> = d
         .needed

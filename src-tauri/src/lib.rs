@@ -83,6 +83,9 @@ pub(crate) async fn start_network(node: &Node) -> hearth_core::Result<()> {
     if std::env::var("HEARTH_PUBLIC_NETWORK").is_ok_and(|v| v == "0") {
         cfg.public_network = false;
     }
+    if std::env::var("HEARTH_NOSTR").is_ok_and(|v| v == "0") {
+        cfg.nostr_relays.clear();
+    }
     if std::env::var("HEARTH_MDNS").is_ok_and(|v| v == "0") {
         cfg.mdns = false;
     }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod internet;
+pub mod mailboxes;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -123,6 +124,10 @@ impl Running {
         if !args.contains(&"--bootstrap") {
             cmd.arg("--no-public-network");
         }
+        // Nor the public Nostr relays: a test that wants mailboxes runs its own relays.
+        if !args.contains(&"--nostr-relay") {
+            cmd.arg("--no-nostr");
+        }
         let r = Running::spawn(cmd);
         r.wait_for("listening", 20, |v| v["event"] == "listening");
         r
@@ -165,6 +170,39 @@ impl Running {
         let r = Running::spawn(cmd);
         let v = r.wait_for("kubo running", 120, |v| v["event"] == "kubo");
         (r, v)
+    }
+
+    /// Starts a stock `nostr-rs-relay` (crates.io; `scripts/deps.sh` installs it) inside a
+    /// network namespace, listening on `ip:port`, its SQLite database in `dir`; waits until it
+    /// listens.
+    pub fn nostr_relay(dir: &Path, netns: &str, ip: &str, port: u16) -> Running {
+        std::fs::create_dir_all(dir).unwrap();
+        let config = dir.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[info]\nrelay_url = \"ws://{ip}:{port}/\"\nname = \"test relay\"\n\
+                 [database]\ndata_directory = \"{}\"\n\
+                 [network]\naddress = \"{ip}\"\nport = {port}\n\
+                 [options]\nreject_future_seconds = 1800\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns, "nostr-rs-relay", "--config"])
+            .arg(&config)
+            .current_dir(dir);
+        let r = Running::spawn(cmd);
+        let listening = format!("{ip}:{port}");
+        eventually("nostr-rs-relay listening", 30, || {
+            Command::new("ip")
+                .args(["netns", "exec", netns, "ss", "-ltnH"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains(&listening))
+                .unwrap_or(false)
+        });
+        r
     }
 
     fn spawn(mut cmd: Command) -> Running {

@@ -274,7 +274,7 @@ impl Engine {
         )?;
         self.create_direct_chat(chat, chat_topic, &bundle)?;
         let inbound = Inbound::from_session_key(&session_key)?;
-        self.save_inbound(chat_topic, author, 1, &inbound)?;
+        self.save_inbound(chat_topic, author, 1, &inbound, None)?;
         self.ensure_outbound(&chat, chat_topic)?;
         let my_key = self.current_session_key(&chat_topic)?;
         let me = self.me()?;
@@ -322,7 +322,7 @@ impl Engine {
             params![peer.0, name],
         )?;
         let inbound = Inbound::from_session_key(&session_key)?;
-        self.save_inbound(chat_topic, author, 1, &inbound)?;
+        self.save_inbound(chat_topic, author, 1, &inbound, None)?;
         self.emit(Event::ContactsChanged);
         Ok(())
     }

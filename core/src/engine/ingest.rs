@@ -415,7 +415,12 @@ impl Engine {
             let Some(plain) = self.decrypt_pairwise(env)? else {
                 return Ok(());
             };
-            if past_cut && !matches!(plain.content, PairwiseContent::RoomKey { .. }) {
+            if past_cut
+                && !matches!(
+                    plain.content,
+                    PairwiseContent::RoomKey { .. } | PairwiseContent::RoomKeyV2 { .. }
+                )
+            {
                 return Ok(());
             }
             return self.on_pairwise(&kind, env, plain.content);
@@ -523,7 +528,19 @@ impl Engine {
                 },
             ) if c == *chat => {
                 let inbound = crate::crypto::group::Inbound::from_session_key(&session_key)?;
-                self.save_inbound(env.header.topic, author, key, &inbound)
+                self.save_inbound(env.header.topic, author, key, &inbound, None)
+            }
+            (
+                TopicKind::Chat(chat),
+                PairwiseContent::RoomKeyV2 {
+                    chat: c,
+                    key,
+                    session_key,
+                    mailbox,
+                },
+            ) if c == *chat => {
+                let inbound = crate::crypto::group::Inbound::from_session_key(&session_key)?;
+                self.save_inbound(env.header.topic, author, key, &inbound, Some(&mailbox))
             }
             _ => Err(Error::Invalid(
                 "pairwise content not valid on this topic".into(),

@@ -16,6 +16,7 @@ mod hostile;
 mod ingest;
 mod local;
 mod membership;
+mod nostr;
 mod project;
 mod public_peers;
 mod receipts;
@@ -95,7 +96,7 @@ pub struct Engine {
     events: broadcast::Sender<Event>,
     pending_events: Vec<Event>,
     /// Topics with new envelopes, for the network (never lossy, unlike `events`).
-    dirty: crate::sync::dirty::Dirty,
+    dirty: crate::sync::dirty::Tee,
     /// (topic, author) pairs whose waiting envelopes may now be processable.
     wake: Vec<(TopicId, DeviceId)>,
     /// Conversations that received new messages: a delivered receipt is due.
@@ -114,7 +115,7 @@ impl Engine {
         key: StoreKey,
         wall: Arc<dyn WallClock>,
         events: broadcast::Sender<Event>,
-        dirty: crate::sync::dirty::Dirty,
+        dirty: crate::sync::dirty::Tee,
     ) -> Result<Self> {
         let mut eng = Engine {
             dirty,

@@ -180,25 +180,31 @@ impl Engine {
         // Keep an inbound copy: our own envelopes must stay readable for re-projection.
         let inbound = Inbound::from_session_key(&session_key)?;
         let me = self.me()?.id.device_id();
-        self.save_inbound(topic, me, key_no, &inbound)?;
+        let recipients = self.other_member_devices(chat)?;
+        // The session mailbox secret (nostr::tags) goes with the key in a RoomKeyV2. A key
+        // handed over in the contact handshake (no recipients yet) has none, and its messages
+        // wait on Nostr relays under the topic's tag: every holder of the key must know where.
+        let mailbox: Option<[u8; 32]> = (!recipients.is_empty()).then(rand::random);
+        self.save_inbound(topic, me, key_no, &inbound, mailbox.as_ref())?;
         self.exec(
-            "INSERT INTO group_out (topic, key_no, pickle) VALUES (?1, ?2, ?3)",
+            "INSERT INTO group_out (topic, key_no, pickle, mailbox) VALUES (?1, ?2, ?3, ?4)",
             params![
                 topic.as_bytes(),
                 key_no as i64,
-                out.pickle(self.key.pickle_key())
+                out.pickle(self.key.pickle_key()),
+                mailbox.map(|m| self.key.seal(&m)),
             ],
         )?;
         self.out_sessions.insert(topic, (key_no, out, false));
-        let recipients = self.other_member_devices(chat)?;
-        if !recipients.is_empty() {
+        if let Some(mailbox) = mailbox {
             self.send_pairwise(
                 topic,
                 &recipients,
-                PairwiseContent::RoomKey {
+                PairwiseContent::RoomKeyV2 {
                     chat: *chat,
                     key: key_no,
                     session_key,
+                    mailbox,
                 },
             )?;
         }
@@ -229,16 +235,46 @@ impl Engine {
             return Ok(());
         };
         let (key_no, session_key) = (*key_no, out.session_key());
-        self.send_pairwise(
-            topic,
-            to,
-            PairwiseContent::RoomKey {
+        let content = match self.session_mailbox(&topic)? {
+            Some(mailbox) => PairwiseContent::RoomKeyV2 {
+                chat: *chat,
+                key: key_no,
+                session_key,
+                mailbox,
+            },
+            None => PairwiseContent::RoomKey {
                 chat: *chat,
                 key: key_no,
                 session_key,
             },
-        )?;
+        };
+        self.send_pairwise(topic, to, content)?;
         Ok(())
+    }
+
+    /// The mailbox secret of this device's current sender key for a topic, if it has one.
+    pub(crate) fn session_mailbox(&self, topic: &TopicId) -> Result<Option<[u8; 32]>> {
+        let sealed: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row(
+                "SELECT mailbox FROM group_out WHERE topic = ?1",
+                [topic.as_bytes()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match sealed.flatten() {
+            Some(b) => Ok(Some(self.open_mailbox_secret(&b)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A stored session mailbox secret, opened with the store key.
+    pub(crate) fn open_mailbox_secret(&self, sealed: &[u8]) -> Result<[u8; 32]> {
+        let plain = self.key.open(sealed)?;
+        plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| crate::Error::Corrupt("session mailbox secret".into()))
     }
 
     /// Forgets this device's sender key for a topic; the next send creates and shares a new one
@@ -271,17 +307,31 @@ impl Engine {
         device: DeviceId,
         key_no: u32,
         s: &Inbound,
+        mailbox: Option<&[u8; 32]>,
     ) -> Result<()> {
+        let mailbox = mailbox.map(|m| self.key.seal(m));
         let inserted = self.exec(
-            "INSERT INTO group_in (topic, device, key_no, pickle) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO group_in (topic, device, key_no, pickle, mailbox) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (topic, device, key_no) DO NOTHING",
             params![
                 topic.as_bytes(),
                 device.0,
                 key_no as i64,
-                s.pickle(self.key.pickle_key())
+                s.pickle(self.key.pickle_key()),
+                mailbox,
             ],
         )? > 0;
+        if !inserted {
+            if let Some(m) = mailbox {
+                // The same key came first without its mailbox secret (in the contact
+                // handshake): only its author's own signed share can add it.
+                self.exec(
+                    "UPDATE group_in SET mailbox = ?4
+                     WHERE topic = ?1 AND device = ?2 AND key_no = ?3 AND mailbox IS NULL",
+                    params![topic.as_bytes(), device.0, key_no as i64, m],
+                )?;
+            }
+        }
         // Only a key we did not have can unblock anything; waking on a repeated share would
         // let a replayable one keep the writer busy forever.
         if inserted {

@@ -122,4 +122,14 @@ pub enum PairwiseContent {
     /// on the group's topic, a member's welcome to a new member (the operations the adder may
     /// not have had). Large sets travel in several envelopes, the Create in the first.
     Ops { chat: ChatId, ops: Vec<SignedOp> },
+    /// A sender's Megolm session key with its session mailbox secret: where this sender's
+    /// messages wait on public Nostr relays (`nostr::tags`). Made with the key and rotated with
+    /// it, so a removed member never learns where later messages are. (Last: postcard numbers
+    /// variants in order.)
+    RoomKeyV2 {
+        chat: ChatId,
+        key: u32,
+        session_key: Vec<u8>,
+        mailbox: [u8; 32],
+    },
 }

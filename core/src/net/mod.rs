@@ -81,6 +81,9 @@ pub struct Config {
     pub public_network: bool,
     /// Where the public network plane starts: the IPFS bootstrap peers unless replaced.
     pub bootstrap: Vec<Multiaddr>,
+    /// Public Nostr relays used as blind mailboxes (`crate::nostr`); empty: none. Ignored in
+    /// LAN-only mode.
+    pub nostr_relays: Vec<String>,
 }
 
 impl Config {
@@ -111,6 +114,10 @@ impl Default for Config {
             serve_relay: None,
             public_network: true,
             bootstrap: public::default_bootstrap(),
+            nostr_relays: crate::nostr::DEFAULT_RELAYS
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
         }
     }
 }

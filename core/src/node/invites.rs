@@ -86,7 +86,10 @@ impl Node {
                 add(crate::net::addr::via_relay(r, me).to_string());
             }
         }
-        self.call(move |e| e.create_invite(ttl_secs, addrs)).await
+        let code = self.call(move |e| e.create_invite(ttl_secs, addrs)).await?;
+        // The answer may come through a public mailbox: look there for the new invite's topic.
+        self.check_mailboxes();
+        Ok(code)
     }
 
     pub async fn revoke_invite(&self, code: &str) -> Result<()> {

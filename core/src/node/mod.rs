@@ -80,6 +80,10 @@ struct Inner {
     events: broadcast::Sender<Event>,
     /// Topics with new envelopes, for the net task.
     dirty: crate::sync::dirty::Dirty,
+    /// The same, for the Nostr mailbox task.
+    nostr_dirty: crate::sync::dirty::Dirty,
+    /// The Nostr mailbox task, while the network runs with it.
+    nostr: Mutex<Option<crate::nostr::Handle>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     data_dir: PathBuf,
     _lock: File,
@@ -143,7 +147,9 @@ impl Node {
         let readers = Readers::open(&db)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let dirty = crate::sync::dirty::Dirty::default();
-        let eng = Engine::new(conn, key, config.clock, events.clone(), dirty.clone())?;
+        let nostr_dirty = crate::sync::dirty::Dirty::default();
+        let tee = crate::sync::dirty::Tee::new(vec![dirty.clone(), nostr_dirty.clone()]);
+        let eng = Engine::new(conn, key, config.clock, events.clone(), tee)?;
         let (jobs, rx) = mpsc::channel(engine::JOB_QUEUE);
         let thread = std::thread::Builder::new()
             .name("hearth-engine".into())
@@ -157,6 +163,8 @@ impl Node {
                 readers,
                 events,
                 dirty,
+                nostr_dirty,
+                nostr: Mutex::new(None),
                 thread: Mutex::new(Some(thread)),
                 data_dir: dir,
                 _lock: lock,

@@ -22,6 +22,10 @@ impl Node {
         cfg.mdns = running.config().mdns;
         cfg.listen = running.config().listen.clone();
         cfg.bootstrap = running.config().bootstrap.clone();
+        if !cfg.nostr_relays.is_empty() && !running.config().nostr_relays.is_empty() {
+            // Relays given on the command line (`--nostr-relay`) outlive a settings change.
+            cfg.nostr_relays = running.config().nostr_relays.clone();
+        }
         if cfg.serve_relay.is_some() {
             cfg.serve_relay = running.config().serve_relay.clone().or(cfg.serve_relay);
         }
@@ -44,9 +48,19 @@ impl Node {
             .serve_relay
             .clone()
             .filter(|_| crate::net::addr::Admission::new(cfg.lan_only).allows_relays());
+        let nostr = (!cfg.lan_only && !cfg.nostr_relays.is_empty())
+            .then(|| crate::nostr::check_relays(&cfg.nostr_relays))
+            .transpose()?;
         let handle = crate::net::spawn(self.clone(), cfg, keypair)?;
         if let Ok(mut n) = self.inner.net.lock() {
             *n = Some(handle);
+        }
+        if let Some(relays) = nostr {
+            // Public mailboxes: never in LAN-only mode.
+            let h = crate::nostr::spawn(self, relays, self.inner.nostr_dirty.clone());
+            if let Ok(mut n) = self.inner.nostr.lock() {
+                *n = Some(h);
+            }
         }
         if let Some(listen) = serve {
             // "Be a relay for my family": the same relay and mailbox as `hearth relay`, with
@@ -79,6 +93,10 @@ impl Node {
 
     /// Returns once the net task has ended and its sockets are closed.
     pub(super) async fn stop_network_locked(&self) -> Result<()> {
+        let nostr = self.inner.nostr.lock().ok().and_then(|mut n| n.take());
+        if let Some(n) = nostr {
+            n.stop().await;
+        }
         let relay = self.inner.relay.lock().ok().and_then(|mut r| r.take());
         if let Some(r) = relay {
             let _ = r.stop().await;
@@ -171,6 +189,40 @@ impl Node {
         self.restart_network().await
     }
 
+    /// Turns "leave messages in public mailboxes" (Nostr relays) on or off; a running network
+    /// restarts under it at once.
+    pub async fn set_nostr(&self, on: bool) -> Result<()> {
+        self.call(move |e| e.set_setting(crate::settings::NOSTR, &on.into()))
+            .await?;
+        self.restart_network().await
+    }
+
+    /// Sets the Nostr relays used as mailboxes (`wss://…`); an empty list restores the bundled
+    /// one. A running network restarts to use them.
+    pub async fn set_nostr_relays(&self, relays: &[String]) -> Result<()> {
+        let mut relays = crate::nostr::check_relays(relays)?;
+        if relays.is_empty() {
+            relays = crate::settings::Settings::default().nostr_relays;
+        }
+        self.call(move |e| e.set_setting(crate::settings::NOSTR_RELAYS, &relays.into()))
+            .await?;
+        self.restart_network().await
+    }
+
+    /// Looks in the public mailboxes now (the app came back to the foreground, the network
+    /// changed) rather than at the next periodic fetch.
+    pub fn check_mailboxes(&self) {
+        if let Some(n) = self.inner.nostr.lock().ok().and_then(|n| n.clone()) {
+            n.fetch_now();
+        }
+    }
+
+    /// The Nostr mailbox relays and how each is doing; None when they are not used.
+    pub async fn mailbox_relays(&self) -> Option<crate::nostr::Status> {
+        let h = self.inner.nostr.lock().ok().and_then(|n| n.clone())?;
+        Some(h.status().await)
+    }
+
     /// Sets the family's relays (multiaddrs); a running network restarts to use them.
     pub async fn set_relays(&self, relays: &[String]) -> Result<()> {
         let relays = crate::settings::check_relays(relays)?;
@@ -193,6 +245,7 @@ impl Node {
         Ok(crate::net::Config {
             lan_only: s.lan_only,
             public_network: s.public_network,
+            nostr_relays: if s.nostr { s.nostr_relays } else { Vec::new() },
             relays: s.relays.iter().filter_map(|r| r.parse().ok()).collect(),
             serve_relay: s
                 .relay_for_family

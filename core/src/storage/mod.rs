@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_membership.sql"),
     include_str!("migrations/0007_topic_secrets.sql"),
     include_str!("migrations/0008_public_peers.sql"),
+    include_str!("migrations/0009_nostr.sql"),
 ];
 
 /// Wait this long for a lock held by a reader checkpointing the WAL.

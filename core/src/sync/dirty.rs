@@ -14,9 +14,28 @@ use tokio::sync::Notify;
 
 use crate::ids::TopicId;
 
-/// The marks, shared by the engine (which marks) and the net task (which takes).
+/// The marks, shared by the engine (which marks) and a task (which takes): the net task
+/// pushes, the Nostr mailbox task deposits. Each taker has its own set ([`Dirty::tee`]).
 #[derive(Clone, Default)]
 pub struct Dirty(Arc<Inner>);
+
+/// Marks made on one set also go to each of these.
+#[derive(Clone, Default)]
+pub struct Tee(Vec<Dirty>);
+
+impl Tee {
+    /// One mark for every set.
+    pub fn new(sets: Vec<Dirty>) -> Tee {
+        Tee(sets)
+    }
+
+    /// Marks a topic in every set.
+    pub fn mark(&self, topic: TopicId) {
+        for d in &self.0 {
+            d.mark(topic);
+        }
+    }
+}
 
 #[derive(Default)]
 struct Inner {

@@ -155,6 +155,7 @@ pub fn loopback() -> hearth_core::net::Config {
         mdns: false,
         // Never the real public network from a test.
         public_network: false,
+        nostr_relays: Vec::new(),
         ..Default::default()
     }
 }

@@ -48,7 +48,12 @@ status: DeliveryState | null,
 /**
  * For my own messages: the state per member (account, state).
  */
-receipts: Array<[string, MemberState]>, };
+receipts: Array<[string, MemberState]>, 
+/**
+ * For my own messages not yet on every member's device: the public mailbox relays
+ * (Nostr, `wss://…`) that acknowledged holding it, where it waits.
+ */
+mailboxes: Array<string>, };
 
 /**
  * What a message is. Fixed when it is sent; an edit changes only the body.
@@ -147,7 +152,16 @@ relay_for_family: boolean,
  * public relays), on unless turned off. Public nodes then see this device's IP address
  * and that it looks for someone, never who or what it says.
  */
-public_network: boolean, };
+public_network: boolean, 
+/**
+ * "Leave messages in public mailboxes": envelopes for family not reached directly wait on
+ * public Nostr relays (`crate::nostr`), sealed under throwaway keys. On unless turned off.
+ */
+nostr: boolean, 
+/**
+ * The Nostr relays used as mailboxes (`wss://…`): the bundled list unless edited.
+ */
+nostr_relays: Array<string>, };
 
 export type NetworkStatus = { device: string, listen: Array<string>, lan_only: boolean, 
 /**
@@ -215,5 +229,40 @@ dht_peers: number, relay_candidates: number,
  * Why the public network cannot be reached, if it cannot.
  */
 problem: string | null, };
+
+/**
+ * The mailbox relays and how each is doing.
+ */
+export type MailboxRelaysStatus = { relays: Array<MailboxRelayStatus>, 
+/**
+ * Envelopes this device deposited that fewer than [`WANT_RELAYS`] relays hold yet.
+ */
+retrying: number, };
+
+/**
+ * One Nostr relay used as a mailbox.
+ */
+export type MailboxRelayStatus = { url: string, connected: boolean, 
+/**
+ * Events it acknowledged (`OK`) since the start.
+ */
+accepted: number, 
+/**
+ * Events it refused or did not acknowledge in time.
+ */
+refused: number, 
+/**
+ * Events from it that were not ours or not valid (a stranger's under a guessed tag,
+ * garbage, oversize), dropped.
+ */
+dropped: number, 
+/**
+ * Unix seconds of the last complete fetch from it.
+ */
+fetched_at: number | null, 
+/**
+ * What went wrong last, in words.
+ */
+error: string | null, };
 
 export type HearthEvent = { "event": "profile_changed" } | { "event": "contacts_changed" } | { "event": "chats_changed" } | { "event": "messages_changed", chat: string, } | { "event": "message_received", chat: string, message: string, } | { "event": "envelopes_added", topic: string, } | { "event": "path_changed", device: string, path: Path, } | { "event": "delivery_changed", chat: string, } | { "event": "relay_changed" } | { "event": "hole_punch", device: string, direct: boolean, };

@@ -29,6 +29,8 @@ if [ "${1:-}" != app ]; then
   command -v xauth >/dev/null || need+=(xauth)
   command -v WebKitWebDriver >/dev/null || need+=(webkit2gtk-driver)
   command -v rpm >/dev/null || need+=(rpm)
+  # nostr-rs-relay (below) compiles protobuf definitions.
+  command -v protoc >/dev/null || need+=(protobuf-compiler)
   # A private session bus for the notification test, and another window to take the focus.
   command -v dbus-daemon >/dev/null || need+=(dbus-daemon)
   command -v xdotool >/dev/null || need+=(xdotool)
@@ -52,6 +54,12 @@ fi
 if [ "${1:-}" != app ] && ! python3 -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("ipfs_node") is None)' 2>/dev/null; then
   python3 -m pip install --quiet --no-deps --break-system-packages kubo-python==0.1.5 2>/dev/null \
     || python3 -m pip install --quiet --no-deps kubo-python==0.1.5
+fi
+# Stock Nostr relays for the public-mailbox scenarios (cli/tests/nostr_mailboxes.rs, core's
+# nostr tests). Not --locked: the lockfile shipped in 0.8.12 pins `time` 0.3.25, which no
+# longer compiles with current Rust; the version of the relay itself is pinned.
+if [ "${1:-}" != app ] && ! command -v nostr-rs-relay >/dev/null; then
+  cargo install nostr-rs-relay --version 0.8.12 --quiet
 fi
 # tauri-driver bridges WebDriver clients to WebKitWebDriver and the app (end-to-end tests).
 if [ "${1:-}" != app ] && ! command -v tauri-driver >/dev/null; then

@@ -146,3 +146,31 @@ impl Engine {
         Ok((channel, devices))
     }
 }
+
+impl Engine {
+    /// Every mailbox tag secret this device ever knew: every topic's secret (chats it left or
+    /// was removed from included) and every sender key's session mailbox secret, old and new.
+    /// What an ex-member watching the public mailboxes with everything it kept would compute.
+    pub fn every_mailbox_secret(&self) -> Result<Vec<crate::nostr::tags::TagSecret>> {
+        use crate::nostr::tags::TagSecret;
+        let mut out = Vec::new();
+        let mut st = self
+            .conn
+            .prepare("SELECT secret FROM topics WHERE secret IS NOT NULL")?;
+        for s in st.query_map([], |r| r.get::<_, Vec<u8>>(0))? {
+            if let Ok(s) = <[u8; 32]>::try_from(s?.as_slice()) {
+                out.push(TagSecret::for_topic(&s));
+            }
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT mailbox FROM group_in WHERE mailbox IS NOT NULL")?;
+        let sealed: Vec<Vec<u8>> = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for s in sealed {
+            out.push(TagSecret::for_session(&self.open_mailbox_secret(&s)?));
+        }
+        Ok(out)
+    }
+}

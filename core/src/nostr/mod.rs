@@ -24,8 +24,11 @@
 //! forgeries are checked exactly as for envelopes from a peer, so a relay (or a stranger who
 //! guesses a tag) can withhold mail but never forge it.
 //!
-//! LAN-only mode never uses this. The task ([`task`]) is started and stopped with the network.
+//! LAN-only mode never uses this. The tasks (`task`: `deposit` and `fetch`) are started and
+//! stopped with the network.
 
+mod deposit;
+mod fetch;
 pub mod seal;
 pub mod tags;
 mod task;

@@ -2,6 +2,8 @@
 //! so a test reads as a story: `let (alice, bob) = contacts().await; alice.send(..); sync(..)`.
 #![allow(dead_code)]
 
+pub mod nostr;
+
 use std::path::PathBuf;
 
 use hearth_core::contacts::State;

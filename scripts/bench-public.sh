@@ -7,5 +7,5 @@
 # on time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --release -q --locked -p hearth --test public_network_bench -- --ignored --nocapture \
+cargo test --release -q --locked -p hearth --test public_network_bench -- --ignored --nocapture public_network_figures \
   | grep '^{"bench"'

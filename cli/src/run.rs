@@ -43,7 +43,8 @@ pub struct Args {
     #[arg(long)]
     no_public_network: bool,
     /// Leave messages for family not reached directly on this Nostr relay (repeatable;
-    /// replaces the saved list): `wss://relay.example.org`, or `ws://…` on a test network.
+    /// replaces the saved list for this run, while public mailboxes are on):
+    /// `wss://relay.example.org`, or `ws://…` on a test network.
     #[arg(long)]
     nostr_relay: Vec<String>,
     /// Do not leave messages in public Nostr mailboxes.
@@ -56,13 +57,13 @@ pub async fn run(node: &Node, dir: &Path, args: Args, json: bool) -> Result<()> 
     let mut cfg = node.network_config().await?;
     cfg.lan_only |= args.lan_only;
     cfg.mdns = !args.no_mdns;
-    cfg.public_network &= !args.no_public_network;
-    if !args.nostr_relay.is_empty() {
-        cfg.nostr_relays = hearth_core::nostr::check_relays(&args.nostr_relay)?;
-    }
-    if args.no_nostr {
-        cfg.nostr_relays.clear();
-    }
+    // Flags for this run only: they also hold when a settings change restarts the network.
+    cfg.run = hearth_core::net::RunChoices {
+        no_public_network: args.no_public_network,
+        no_nostr: args.no_nostr,
+        nostr_relays: hearth_core::nostr::check_relays(&args.nostr_relay)?,
+    };
+    cfg.apply_run();
     if !args.bootstrap.is_empty() {
         cfg.bootstrap = args
             .bootstrap

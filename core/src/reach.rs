@@ -52,13 +52,14 @@ pub fn compute(c: &Connection, status: Option<&Status>) -> Result<Vec<Reach>> {
         let device = device.and_then(|d| DeviceId::from_slice(&d));
         let peer = device.and_then(|d| status.and_then(|s| s.peers.iter().find(|p| p.device == d)));
         let public_relay = peer.is_some_and(|p| p.public_relay);
-        let path = peer.map(|p| p.path.clone()).unwrap_or(
-            if device.is_some_and(|d| status.is_some_and(|s| s.mailbox_for(&d))) {
-                net::Path::Mailbox
-            } else {
-                net::Path::None
-            },
-        );
+        let mut path = peer.map(|p| p.path.clone()).unwrap_or(net::Path::None);
+        // Not connected, but a mailbox (the family's, or public ones) keeps its messages.
+        if path == net::Path::None
+            && device
+                .is_some_and(|d| status.is_some_and(|s| s.public_mailboxes || s.mailbox_for(&d)))
+        {
+            path = net::Path::Mailbox;
+        }
         let via = match &path {
             net::Path::Mesh { via } => name_of_device(via).or_else(|| Some(via.to_string())),
             _ => None,

@@ -18,11 +18,7 @@ use support::*;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 /// The tests here run one at a time: the flood test measures this process's memory.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Every event of Hearth's kind on a relay.
 async fn all_events(url: &str) -> Vec<nostr_sdk::Event> {
@@ -69,7 +65,7 @@ fn open_all(events: &[nostr_sdk::Event], secrets: &[TagSecret]) -> Vec<Vec<u8>> 
 /// Son, a member, gets that message from the same relay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_member_watching_the_mailboxes_learns_nothing_of_later_messages() {
-    let _serial = one_at_a_time();
+    let _serial = ONE_AT_A_TIME.lock().await;
     let relay = NostrRelay::start();
     let mom = Peer::new("Mom").await;
     let son = Peer::new("Son").await;
@@ -330,7 +326,7 @@ fn rss_kb() -> u64 {
 /// amount of memory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_relays_cost_bounded_time_and_memory_and_stop_nothing() {
-    let _serial = one_at_a_time();
+    let _serial = ONE_AT_A_TIME.lock().await;
     let honest = NostrRelay::start();
     let (liar_relay, refusing_relay, silent_relay) = (
         HostileRelay::start("liar"),
@@ -402,4 +398,59 @@ async fn hostile_relays_cost_bounded_time_and_memory_and_stop_nothing() {
     let grown_mb = rss_kb().saturating_sub(before) / 1024;
     eprintln!("both nodes' memory grew by {grown_mb} MB under the flood");
     assert!(grown_mb < 128, "memory grew by {grown_mb} MB");
+}
+
+/// A run started without public mailboxes (`--no-nostr`, `HEARTH_NOSTR=0`) stays without them
+/// when a settings change restarts the network; a saved relay list applies at once; relays
+/// named for the run win over the saved ones until it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_choices_hold_across_restarts_and_saved_relays_apply_at_once() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let p = Peer::new("Mom").await;
+    let mut cfg = with_mailboxes(&[]);
+    cfg.nostr_relays = p.node.network_config().await.unwrap().nostr_relays;
+    cfg.run.no_nostr = true;
+    cfg.apply_run();
+    p.node.start_network(cfg).await.unwrap();
+    assert!(p.node.mailbox_relays().await.is_none());
+    // A settings change restarts the network: still no public relay.
+    p.node.set_public_network(false).await.unwrap();
+    assert!(p.node.mailbox_relays().await.is_none());
+    p.node.stop_network().await.unwrap();
+
+    // Saved relays: a new list applies at once.
+    let (a, b) = (NostrRelay::start(), NostrRelay::start());
+    p.node.set_nostr_relays(&[a.url()]).await.unwrap();
+    let cfg = p.node.network_config().await.unwrap();
+    let mut cfg = hearth_core::net::Config {
+        nostr_relays: cfg.nostr_relays,
+        ..with_mailboxes(&[])
+    };
+    cfg.apply_run();
+    p.node.start_network(cfg).await.unwrap();
+    let urls = |p: &Peer| {
+        let n = p.node.clone();
+        async move {
+            n.mailbox_relays()
+                .await
+                .map(|s| s.relays.into_iter().map(|r| r.url).collect::<Vec<_>>())
+        }
+    };
+    assert_eq!(urls(&p).await, Some(vec![a.url()]));
+    p.node.set_nostr_relays(&[b.url()]).await.unwrap();
+    assert_eq!(urls(&p).await, Some(vec![b.url()]));
+    p.node.set_nostr(false).await.unwrap();
+    assert_eq!(urls(&p).await, None);
+    p.node.set_nostr(true).await.unwrap();
+    assert_eq!(urls(&p).await, Some(vec![b.url()]));
+    p.node.stop_network().await.unwrap();
+
+    // Relays named for this run win over the saved ones, across restarts.
+    let mut cfg = with_mailboxes(&[b.url()]);
+    cfg.run.nostr_relays = vec![a.url()];
+    cfg.apply_run();
+    p.node.start_network(cfg).await.unwrap();
+    assert_eq!(urls(&p).await, Some(vec![a.url()]));
+    p.node.set_public_network(false).await.unwrap();
+    assert_eq!(urls(&p).await, Some(vec![a.url()]));
 }

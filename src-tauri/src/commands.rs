@@ -237,6 +237,27 @@ pub async fn set_public_network(slot: State<'_, Slot>, enabled: bool) -> Result<
     Ok(node.set_public_network(enabled).await?)
 }
 
+/// "Leave messages in public mailboxes" (restarts networking).
+#[tauri::command]
+pub async fn set_nostr(slot: State<'_, Slot>, enabled: bool) -> Result<()> {
+    let node = slot.node()?;
+    Ok(node.set_nostr(enabled).await?)
+}
+
+/// The public mailboxes (Nostr relays, `wss://…`); an empty list restores the bundled ones.
+#[tauri::command]
+pub async fn set_nostr_relays(slot: State<'_, Slot>, relays: Vec<String>) -> Result<()> {
+    let node = slot.node()?;
+    Ok(node.set_nostr_relays(&relays).await?)
+}
+
+/// The public mailboxes and how each is doing; None while they are not in use.
+#[tauri::command]
+pub async fn mailbox_relays(slot: State<'_, Slot>) -> Result<Option<hearth_core::nostr::Status>> {
+    let node = slot.node()?;
+    Ok(node.mailbox_relays().await)
+}
+
 #[tauri::command]
 pub async fn network_status(slot: State<'_, Slot>) -> Result<Option<hearth_core::net::Status>> {
     let node = slot.node()?;

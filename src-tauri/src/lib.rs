@@ -9,8 +9,10 @@
 //! Everything with logic lives in hearth-core.
 //!
 //! For tests and for two instances on one machine: `HEARTH_LISTEN` (comma-separated
-//! multiaddrs) replaces the listen addresses, `HEARTH_MDNS=0` turns LAN discovery off and
-//! `HEARTH_PUBLIC_NETWORK=0` keeps this run off the public network.
+//! multiaddrs) replaces the listen addresses, `HEARTH_MDNS=0` turns LAN discovery off,
+//! `HEARTH_PUBLIC_NETWORK=0` keeps this run off the public network, `HEARTH_NOSTR=0` off the
+//! public mailboxes, and `HEARTH_NOSTR_RELAYS` (comma-separated `ws://…` URLs) replaces the
+//! mailbox relays for this run while they are turned on, as `hearth run --nostr-relay` does.
 
 mod autostart;
 mod commands;
@@ -79,13 +81,17 @@ pub(crate) async fn start_network(node: &Node) -> hearth_core::Result<()> {
             })
             .collect::<hearth_core::Result<_>>()?;
     }
-    // Tests (and anyone who wants it for this run only) keep off the public network.
-    if std::env::var("HEARTH_PUBLIC_NETWORK").is_ok_and(|v| v == "0") {
-        cfg.public_network = false;
-    }
-    if std::env::var("HEARTH_NOSTR").is_ok_and(|v| v == "0") {
-        cfg.nostr_relays.clear();
-    }
+    // Choices for this run only (tests give loopback relays and stay off the public network):
+    // they hold across network restarts and are never saved.
+    let run_relays: Vec<String> = std::env::var("HEARTH_NOSTR_RELAYS")
+        .map(|r| r.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    cfg.run = hearth_core::net::RunChoices {
+        no_public_network: std::env::var("HEARTH_PUBLIC_NETWORK").is_ok_and(|v| v == "0"),
+        no_nostr: std::env::var("HEARTH_NOSTR").is_ok_and(|v| v == "0"),
+        nostr_relays: hearth_core::nostr::check_relays(&run_relays)?,
+    };
+    cfg.apply_run();
     if std::env::var("HEARTH_MDNS").is_ok_and(|v| v == "0") {
         cfg.mdns = false;
     }
@@ -228,6 +234,9 @@ pub fn run() {
             commands::set_relays,
             commands::set_relay_for_family,
             commands::set_public_network,
+            commands::set_nostr,
+            commands::set_nostr_relays,
+            commands::mailbox_relays,
             commands::network_status,
             commands::set_language,
             commands::autostart,

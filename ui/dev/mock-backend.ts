@@ -32,6 +32,8 @@ const BIG = params.has('big');
 /** Commands that fail (with a storage error), to see the screens' error states. */
 const failing = new Set((params.get('fail') ?? '').split(',').filter(Boolean));
 const DAY = 86_400_000;
+/** The usual public mailboxes, as the core bundles them. */
+const MAILBOX_RELAYS = ['wss://relay.damus.io', 'wss://nos.lol', 'wss://relay.primal.net', 'wss://nostr.mom'];
 
 const hex = (n: number, len = 32) => n.toString(16).padStart(len, '0');
 let seq = 1;
@@ -46,6 +48,8 @@ const state = {
     relays: ['/dns4/relay.example/tcp/4001/p2p/12D3KooWMockRelay', '/ip4/203.0.113.9/tcp/4001/p2p/12D3KooWGone'],
     relay_for_family: false,
     public_network: true,
+    nostr: true,
+    nostr_relays: [...MAILBOX_RELAYS],
   } as Settings,
   /** The start-at-login entry (the shell's, not the node's). */
   autostart: true,
@@ -130,6 +134,7 @@ function msg(chatId: string, author: string, body: string, ms: number, counter =
     reactions: [],
     status: author === me() ? 'read' : null,
     receipts: [],
+    mailboxes: [],
     ...extra,
   };
   state.messages.get(chatId)!.push(m);
@@ -164,7 +169,10 @@ function seed() {
   msg(dad.chat, dad.account, 'Are you home?', Date.now() - 2 * 3600_000);
   msg(fam, uncle.account, 'Dinner on Sunday?', Date.now() - 600_000);
   msg(fam, me(), 'Yes!', Date.now() - 500_000, 0, { status: 'delivered' });
-  msg(uncle.chat, me(), 'Call me when you are back?', Date.now() - 400_000, 0, { status: 'in_mailbox' });
+  msg(uncle.chat, me(), 'Call me when you are back?', Date.now() - 400_000, 0, {
+    status: 'in_mailbox',
+    mailboxes: MAILBOX_RELAYS.map((r) => `${r}/`),
+  });
   state.paths.get(gran.account)!.check_in_ms = Date.now() - 3600_000;
   for (const c of state.chats) touch(c.chat);
   state.chats.find((c) => c.chat === dad.chat)!.unread = 1;
@@ -434,6 +442,34 @@ const commands: Record<string, (a: Any) => Any> = {
   set_public_network: ({ enabled }) => {
     state.settings.public_network = enabled;
     restartNetwork();
+  },
+  set_nostr: ({ enabled }) => {
+    state.settings.nostr = enabled;
+    restartNetwork();
+  },
+  set_nostr_relays: ({ relays }) => {
+    const list = (relays as string[]).map((r) => r.trim()).filter(Boolean);
+    const wrong = list.find((r) => !/^wss?:\/\/[^\s/]+/.test(r));
+    if (wrong) {
+      return fail('invalid', `not a Nostr relay address: ${wrong} (expected something like wss://relay.example.org)`);
+    }
+    state.settings.nostr_relays = list.length > 0 ? list : [...MAILBOX_RELAYS];
+    restartNetwork();
+  },
+  mailbox_relays: () => {
+    if (!state.profile || state.settings.lan_only || !state.settings.nostr) return null;
+    return {
+      relays: state.settings.nostr_relays.map((url: string, i: number) => ({
+        url: `${url}/`,
+        connected: i !== 1,
+        accepted: i !== 1 ? 2 : 0,
+        refused: 0,
+        dropped: 0,
+        fetched_at: i !== 1 ? Math.floor(Date.now() / 1000) - 60 : null,
+        error: i !== 1 ? null : 'connection refused',
+      })),
+      retrying: 0,
+    };
   },
   set_language: () => {},
   autostart: () => state.autostart,

@@ -10,6 +10,7 @@ import type {
   Contact,
   HearthEvent,
   InviteCode,
+  MailboxRelaysStatus,
   Member,
   Message,
   NetworkStatus,
@@ -116,6 +117,12 @@ export const setRelayForFamily = (enabled: boolean) =>
 /** "Find family through the public internet" (restarts networking). */
 export const setPublicNetwork = (enabled: boolean) =>
   call<void>('set_public_network', { enabled });
+/** "Leave messages in public mailboxes" (restarts networking). */
+export const setNostr = (enabled: boolean) => call<void>('set_nostr', { enabled });
+/** The public mailboxes (Nostr relays, `wss://…`); an empty list restores the usual ones. */
+export const setNostrRelays = (relays: string[]) => call<void>('set_nostr_relays', { relays });
+/** How each public mailbox is doing; null while they are not in use (off, LAN-only, offline). */
+export const mailboxRelays = () => call<MailboxRelaysStatus | null>('mailbox_relays');
 /** Null while networking is off. */
 export const networkStatus = () => call<NetworkStatus | null>('network_status');
 /** Tells the shell the UI's language, for what it says itself (notifications). */

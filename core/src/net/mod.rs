@@ -84,6 +84,34 @@ pub struct Config {
     /// Public Nostr relays used as blind mailboxes (`crate::nostr`); empty: none. Ignored in
     /// LAN-only mode.
     pub nostr_relays: Vec<String>,
+    /// Choices made for this run only (command-line flags, environment): they hold across
+    /// restarts of the network (a settings change), and are never saved.
+    pub run: RunChoices,
+}
+
+/// What a run was started with that overrides the saved settings until it ends: `hearth run
+/// --no-public-network --no-nostr --nostr-relay URL`, the app's `HEARTH_PUBLIC_NETWORK=0`,
+/// `HEARTH_NOSTR=0`, `HEARTH_NOSTR_RELAYS`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunChoices {
+    pub no_public_network: bool,
+    pub no_nostr: bool,
+    /// Mailbox relays for this run instead of the saved ones (while mailboxes are on).
+    pub nostr_relays: Vec<String>,
+}
+
+impl Config {
+    /// Applies this run's choices over what the settings gave.
+    pub fn apply_run(&mut self) {
+        if self.run.no_public_network {
+            self.public_network = false;
+        }
+        if self.run.no_nostr {
+            self.nostr_relays.clear();
+        } else if !self.nostr_relays.is_empty() && !self.run.nostr_relays.is_empty() {
+            self.nostr_relays = self.run.nostr_relays.clone();
+        }
+    }
 }
 
 impl Config {
@@ -118,6 +146,7 @@ impl Default for Config {
                 .iter()
                 .map(|r| r.to_string())
                 .collect(),
+            run: RunChoices::default(),
         }
     }
 }
@@ -209,6 +238,9 @@ pub struct Status {
     pub relays: Vec<RelayStatus>,
     /// The public network plane; None when it is off (LAN-only mode, or turned off).
     pub public: Option<PublicStatus>,
+    /// Public mailboxes (Nostr relays, `crate::nostr`) are in use and one is connected: a
+    /// device with no path is still reached through them.
+    pub public_mailboxes: bool,
     /// Entries the net task holds about peers (connections, paths, what each holds and
     /// reaches): how much state others have made this node keep.
     #[serde(skip)]

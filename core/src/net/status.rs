@@ -48,6 +48,8 @@ impl Task {
             peers,
             relays,
             public: self.public_status(),
+            // Filled in by the node, which also holds the mailbox tasks.
+            public_mailboxes: false,
             tracked: self.peers.len() + self.paths.len() + self.sync.tracked(),
         }
     }

@@ -22,10 +22,8 @@ impl Node {
         cfg.mdns = running.config().mdns;
         cfg.listen = running.config().listen.clone();
         cfg.bootstrap = running.config().bootstrap.clone();
-        if !cfg.nostr_relays.is_empty() && !running.config().nostr_relays.is_empty() {
-            // Relays given on the command line (`--nostr-relay`) outlive a settings change.
-            cfg.nostr_relays = running.config().nostr_relays.clone();
-        }
+        cfg.run = running.config().run.clone();
+        cfg.apply_run();
         if cfg.serve_relay.is_some() {
             cfg.serve_relay = running.config().serve_relay.clone().or(cfg.serve_relay);
         }
@@ -115,7 +113,14 @@ impl Node {
 
     pub async fn network_status(&self) -> Result<Option<crate::net::Status>> {
         match self.net() {
-            Some(h) => Ok(Some(h.status().await?)),
+            Some(h) => {
+                let mut s = h.status().await?;
+                s.public_mailboxes = self
+                    .mailbox_relays()
+                    .await
+                    .is_some_and(|m| m.relays.iter().any(|r| r.connected));
+                Ok(Some(s))
+            }
             None => Ok(None),
         }
     }

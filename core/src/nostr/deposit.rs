@@ -259,6 +259,13 @@ impl Depositor {
                 }
             }
         }
+        if let Ok(n) = self.node() {
+            // The relays' health changed (Settings shows it), and maybe a message's place.
+            n.emit(crate::events::Event::RelayChanged);
+        }
+        let Some(round) = self.rounds.get_mut(&(topic, upto)) else {
+            return Ok(None);
+        };
         round.outstanding = round.outstanding.saturating_sub(1);
         let done = round.outstanding == 0;
         let handed = round.holders.iter().all(|h| !h.is_empty()).then(|| {

@@ -201,6 +201,10 @@ impl Fetcher {
             .map(|(u, _)| u.clone())
             .collect();
         let back: Vec<RelayUrl> = now_connected.difference(&self.connected).cloned().collect();
+        if now_connected != self.connected {
+            // Settings shows the relays' health.
+            self.node()?.emit(crate::events::Event::RelayChanged);
+        }
         self.connected = now_connected;
         self.refresh_watch().await?;
         if !back.is_empty() {

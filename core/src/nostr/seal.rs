@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn small_envelopes_batch_and_large_ones_split_and_come_back_whole() {
         let small: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 700]).collect();
-        let large = vec![(0..MAX_ENVELOPE_BYTES)
+        let large = [(0..MAX_ENVELOPE_BYTES)
             .map(|i| i as u8)
             .collect::<Vec<u8>>()];
         let all: Vec<Vec<u8>> = small.iter().chain(large.iter()).cloned().collect();

@@ -54,6 +54,7 @@ export const en = {
   'error.load.members': 'The group members could not be loaded.',
   'error.load.settings': 'The settings could not be loaded.',
   'error.load.network': 'The connection could not be checked.',
+  'error.load.mailboxes': 'The mailboxes could not be checked.',
   'error.load.search': 'The search did not work.',
 
   'first_run.title': 'Welcome to Hearth',
@@ -147,7 +148,9 @@ export const en = {
   'delivery.handed_on': 'Handed on',
   'delivery.in_mailbox': 'Handed to a mailbox',
   'delivery.in_mailbox_hint':
-    'A mailbox keeps it for the family members who are offline. They get it when they are back.',
+    "A mailbox – your family's relay, or public mailboxes on the internet – keeps it for the family members who are offline. They get it when they are back.",
+  'delivery.waiting_in': 'Waiting in public mailboxes: {hosts}',
+  'delivery.waiting_in_more': 'Waiting in public mailboxes: {hosts} and {count} more',
   'delivery.delivered': 'Delivered',
   'delivery.read': 'Read',
   'delivery.group_summary': 'Delivered to {delivered} of {total}, read by {read}',
@@ -282,6 +285,31 @@ export const en = {
     'When this is on, this device also works as a relay and mailbox for your family: it passes their messages along and keeps them for family members who are offline. It uses port 4001, so it must stay switched on and be reachable from the internet.',
   'settings.relay_for_family_on': 'This device is a relay and mailbox for your family.',
   'settings.relay_for_family_off': 'This device passes on family messages it has, but is not a relay for others.',
+  'settings.mailboxes': 'Public mailboxes',
+  'settings.nostr': 'Leave messages in public mailboxes',
+  'settings.nostr_help':
+    "When family can't be reached directly, Hearth leaves your messages for them in public mailboxes on the internet (Nostr relays), and they pick them up later. The mailboxes see only sealed, unreadable bytes under throwaway keys and this device's internet address – never who you are, who a message is for, or what it says.",
+  'settings.mailboxes_status_title': 'Mailboxes right now',
+  'settings.mailboxes_state.lan_only': 'Only the home network is used, so public mailboxes are not used.',
+  'settings.mailboxes_state.off':
+    "Off: messages for family who can't be reached wait on this device (or in your family's relay) until they can.",
+  'settings.mailboxes_state.loading': 'Checking the mailboxes…',
+  'settings.mailboxes_state.not_running':
+    'Public mailboxes are not in use right now: Hearth is not connected, or was started without them this time.',
+  'settings.mailboxes_state.in_use': "Messages for family who can't be reached now are left in these mailboxes:",
+  'settings.mailbox_state.connected': 'Connected',
+  'settings.mailbox_state.not_connected': 'Not connected',
+  'settings.mailbox_accepted.one': 'Holds {count} message for your family',
+  'settings.mailbox_accepted.other': 'Holds {count} messages for your family',
+  'settings.mailbox_problem': 'Last problem: {why}',
+  'settings.mailboxes_retrying.one': '{count} message is still waiting for more mailboxes to take it.',
+  'settings.mailboxes_retrying.other': '{count} messages are still waiting for more mailboxes to take them.',
+  'settings.mailboxes_others': 'Right now Hearth uses other mailboxes than the ones saved below.',
+  'settings.mailbox_relays_label': 'Mailbox addresses',
+  'settings.mailbox_relays_help':
+    'One address per line, starting with wss://. Each message is left in several of them, so one that is down loses nothing.',
+  'settings.save_mailbox_relays': 'Save mailboxes',
+  'settings.mailbox_relays_default': 'Use the usual mailboxes',
   'settings.computer': 'On this computer',
   'settings.autostart': 'Start Hearth when I log in',
   'settings.autostart_help':

@@ -18,6 +18,13 @@ import {
   publicStateKey,
   relayStateKey,
 } from '../lib/network';
+import {
+  MAILBOXES_STATES,
+  MAILBOX_ACCEPTED_KEY,
+  MAILBOX_RELAY_STATES,
+  mailboxRelayStateKey,
+  mailboxesStateKey,
+} from '../lib/mailboxes';
 
 const dicts: Record<string, Record<string, string>> = { en, ko };
 const SRC = fileURLToPath(new URL('..', import.meta.url));
@@ -107,6 +114,9 @@ describe('translations', () => {
       ...KNOWN_ERROR_KINDS.map(errorKey),
       errorKey('something_new'),
       ...['pending', 'connected', 'refused'].map((s) => `contacts.state.${s}`),
+      ...MAILBOXES_STATES.map(mailboxesStateKey),
+      ...MAILBOX_RELAY_STATES.map(mailboxRelayStateKey),
+      ...['one', 'other'].map((n) => `${MAILBOX_ACCEPTED_KEY}.${n}`),
     ];
     for (const dict of Object.values(dicts)) {
       expect(keys.filter((k) => !(k in dict))).toEqual([]);

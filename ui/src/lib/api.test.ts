@@ -34,3 +34,26 @@ describe('relay commands', () => {
     vi.doUnmock('@tauri-apps/api/core');
   });
 });
+
+describe('public mailbox commands', () => {
+  it('call the shell with the contract’s names and arguments', async () => {
+    const calls: [string, unknown][] = [];
+    vi.resetModules();
+    vi.doMock('@tauri-apps/api/core', () => ({
+      invoke: async (cmd: string, args?: unknown) => {
+        calls.push([cmd, args]);
+        return cmd === 'mailbox_relays' ? null : undefined;
+      },
+    }));
+    const api = await import('../api');
+    await api.setNostr(false);
+    await api.setNostrRelays(['ws://127.0.0.1:4869']);
+    expect(await api.mailboxRelays()).toBeNull();
+    expect(calls).toEqual([
+      ['set_nostr', { enabled: false }],
+      ['set_nostr_relays', { relays: ['ws://127.0.0.1:4869'] }],
+      ['mailbox_relays', undefined],
+    ]);
+    vi.doUnmock('@tauri-apps/api/core');
+  });
+});

@@ -19,6 +19,7 @@ function msg(id: string, at: Date): Message {
     reactions: [],
     status: null,
     receipts: [],
+    mailboxes: [],
   };
 }
 

@@ -19,6 +19,7 @@ function msg(id: string, sent_at: number, body = id): Message {
     reactions: [],
     status: null,
     receipts: [],
+    mailboxes: [],
   };
 }
 

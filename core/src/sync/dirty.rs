@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use crate::ids::TopicId;
 
 /// The marks, shared by the engine (which marks) and a task (which takes): the net task
-/// pushes, the Nostr mailbox task deposits. Each taker has its own set ([`Dirty::tee`]).
+/// pushes, the Nostr mailbox task deposits. Each taker has its own set, and the engine marks them all ([`Tee`]).
 #[derive(Clone, Default)]
 pub struct Dirty(Arc<Inner>);
 

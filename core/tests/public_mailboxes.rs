@@ -454,3 +454,61 @@ async fn run_choices_hold_across_restarts_and_saved_relays_apply_at_once() {
     p.node.set_public_network(false).await.unwrap();
     assert_eq!(urls(&p).await, Some(vec![a.url()]));
 }
+
+/// Catching up after a week away: Mom's messages were deposited a week ago (under that day's
+/// tags, dated that day), and Son last looked eight days ago. Coming back, he asks for every
+/// day's tags since then and reads them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_week_away_catches_up_from_every_days_tags() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let relay = NostrRelay::start();
+    let (mom, son) = contacts("Mom", "Son").await;
+    let chat = dm(&mom, "Son").await;
+    let son_chat = dm(&son, "Mom").await;
+    let before = son.bodies(&son_chat).await.len();
+    for i in 0..30 {
+        mom.node
+            .send_message(&chat, &format!("day {i}: all well"), None)
+            .await
+            .unwrap();
+    }
+    // Deposited as Mom's device would have a week ago.
+    let groups = mom
+        .node
+        .modified_client(|e| e.pending_mailbox_deposits())
+        .await
+        .unwrap();
+    let now = Timestamp::now().as_secs();
+    let week_ago = now - 7 * 24 * 3600;
+    let client = Client::default();
+    client.add_relay(relay.url()).await.unwrap();
+    client.connect().await;
+    for (secret, bodies) in groups {
+        let tag = secret.tag(epoch_of(week_ago));
+        for payload in seal::pack(&bodies) {
+            let ev = nostr_sdk::EventBuilder::new(Kind::Custom(KIND), seal::seal(&tag, &payload))
+                .tag(nostr_sdk::Tag::public_key(tag.p))
+                .tag(nostr_sdk::Tag::expiration(Timestamp::from_secs(
+                    now + 7 * 24 * 3600,
+                )))
+                .custom_created_at(Timestamp::from_secs(week_ago))
+                .sign_with_keys(&nostr_sdk::Keys::generate())
+                .unwrap();
+            assert!(!client.send_event(&ev).await.unwrap().success.is_empty());
+        }
+    }
+    client.shutdown().await;
+    let url = relay.url();
+    son.node
+        .modified_client(move |e| e.set_mailbox_fetched(&url, now - 8 * 24 * 3600))
+        .await
+        .unwrap();
+    son.node
+        .start_network(with_mailboxes(&[relay.url()]))
+        .await
+        .unwrap();
+    eventually("a week of messages caught up", || async {
+        son.bodies(&son_chat).await.len() == before + 30
+    })
+    .await;
+}

@@ -1,6 +1,8 @@
 // The end-to-end harness: the real app binary in WebKitWebDriver (through tauri-driver) under
 // Xvfb, and real `hearth` CLI nodes as the family on the other side. Everything listens on
-// loopback only and LAN discovery (mDNS multicast) is off, so nothing leaves this machine.
+// loopback only, LAN discovery (mDNS multicast), the public network and the public mailboxes
+// (Nostr relays) are off, so nothing leaves this machine. A test that looks at the mailboxes
+// gives the app its own relays on loopback (lib/nostr-relay.mjs, `launchApp`'s `nostrRelays`).
 //
 // Waiting is always for a condition (with a deadline), never a fixed sleep.
 
@@ -45,7 +47,8 @@ export async function until(what, check, deadlineMs = DEADLINE_MS) {
   }
 }
 
-function freePort() {
+/** A TCP port on loopback that nothing listens on just now. */
+export function freePort() {
   return new Promise((res, rej) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => {
@@ -56,7 +59,8 @@ function freePort() {
   });
 }
 
-function portOpen(port) {
+/** Whether something accepts TCP connections on this loopback port. */
+export function portOpen(port) {
   return new Promise((res) => {
     const c = net.connect(port, '127.0.0.1');
     c.on('connect', () => { c.destroy(); res(true); });
@@ -127,8 +131,10 @@ export const hearthJson = (dir, ...args) =>
  * it); by default any free port. `addrs` are the addresses it listens on.
  */
 export async function runNode(dir, { listen = '/ip4/127.0.0.1/tcp/0', args = [] } = {}) {
+  // Public mailboxes only on relays the test gives (`--nostr-relay`, on loopback).
+  const nostr = args.includes('--nostr-relay') ? [] : ['--no-nostr'];
   const child = track(spawn(HEARTH, ['--data-dir', dir, '--json', 'run', '--no-mdns', '--no-public-network',
-    '--listen', listen, ...args], { stdio: ['ignore', 'pipe', 'inherit'], ...group }));
+    ...nostr, '--listen', listen, ...args], { stdio: ['ignore', 'pipe', 'inherit'], ...group }));
   const events = [];
   readline.createInterface({ input: child.stdout }).on('line', (l) => {
     try { events.push(JSON.parse(l)); } catch { /* not an event line */ }
@@ -181,12 +187,23 @@ export async function sessionBus() {
   return { address, stop: () => killGroup(daemon, 'SIGKILL') };
 }
 
+/** Whether a mailbox relay's URL is on this machine (`ws://127.0.0.1:<port>`). */
+const onLoopback = (url) => /^ws:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+\/?$/.test(url);
+
 /**
  * The real app in its own data directory, driven through tauri-driver (which starts
  * WebKitWebDriver and the app). `args` are the app's command-line arguments. Returns the
  * WebdriverIO browser plus helpers.
+ *
+ * The public mailboxes are off for the run (`HEARTH_NOSTR=0`), unless the test gives
+ * `nostrRelays`: loopback relays (lib/nostr-relay.mjs) the app then uses in place of the saved
+ * ones while "leave messages in public mailboxes" is on (`HEARTH_NOSTR_RELAYS`). Turned off
+ * and on again in that run, the app uses the saved list: save loopback relays first.
  */
-export async function launchApp(name, { dataDir = tmp(name), env = {}, args = [] } = {}) {
+export async function launchApp(name, { dataDir = tmp(name), env = {}, args = [], nostrRelays = null } = {}) {
+  if (nostrRelays && (nostrRelays.length === 0 || !nostrRelays.every(onLoopback))) {
+    throw new Error(`a test's mailbox relays must be on loopback (ws://127.0.0.1:<port>): [${nostrRelays}]`);
+  }
   await display();
   mkdirSync(ARTIFACTS, { recursive: true });
   const port = await freePort();
@@ -207,8 +224,10 @@ export async function launchApp(name, { dataDir = tmp(name), env = {}, args = []
     HEARTH_LISTEN: '/ip4/127.0.0.1/tcp/0',
     HEARTH_MDNS: '0',
     HEARTH_PUBLIC_NETWORK: '0',
+    ...(nostrRelays ? { HEARTH_NOSTR_RELAYS: nostrRelays.join(',') } : { HEARTH_NOSTR: '0' }),
     ...env,
   };
+  if (nostrRelays) delete appEnv.HEARTH_NOSTR;
   const driver = track(spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...group,

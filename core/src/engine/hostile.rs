@@ -174,3 +174,28 @@ impl Engine {
         Ok(out)
     }
 }
+
+impl Engine {
+    /// My envelopes waiting to be deposited on public mailboxes, with the secret of the tag
+    /// each goes under: for a test that deposits them as if at another time (a week ago).
+    pub fn pending_mailbox_deposits(
+        &self,
+    ) -> Result<Vec<(crate::nostr::tags::TagSecret, Vec<Vec<u8>>)>> {
+        Ok(self
+            .nostr_pending(&Default::default(), 10_000)?
+            .into_iter()
+            .flat_map(|p| p.groups)
+            .collect())
+    }
+
+    /// Sets when this device last fetched from a mailbox relay (unix seconds), as if it had
+    /// been away since.
+    pub fn set_mailbox_fetched(&mut self, relay: &str, at: u64) -> Result<()> {
+        self.exec(
+            "INSERT INTO nostr_fetched (relay, at) VALUES (?1, ?2)
+             ON CONFLICT (relay) DO UPDATE SET at = ?2",
+            rusqlite::params![relay, at as i64],
+        )?;
+        Ok(())
+    }
+}

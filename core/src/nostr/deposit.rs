@@ -28,7 +28,7 @@ use crate::sync::dirty::Dirty;
 
 /// Wait this long after new own envelopes before depositing: a push to a connected member goes
 /// first, and a burst goes in a few events instead of one per envelope.
-const DEPOSIT_DELAY: Duration = Duration::from_millis(500);
+const DEPOSIT_DELAY: Duration = Duration::from_millis(50);
 /// Own envelopes read for one topic per deposit round.
 const DEPOSIT_ENVELOPES: usize = 2_000;
 /// Deposits waiting for more relays to hold them, at most.

@@ -140,7 +140,8 @@ impl Depositor {
                         return;
                     }
                 }
-                _ = tick.tick() => {
+                // Only while something waits for more relays: an idle device does not wake.
+                _ = tick.tick(), if !self.retrying.is_empty() => {
                     if let Err(Error::Shutdown) = self.send_retries().await {
                         return;
                     }

@@ -1,6 +1,7 @@
 //! Fetching: looking for what waits for this device.
 //!
-//! - **When**: on start, when a relay (re)connects (the network changed), every
+//! - **When**: on start, when a relay (re)connects (the network changed: each relay's status
+//!   notifications say so, nothing polls), every
 //!   [`FETCH_EVERY`], when asked (`Node::check_mailboxes`), and for a tag secret just learnt (a
 //!   new contact, chat or sender key: mail may already wait under it). Between fetches, a live
 //!   subscription to the current and previous epoch's tags brings new mail at once.
@@ -51,8 +52,13 @@ const MAX_TAGS: usize = 50_000;
 /// Wait this long after a change (a new contact, chat, key) before reading the watch list
 /// again: a burst of changes reads it once.
 const WATCH_DELAY: Duration = Duration::from_millis(200);
-/// How often the relays' connections and the live subscription's epoch are looked at.
-const TICK: Duration = Duration::from_secs(30);
+
+/// Time until the next epoch starts (and a second more).
+fn until_next_epoch() -> Duration {
+    let now = now_secs();
+    let next = (epoch_of(now) + 1) * super::tags::EPOCH_SECS;
+    Duration::from_secs(next.saturating_sub(now) + 1)
+}
 
 /// What a fetch worker reports.
 enum Fetched {
@@ -127,8 +133,28 @@ impl Fetcher {
         };
         let mut watch_at: Option<tokio::time::Instant> = None;
         let mut fetch_at = tokio::time::Instant::now();
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Each relay says when its connection comes and goes: no polling while idle.
+        let (status_tx, mut statuses) = mpsc::channel::<()>(1);
+        for url in &self.urls {
+            let Ok(relay) = self.client.relay(url).await else {
+                continue;
+            };
+            let mut notes = relay.notifications();
+            let tx = status_tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    match notes.recv().await {
+                        Ok(nostr_sdk::pool::RelayNotification::RelayStatus { .. })
+                        | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            let _ = tx.try_send(());
+                        }
+                        Ok(nostr_sdk::pool::RelayNotification::Shutdown) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                }
+            });
+        }
+        drop(status_tx);
         loop {
             let watch_sleep = async {
                 match watch_at {
@@ -183,7 +209,9 @@ impl Fetcher {
                     fetch_at = tokio::time::Instant::now() + WATCH_DELAY;
                     Ok(())
                 }
-                _ = tick.tick() => self.on_tick().await,
+                Some(()) = statuses.recv() => self.on_relay_status().await,
+                // The tags change with the day: the live subscription moves with them.
+                _ = tokio::time::sleep(until_next_epoch()) => self.refresh_watch().await.map(|_| ()),
             };
             if let Err(Error::Shutdown) = step {
                 return;
@@ -191,9 +219,8 @@ impl Fetcher {
         }
     }
 
-    /// Looks at the relays' connections (fetching from any that came back) and keeps the live
-    /// subscription on the current epoch.
-    async fn on_tick(&mut self) -> Result<()> {
+    /// A relay's connection came or went: fetch from any that came back.
+    async fn on_relay_status(&mut self) -> Result<()> {
         let relays = self.client.relays().await;
         let now_connected: HashSet<RelayUrl> = relays
             .iter()
@@ -206,7 +233,6 @@ impl Fetcher {
             self.node()?.emit(crate::events::Event::RelayChanged);
         }
         self.connected = now_connected;
-        self.refresh_watch().await?;
         if !back.is_empty() {
             // A relay that (re)connected may hold what arrived while we could not reach it.
             self.fetch_all(&back).await?;

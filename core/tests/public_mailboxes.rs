@@ -445,6 +445,15 @@ async fn run_choices_hold_across_restarts_and_saved_relays_apply_at_once() {
     assert_eq!(urls(&p).await, Some(vec![b.url()]));
     p.node.stop_network().await.unwrap();
 
+    // LAN-only never uses them, whatever is saved or named.
+    let mut cfg = with_mailboxes(&[a.url()]);
+    cfg.lan_only = true;
+    cfg.run.nostr_relays = vec![b.url()];
+    cfg.apply_run();
+    p.node.start_network(cfg).await.unwrap();
+    assert_eq!(urls(&p).await, None);
+    p.node.stop_network().await.unwrap();
+
     // Relays named for this run win over the saved ones, across restarts.
     let mut cfg = with_mailboxes(&[b.url()]);
     cfg.run.nostr_relays = vec![a.url()];
@@ -511,4 +520,30 @@ async fn a_week_away_catches_up_from_every_days_tags() {
         son.bodies(&son_chat).await.len() == before + 30
     })
     .await;
+}
+
+/// The public relays are `wss://`: the mailbox client speaks TLS to them (rustls, with a
+/// crypto provider chosen at start: two are linked, and rustls refuses to guess between them).
+/// A listener standing in for a relay receives a TLS ClientHello.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_relays_are_spoken_to_over_tls() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let p = Peer::new("Mom").await;
+    p.node
+        .start_network(with_mailboxes(&[format!("wss://localhost:{port}")]))
+        .await
+        .unwrap();
+    let (mut tcp, _) = tokio::time::timeout(Duration::from_secs(20), listener.accept())
+        .await
+        .expect("the client connects")
+        .unwrap();
+    let mut first = [0u8; 2];
+    use tokio::io::AsyncReadExt;
+    tokio::time::timeout(Duration::from_secs(20), tcp.read_exact(&mut first))
+        .await
+        .expect("the client speaks")
+        .unwrap();
+    assert_eq!(first, [0x16, 0x03], "a TLS handshake record");
 }

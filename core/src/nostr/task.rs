@@ -63,6 +63,9 @@ impl Handle {
 
 /// Starts the mailbox tasks for `relays` (already checked URLs).
 pub(crate) fn spawn(node: &Node, relays: Vec<String>, dirty: Dirty) -> Handle {
+    // wss:// needs a TLS crypto provider for the process; with two linked, rustls will not
+    // guess (it panics in the connection task). The first to install wins; that is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let limits = {
         let mut l = nostr_sdk::pool::RelayLimits::default();
         // Nothing Hearth deposits is larger than this; a relay sending more is cut off at once.

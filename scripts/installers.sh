@@ -38,7 +38,7 @@ data=$(mktemp -d)
 mkdir -p "$data/home"
 # Started means: the node opened its database in the data directory while the app runs.
 # Everything happens inside xvfb-run, which then stops its X server.
-HOME="$data/home" XDG_CONFIG_HOME="$data/home/.config" HEARTH_PUBLIC_NETWORK=0 HEARTH_DATA_DIR="$data" HEARTH_MDNS=0 HEARTH_LISTEN=/ip4/127.0.0.1/tcp/0 xvfb-run -a sh -c '
+HOME="$data/home" XDG_CONFIG_HOME="$data/home/.config" HEARTH_PUBLIC_NETWORK=0 HEARTH_NOSTR=0 HEARTH_DATA_DIR="$data" HEARTH_MDNS=0 HEARTH_LISTEN=/ip4/127.0.0.1/tcp/0 xvfb-run -a sh -c '
   /usr/bin/hearth-app & app=$!
   for _ in $(seq 200); do [ -f "$HEARTH_DATA_DIR/hearth.db" ] && break; sleep 0.1; done
   [ -f "$HEARTH_DATA_DIR/hearth.db" ] || { echo "the installed app did not start" >&2; kill $app; exit 1; }

@@ -7,15 +7,6 @@ mod support;
 use support::mailboxes::*;
 use support::*;
 
-fn contacts_connected(a: &std::path::Path, b: &std::path::Path) -> bool {
-    hearth_json(a, &["contacts"])
-        .iter()
-        .any(|c| c["state"] == "connected")
-        && hearth_json(b, &["contacts"])
-            .iter()
-            .any(|c| c["state"] == "connected")
-}
-
 /// (a) Mom sends while Son's home is offline and no libp2p path exists; Son comes back later,
 /// gets the message, and Mom sees "delivered" (his receipt came back through the mailboxes).
 /// (b) Two of the three relays are killed in between: still delivered. (e) Every relay's
@@ -24,20 +15,11 @@ fn contacts_connected(a: &std::path::Path, b: &std::path::Path) -> bool {
 #[test]
 fn a_message_waits_in_public_mailboxes_while_a_home_is_offline() {
     let mut w = Mailboxes::new("nma", false, false);
-    let (mom, mom_ns) = w.device("a", "Mom");
-    let (son, son_ns) = w.device("b", "Son");
-    let args = w.args();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let ra = Running::start(&mom, Some(&mom_ns), None, &args);
-    let rb = Running::start(&son, Some(&son_ns), None, &args);
-
     // The invite's answer and the handshake travel through the mailboxes: there is no other
     // way between the homes.
-    let code = hearth(&mom, &["invite"]);
-    hearth(&son, &["accept", code.trim()]);
-    eventually("contact connected through the mailboxes", 60, || {
-        contacts_connected(&mom, &son)
-    });
+    let (mom, _, ra, son, son_ns, rb) = w.homes();
+    let args = w.args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let st = hearth_json(&mom, &["status"]).remove(0);
     assert!(
         st["network"]["peers"]
@@ -131,17 +113,7 @@ fn a_message_waits_in_public_mailboxes_while_a_home_is_offline() {
 #[test]
 fn both_homes_behind_symmetric_nat_talk_through_the_mailboxes() {
     let mut w = Mailboxes::new("nmc", true, true);
-    let (mom, mom_ns) = w.device("a", "Mom");
-    let (son, son_ns) = w.device("b", "Son");
-    let args = w.args();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let ra = Running::start(&mom, Some(&mom_ns), None, &args);
-    let rb = Running::start(&son, Some(&son_ns), None, &args);
-    let code = hearth(&mom, &["invite"]);
-    hearth(&son, &["accept", code.trim()]);
-    eventually("contact connected through the mailboxes", 60, || {
-        contacts_connected(&mom, &son)
-    });
+    let (mom, _, ra, son, _, rb) = w.homes();
     for i in 0..5 {
         let (from, to, rf, rt, name) = if i % 2 == 0 {
             (&mom, "Son", &ra, &rb, "Mom")

@@ -31,23 +31,7 @@ impl Internet {
     /// symmetric if asked.
     pub fn new(tag: &str, symmetric_b: bool) -> Internet {
         let mut net = Net::new(tag);
-        net.bridge("inet");
-        net.bridge("homea");
-        net.bridge("homeb");
-        net.host(
-            "ra",
-            &[("inet", "11.100.0.1/8"), ("homea", "192.168.1.1/24")],
-        );
-        net.host(
-            "rb",
-            &[("inet", "11.101.0.1/8"), ("homeb", "192.168.2.1/24")],
-        );
-        net.nat_router("ra", "eth0");
-        if symmetric_b {
-            net.symmetric_nat_router("rb", "eth0");
-        } else {
-            net.nat_router("rb", "eth0");
-        }
+        two_homes(&mut net, false, symmetric_b);
         for i in 0..KUBOS {
             net.host(&format!("k{i}"), &[("inet", &format!("{}/8", kubo_ip(i)))]);
         }
@@ -97,14 +81,7 @@ impl Internet {
 
     /// A device in home `a` or `b`.
     pub fn device(&mut self, home: &str, name: &str) -> (PathBuf, String) {
-        let (host, bridge, ip, gw) = match home {
-            "a" => ("a1", "homea", "192.168.1.2/24", "192.168.1.1"),
-            _ => ("b1", "homeb", "192.168.2.2/24", "192.168.2.1"),
-        };
-        self.net.host(host, &[(bridge, ip)]);
-        self.net
-            .ip_in(host, &["route", "add", "default", "via", gw]);
-        (identity(self.root.path(), name), self.net.ns(host))
+        home_device(&mut self.net, self.root.path(), home, name)
     }
 
     /// Bytes a Kubo node has sent and received on its one interface.

@@ -26,24 +26,7 @@ impl Mailboxes {
     /// two homes; a home's NAT is symmetric if asked (no hole punching gets through it).
     pub fn new(tag: &str, symmetric_a: bool, symmetric_b: bool) -> Mailboxes {
         let mut net = Net::new(tag);
-        net.bridge("inet");
-        net.bridge("homea");
-        net.bridge("homeb");
-        net.host(
-            "ra",
-            &[("inet", "11.100.0.1/8"), ("homea", "192.168.1.1/24")],
-        );
-        net.host(
-            "rb",
-            &[("inet", "11.101.0.1/8"), ("homeb", "192.168.2.1/24")],
-        );
-        for (r, sym) in [("ra", symmetric_a), ("rb", symmetric_b)] {
-            if sym {
-                net.symmetric_nat_router(r, "eth0");
-            } else {
-                net.nat_router(r, "eth0");
-            }
-        }
+        two_homes(&mut net, symmetric_a, symmetric_b);
         for i in 0..RELAYS {
             net.host(&format!("n{i}"), &[("inet", &format!("{}/8", relay_ip(i)))]);
         }
@@ -78,14 +61,28 @@ impl Mailboxes {
 
     /// A device in home `a` or `b`.
     pub fn device(&mut self, home: &str, name: &str) -> (PathBuf, String) {
-        let (host, bridge, ip, gw) = match home {
-            "a" => ("a1", "homea", "192.168.1.2/24", "192.168.1.1"),
-            _ => ("b1", "homeb", "192.168.2.2/24", "192.168.2.1"),
-        };
-        self.net.host(host, &[(bridge, ip)]);
-        self.net
-            .ip_in(host, &["route", "add", "default", "via", gw]);
-        (identity(self.root.path(), name), self.net.ns(host))
+        home_device(&mut self.net, self.root.path(), home, name)
+    }
+
+    /// Mom in home A and Son in home B, running with every relay as their mailbox, made
+    /// contacts through the mailboxes only (the invite's answer and the handshake).
+    pub fn homes(&mut self) -> (PathBuf, String, Running, PathBuf, String, Running) {
+        let (mom, mom_ns) = self.device("a", "Mom");
+        let (son, son_ns) = self.device("b", "Son");
+        let args = self.args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ra = Running::start(&mom, Some(&mom_ns), None, &args);
+        let rb = Running::start(&son, Some(&son_ns), None, &args);
+        let code = hearth(&mom, &["invite"]);
+        hearth(&son, &["accept", code.trim()]);
+        eventually("contact connected through the mailboxes", 60, || {
+            [&mom, &son].iter().all(|d| {
+                hearth_json(d, &["contacts"])
+                    .iter()
+                    .any(|c| c["state"] == "connected")
+            })
+        });
+        (mom, mom_ns, ra, son, son_ns, rb)
     }
 
     /// `hearth run` arguments for a device using every relay as a mailbox.

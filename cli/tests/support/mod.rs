@@ -3,6 +3,7 @@
 //! and `ip`; traffic stays inside the namespaces the test created).
 #![allow(dead_code)]
 
+pub mod bench;
 pub mod internet;
 pub mod mailboxes;
 
@@ -484,6 +485,41 @@ impl Drop for Net {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
     }
+}
+
+/// Two homes behind NAT routers on a public segment ("inet", 11.0.0.0/8): bridges `homea`
+/// and `homeb` behind routers `ra` (11.100.0.1) and `rb` (11.101.0.1); a home's NAT is
+/// symmetric if asked (no hole punching gets through it).
+pub fn two_homes(net: &mut Net, symmetric_a: bool, symmetric_b: bool) {
+    net.bridge("inet");
+    net.bridge("homea");
+    net.bridge("homeb");
+    net.host(
+        "ra",
+        &[("inet", "11.100.0.1/8"), ("homea", "192.168.1.1/24")],
+    );
+    net.host(
+        "rb",
+        &[("inet", "11.101.0.1/8"), ("homeb", "192.168.2.1/24")],
+    );
+    for (r, symmetric) in [("ra", symmetric_a), ("rb", symmetric_b)] {
+        if symmetric {
+            net.symmetric_nat_router(r, "eth0");
+        } else {
+            net.nat_router(r, "eth0");
+        }
+    }
+}
+
+/// A device (an identity in `root`) in home `a` or `b` of [`two_homes`]; its namespace.
+pub fn home_device(net: &mut Net, root: &Path, home: &str, name: &str) -> (PathBuf, String) {
+    let (host, bridge, ip, gw) = match home {
+        "a" => ("a1", "homea", "192.168.1.2/24", "192.168.1.1"),
+        _ => ("b1", "homeb", "192.168.2.2/24", "192.168.2.1"),
+    };
+    net.host(host, &[(bridge, ip)]);
+    net.ip_in(host, &["route", "add", "default", "via", gw]);
+    (identity(root, name), net.ns(host))
 }
 
 /// A data directory with an identity.

@@ -86,6 +86,9 @@ async fn a_removed_member_watching_the_mailboxes_learns_nothing_of_later_message
     sync_all(&[&mom, &son, &kid]).await;
     mom.node.remove_member(&chat, &kid_id).await.unwrap();
     sync_all(&[&mom, &son, &kid]).await;
+    // Son answers: his new sender key (and with it his inbox) reaches Mom only.
+    son.node.send_message(&chat, "got it", None).await.unwrap();
+    sync(&son, &mom).await;
     let kept = kid
         .node
         .modified_client(|e| e.every_mailbox_secret())
@@ -131,7 +134,13 @@ async fn a_removed_member_watching_the_mailboxes_learns_nothing_of_later_message
         "the attack is real: Kid opens what it may"
     );
     assert_eq!(new_key(&seen), 0, "Kid found a message sent after it left");
-    kid.node.ingest(seen).await.unwrap();
+    // Not even Mom's new key going to Son: it waits in Son's inbox, from his new key. Kid
+    // opens only what it already had.
+    let report = kid.node.ingest(seen).await.unwrap();
+    assert_eq!(
+        report.new, 0,
+        "Kid found envelopes made after it left: {report:?}"
+    );
     assert!(!kid
         .bodies(&chat)
         .await

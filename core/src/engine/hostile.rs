@@ -169,7 +169,9 @@ impl Engine {
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for s in sealed {
-            out.push(TagSecret::for_session(&self.open_mailbox_secret(&s)?));
+            let m = self.open_mailbox_secret(&s)?;
+            out.push(TagSecret::for_session(&m));
+            out.push(TagSecret::for_inbox(&m));
         }
         Ok(out)
     }

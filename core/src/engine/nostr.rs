@@ -14,7 +14,8 @@ use crate::error::Result;
 use crate::ids::{DeviceId, TopicId};
 use crate::nostr::tags::TagSecret;
 
-/// Own envelopes waiting to be deposited for one topic, grouped by the tag they go under.
+/// Own envelopes waiting to be deposited for one topic, grouped by the tag they go under (a
+/// pairwise envelope for several recipients is in each one's inbox).
 pub struct Pending {
     pub topic: TopicId,
     /// The highest seq this covers.
@@ -49,9 +50,10 @@ impl Engine {
         Ok(rows)
     }
 
-    /// Every tag secret to look for mail under: each live topic's, and the session mailbox
-    /// secrets of the other devices' two newest sender keys in each (a key rotated while we
-    /// were away still has messages under the older one).
+    /// Every tag secret to look for mail under: each live topic's; the session tags of every
+    /// other device's three newest sender keys in each (a key rotated while we were away still
+    /// has messages under the older ones); and my inbox under my own three newest (a sender
+    /// may not have learnt my newest yet).
     pub(crate) fn nostr_watch(&self) -> Result<Vec<TagSecret>> {
         let me = self.me()?.id.device_id();
         let mut out = Vec::new();
@@ -65,17 +67,24 @@ impl Engine {
             }
         }
         let mut st = self.conn.prepare_cached(
-            "SELECT mailbox FROM (
-                SELECT mailbox, ROW_NUMBER() OVER (PARTITION BY device ORDER BY key_no DESC) AS n
-                FROM group_in WHERE topic = ?1 AND device != ?2 AND mailbox IS NOT NULL)
-             WHERE n <= 2",
+            "SELECT device, mailbox FROM (
+                SELECT device, mailbox,
+                       ROW_NUMBER() OVER (PARTITION BY device ORDER BY key_no DESC) AS n
+                FROM group_in WHERE topic = ?1 AND mailbox IS NOT NULL)
+             WHERE n <= 3",
         )?;
         for topic in chats {
-            let sealed: Vec<Vec<u8>> = st
-                .query_map(params![topic, me.0], |r| r.get(0))?
+            let rows: Vec<(Vec<u8>, Vec<u8>)> = st
+                .query_map([topic], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            for s in sealed {
-                out.push(TagSecret::for_session(&self.open_mailbox_secret(&s)?));
+            for (device, sealed) in rows {
+                let m = self.open_mailbox_secret(&sealed)?;
+                if device == me.0 {
+                    // My own keys: where pairwise envelopes for me wait (my inbox).
+                    out.push(TagSecret::for_inbox(&m));
+                } else {
+                    out.push(TagSecret::for_session(&m));
+                }
             }
         }
         Ok(out)
@@ -156,29 +165,45 @@ impl Engine {
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             let mut upto = done;
-            let mut groups: Vec<(Option<u32>, Vec<Vec<u8>>)> = Vec::new();
+            let mut tagged: Vec<(TagSecret, Vec<Vec<u8>>)> = Vec::new();
+            let mut put = |secret: TagSecret, body: &Vec<u8>| match tagged
+                .iter_mut()
+                .find(|(s, _)| *s == secret)
+            {
+                Some((_, g)) => g.push(body.clone()),
+                None => tagged.push((secret, vec![body.clone()])),
+            };
             for (seq, body) in rows {
                 upto = upto.max(seq as u64);
                 let Ok(env) = Envelope::decode(&body) else {
                     continue;
                 };
-                let key = (env.header.key != PAIRWISE_KEY).then_some(env.header.key);
-                match groups.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, g)) => g.push(body),
-                    None => groups.push((key, vec![body])),
+                if env.header.key != PAIRWISE_KEY {
+                    // Group content: under my sender key's session tag.
+                    let secret =
+                        match self.session_mailbox_of(&topic_id, &me, Some(env.header.key))? {
+                            Some(m) => TagSecret::for_session(&m),
+                            None => TagSecret::for_topic(&secret),
+                        };
+                    put(secret, &body);
+                    continue;
                 }
-            }
-            let mut tagged = Vec::with_capacity(groups.len());
-            for (key, bodies) in groups {
-                let session = match key {
-                    Some(k) => self.own_session_mailbox(&topic_id, &me, k)?,
-                    None => None,
-                };
-                let secret = match session {
-                    Some(m) => TagSecret::for_session(&m),
-                    None => TagSecret::for_topic(&secret),
-                };
-                tagged.push((secret, bodies));
+                // Pairwise content (sender-key shares, membership): in each recipient's inbox,
+                // from the secret of its own newest sender key here, which a member removed
+                // before that key was made never learns. A recipient with no key of its own
+                // here yet (a new member) finds it under the topic's tag.
+                let mut recipients: Vec<DeviceId> = env
+                    .pairwise_parts()
+                    .map(|ps| ps.into_iter().map(|p| p.to).collect())
+                    .unwrap_or_default();
+                recipients.dedup();
+                for to in recipients {
+                    let secret = match self.session_mailbox_of(&topic_id, &to, None)? {
+                        Some(m) => TagSecret::for_inbox(&m),
+                        None => TagSecret::for_topic(&secret),
+                    };
+                    put(secret, &body);
+                }
             }
             out.push(Pending {
                 topic: topic_id,
@@ -190,20 +215,32 @@ impl Engine {
         Ok(out)
     }
 
-    fn own_session_mailbox(
+    /// The mailbox secret of `device`'s sender key `key_no` in a topic (its newest if None).
+    fn session_mailbox_of(
         &self,
         topic: &TopicId,
-        me: &DeviceId,
-        key_no: u32,
+        device: &DeviceId,
+        key_no: Option<u32>,
     ) -> Result<Option<[u8; 32]>> {
-        let sealed: Option<Option<Vec<u8>>> = self
-            .conn
-            .query_row(
-                "SELECT mailbox FROM group_in WHERE topic = ?1 AND device = ?2 AND key_no = ?3",
-                params![topic.as_bytes(), me.0, key_no as i64],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let sealed: Option<Option<Vec<u8>>> = match key_no {
+            Some(k) => self
+                .conn
+                .query_row(
+                    "SELECT mailbox FROM group_in WHERE topic = ?1 AND device = ?2 AND key_no = ?3",
+                    params![topic.as_bytes(), device.0, k as i64],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            None => self
+                .conn
+                .query_row(
+                    "SELECT mailbox FROM group_in WHERE topic = ?1 AND device = ?2
+                       AND mailbox IS NOT NULL ORDER BY key_no DESC LIMIT 1",
+                    params![topic.as_bytes(), device.0],
+                    |r| r.get(0),
+                )
+                .optional()?,
+        };
         match sealed.flatten() {
             Some(s) => Ok(Some(self.open_mailbox_secret(&s)?)),
             None => Ok(None),

@@ -7,14 +7,19 @@
 //! gives the key that seals the event's content (`seal`). Nothing about the tag repeats from
 //! one epoch to the next, or from one conversation to another.
 //!
-//! Two kinds of secret feed it ([`TagSecret`]):
-//! - a conversation's **topic secret** (`mailbox::access`): for membership operations and
-//!   sender-key shares (pairwise envelopes), and for a 1:1 conversation or contact channel,
-//!   where nobody is ever removed;
-//! - a sender's **session mailbox secret**: a random secret made with each Megolm sender key
-//!   and shared with it (`PairwiseContent::RoomKeyV2`). A member's removal makes every member
-//!   rotate its sender key, so the removed member never learns the new secrets: it cannot
-//!   compute where later messages are, let alone read them.
+//! Three kinds of tag, from two kinds of secret ([`TagSecret`]):
+//! - a sender's **session** tag, from its **session mailbox secret**: a random secret made with
+//!   each Megolm sender key and shared with it (`PairwiseContent::RoomKeyV2`). That sender's
+//!   messages wait there. A member's removal makes every member rotate its sender key, so the
+//!   removed member never learns the new secrets: it cannot compute where later messages are,
+//!   let alone read them.
+//! - a device's **inbox** tag, from the same secret of the device's own newest sender key:
+//!   pairwise envelopes for it (the next sender-key shares) wait there, so they too move out
+//!   of a removed member's sight once the recipient has rotated;
+//! - a conversation's **topic** tag, from its topic secret (`mailbox::access`): for a
+//!   recipient with no sender key there yet (a new member), for a 1:1 conversation whose keys
+//!   came in the contact handshake, and for contact channels and invites, where nobody is ever
+//!   removed.
 #![warn(missing_docs)]
 
 use nostr_sdk::{Keys, PublicKey, SecretKey};
@@ -60,6 +65,16 @@ impl TagSecret {
     pub fn for_session(session_secret: &[u8; 32]) -> TagSecret {
         TagSecret(Zeroizing::new(hash(&[
             b"hearth-nostr-session-v1",
+            session_secret,
+        ])))
+    }
+
+    /// A device's inbox, from the mailbox secret of its own sender key in a conversation:
+    /// where pairwise envelopes for it (sender-key shares) wait. A member removed before that
+    /// key was made never learns it.
+    pub fn for_inbox(session_secret: &[u8; 32]) -> TagSecret {
+        TagSecret(Zeroizing::new(hash(&[
+            b"hearth-nostr-inbox-v1",
             session_secret,
         ])))
     }
@@ -117,7 +132,9 @@ mod tests {
         let next = TagSecret::for_topic(&s).tag(101);
         let other = TagSecret::for_topic(&[8u8; 32]).tag(100);
         let session = TagSecret::for_session(&s).tag(100);
-        for t in [&next, &other, &session] {
+        let inbox = TagSecret::for_inbox(&s).tag(100);
+        assert_ne!(inbox.p, session.p);
+        for t in [&next, &other, &session, &inbox] {
             assert_ne!(t.p, a.p);
             assert_ne!(*t.seal, *a.seal);
         }

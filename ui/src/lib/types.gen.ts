@@ -175,7 +175,12 @@ relays: Array<RelayStatus>,
 /**
  * The public network plane; None when it is off (LAN-only mode, or turned off).
  */
-public: PublicStatus | null, };
+public: PublicStatus | null, 
+/**
+ * Public mailboxes (Nostr relays, `crate::nostr`) are in use and one is connected: a
+ * device with no path is still reached through them.
+ */
+public_mailboxes: boolean, };
 
 /**
  * One configured relay, as this node sees it.

@@ -495,6 +495,7 @@ const commands: Record<string, (a: Any) => Any> = {
         state.settings.lan_only || !state.settings.public_network
           ? null
           : { dht_mode: 'client', connected: 23, dht_peers: 17, relay_candidates: 4, problem: null },
+      public_mailboxes: !state.settings.lan_only && state.settings.nostr,
     };
   },
   'plugin:event|listen': ({ event, handler }) => {

@@ -26,7 +26,7 @@ function relay(addr: string, r: Partial<RelayStatus> = {}): RelayStatus {
 }
 
 function status(relays: RelayStatus[], lan_only = false, pub: PublicStatus | null = null): NetworkStatus {
-  return { device: 'dev', listen: [], lan_only, peers: [], relays, public: pub };
+  return { device: 'dev', listen: [], lan_only, peers: [], relays, public: pub, public_mailboxes: false };
 }
 
 function plane(p: Partial<PublicStatus> = {}): PublicStatus {

@@ -85,9 +85,10 @@ pub fn read(c: &Connection) -> Result<Settings> {
     Ok(s)
 }
 
-/// Checks a relay list: each entry must be a network address; blank lines are dropped.
-pub fn check_relays(relays: &[String]) -> Result<Vec<String>> {
-    let out: Vec<String> = relays
+/// A list as typed (one entry per line): entries trimmed, blank ones dropped, at most
+/// [`MAX_RELAYS`] (`what` names them in the error).
+pub fn entries(list: &[String], what: &str) -> Result<Vec<String>> {
+    let out: Vec<String> = list
         .iter()
         .map(|r| r.trim())
         .filter(|r| !r.is_empty())
@@ -95,9 +96,15 @@ pub fn check_relays(relays: &[String]) -> Result<Vec<String>> {
         .collect();
     if out.len() > MAX_RELAYS {
         return Err(Error::Invalid(format!(
-            "at most {MAX_RELAYS} relays can be set"
+            "at most {MAX_RELAYS} {what} can be set"
         )));
     }
+    Ok(out)
+}
+
+/// Checks a relay list: each entry must be a network address; blank lines are dropped.
+pub fn check_relays(relays: &[String]) -> Result<Vec<String>> {
+    let out = entries(relays, "relays")?;
     for r in &out {
         // The relay's peer id is part of its address: a reservation is made with that peer,
         // and only that peer is trusted as the family's mailbox.

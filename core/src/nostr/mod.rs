@@ -64,18 +64,7 @@ pub const KIND: u16 = 4454;
 
 /// Checks a Nostr relay list: each entry a `wss://` (or `ws://`) URL.
 pub fn check_relays(relays: &[String]) -> crate::Result<Vec<String>> {
-    let out: Vec<String> = relays
-        .iter()
-        .map(|r| r.trim())
-        .filter(|r| !r.is_empty())
-        .map(str::to_string)
-        .collect();
-    if out.len() > crate::settings::MAX_RELAYS {
-        return Err(crate::Error::Invalid(format!(
-            "at most {} mailbox relays can be set",
-            crate::settings::MAX_RELAYS
-        )));
-    }
+    let out = crate::settings::entries(relays, "mailbox relays")?;
     for r in &out {
         let ok = (r.starts_with("wss://") || r.starts_with("ws://"))
             && nostr_sdk::RelayUrl::parse(r).is_ok();
@@ -118,4 +107,35 @@ pub struct RelayStatus {
     pub fetched_at: Option<u64>,
     /// What went wrong last, in words.
     pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_lists_are_checked_like_the_family_relays() {
+        let ok = check_relays(&[
+            " wss://nos.lol ".into(),
+            "".into(),
+            "ws://10.0.0.1:7777".into(),
+        ]);
+        assert_eq!(
+            ok.unwrap(),
+            vec![
+                "wss://nos.lol".to_string(),
+                "ws://10.0.0.1:7777".to_string()
+            ]
+        );
+        let bad = check_relays(&["https://nos.lol".into()]).unwrap_err();
+        assert!(
+            bad.to_string().contains("not a Nostr relay address"),
+            "{bad}"
+        );
+        let many: Vec<String> = (0..=crate::settings::MAX_RELAYS)
+            .map(|i| format!("wss://r{i}.example.org"))
+            .collect();
+        let e = check_relays(&many).unwrap_err();
+        assert!(e.to_string().contains("mailbox relays can be set"), "{e}");
+    }
 }

@@ -475,7 +475,8 @@ async fn run_choices_hold_across_restarts_and_saved_relays_apply_at_once() {
 
 /// Catching up after a week away: Mom's messages were deposited a week ago (under that day's
 /// tags, dated that day), and Son last looked eight days ago. Coming back, he asks for every
-/// day's tags since then and reads them all.
+/// day's tags since then and reads them all; garbage and a forged envelope sealed among them
+/// (a member's modified client) change nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_week_away_catches_up_from_every_days_tags() {
     let _serial = ONE_AT_A_TIME.lock().await;
@@ -501,8 +502,16 @@ async fn a_week_away_catches_up_from_every_days_tags() {
     let client = Client::default();
     client.add_relay(relay.url()).await.unwrap();
     client.connect().await;
-    for (secret, bodies) in groups {
+    for (secret, mut bodies) in groups {
         let tag = secret.tag(epoch_of(week_ago));
+        // A member's modified client seals well but says nonsense: garbage, and a copy of a
+        // real envelope with its body altered (its signature no longer holds). Ingest refuses
+        // both; nothing else changes.
+        let mut forged = bodies[0].clone();
+        let last = forged.len() - 70;
+        forged[last] ^= 1;
+        bodies.push(forged);
+        bodies.push(b"not an envelope".to_vec());
         for payload in seal::pack(&bodies) {
             let ev = nostr_sdk::EventBuilder::new(Kind::Custom(KIND), seal::seal(&tag, &payload))
                 .tag(nostr_sdk::Tag::public_key(tag.p))
@@ -529,6 +538,8 @@ async fn a_week_away_catches_up_from_every_days_tags() {
         son.bodies(&son_chat).await.len() == before + 30
     })
     .await;
+    // The forgery was refused, not shown as a 31st message.
+    assert_eq!(son.bodies(&son_chat).await.len(), before + 30);
 }
 
 /// The public relays are `wss://`: the mailbox client speaks TLS to them (rustls, with a

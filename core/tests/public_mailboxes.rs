@@ -567,3 +567,29 @@ async fn wss_relays_are_spoken_to_over_tls() {
         .unwrap();
     assert_eq!(first, [0x16, 0x03], "a TLS handshake record");
 }
+
+/// A settings change restarts the network: mail still goes to the mailboxes afterwards (the
+/// stopped network's deposit task is gone, not left to take the new one's work).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposits_go_on_after_a_restart() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let relay = NostrRelay::start();
+    let (mom, _son) = contacts("Mom", "Son").await;
+    let chat = dm(&mom, "Son").await;
+    mom.node
+        .start_network(with_mailboxes(&[relay.url()]))
+        .await
+        .unwrap();
+    for round in 0..3 {
+        mom.node.set_public_network(round % 2 == 1).await.unwrap();
+        let id = mom
+            .node
+            .send_message(&chat, &format!("after restart {round}"), None)
+            .await
+            .unwrap();
+        eventually("handed to the mailbox after a restart", || async {
+            mom.node.message(&id).await.unwrap().status == Some(DeliveryState::InMailbox)
+        })
+        .await;
+    }
+}

@@ -110,16 +110,25 @@ pub(crate) fn spawn(node: &Node, relays: Vec<String>, dirty: Dirty) -> Handle {
             client.connect().await;
         }
     };
-    let tasks = vec![tokio::spawn(async move {
+    // Both tasks are the handle's to stop: a deposit task left running past a restart would
+    // deposit everything twice.
+    let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+    let registry = tasks.clone();
+    let main = tokio::spawn(async move {
         connect.await;
         let d = tokio::spawn(deposit.run());
+        if let Ok(mut t) = registry.lock() {
+            t.push(d);
+        }
         fetch.run(kicked).await;
-        d.abort();
-    })];
+    });
+    if let Ok(mut t) = tasks.lock() {
+        t.push(main);
+    }
     Handle {
         shared,
         kick,
-        tasks: Arc::new(Mutex::new(tasks)),
+        tasks,
         client,
     }
 }

@@ -58,7 +58,7 @@ impl Drop for NostrRelay {
     }
 }
 
-/// Networking on loopback with these Nostr relays as mailboxes, and nothing else: no LAN
+/// Networking on loopback with these Nostr relays as mailboxes for the run, and nothing else: no LAN
 /// discovery, no public network, no address to dial. Two such nodes have no libp2p path.
 pub fn with_mailboxes(urls: &[String]) -> hearth_core::net::Config {
     hearth_core::net::Config {
@@ -67,6 +67,12 @@ pub fn with_mailboxes(urls: &[String]) -> hearth_core::net::Config {
         mdns: false,
         public_network: false,
         nostr_relays: urls.to_vec(),
+        // For the whole run, as `hearth run --nostr-relay` gives them: a settings change that
+        // restarts the network keeps them.
+        run: hearth_core::net::RunChoices {
+            nostr_relays: urls.to_vec(),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

@@ -42,4 +42,11 @@ pub enum Event {
         device: DeviceId,
         direct: bool,
     },
+    /// More of a blob arrived: `have` of its `of` chunks are here. When it is whole,
+    /// `MessagesChanged` follows for each conversation showing it.
+    BlobProgress {
+        blob: crate::ids::BlobId,
+        have: u32,
+        of: u32,
+    },
 }

@@ -171,6 +171,38 @@ readable_serde!(AccountId, 32);
 pub struct DeviceId(pub [u8; 32]);
 readable_serde!(DeviceId, 32);
 
+/// A blob (a photo, a recording, a file): the BLAKE3 hash of its manifest, the list of its
+/// chunks' ciphertext hashes (`blob`). Names the bytes, not who sent them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BlobId(pub [u8; 32]);
+readable_serde!(BlobId, 32);
+
+impl BlobId {
+    pub fn from_slice(b: &[u8]) -> Option<Self> {
+        b.try_into().ok().map(Self)
+    }
+}
+
+impl fmt::Display for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&data_encoding::HEXLOWER.encode(&self.0))
+    }
+}
+impl fmt::Debug for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlobId({})", &self.to_string()[..12])
+    }
+}
+impl FromStr for BlobId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let v = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(s.as_bytes())
+            .map_err(|_| IdError("blob id"))?;
+        Self::from_slice(&v).ok_or(IdError("blob id"))
+    }
+}
+
 impl AccountId {
     pub fn from_slice(b: &[u8]) -> Option<Self> {
         b.try_into().ok().map(Self)

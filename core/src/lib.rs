@@ -39,6 +39,7 @@
 // Row tuples straight from rusqlite read better inline than behind one-off type aliases.
 #![allow(clippy::type_complexity)]
 
+pub mod blob;
 pub mod board;
 pub mod check;
 pub mod clock;

@@ -38,6 +38,8 @@ pub struct Message {
     /// For my own messages not yet on every member's device: the public mailbox relays
     /// (Nostr, `wss://…`) that acknowledged holding it, where it waits.
     pub mailboxes: Vec<String>,
+    /// A photo, voice message or file, with how much of it is here.
+    pub attachment: Option<crate::blob::store::Attachment>,
     #[serde(skip)]
     seq: u64,
 }
@@ -75,6 +77,7 @@ fn from_row(me: &AccountId, my_name: &str, r: &Row) -> rusqlite::Result<Message>
         status: None,
         receipts: Vec::new(),
         mailboxes: Vec::new(),
+        attachment: None,
         seq: r.get::<_, i64>(9)? as u64,
     })
 }
@@ -218,6 +221,9 @@ impl fmt::Display for DeliveryState {
 
 fn fill_reactions(conn: &Connection, msgs: &mut [Message]) -> Result<()> {
     fill_status(conn, msgs)?;
+    for m in msgs.iter_mut().filter(|m| !m.deleted) {
+        m.attachment = crate::blob::store::of_message(conn, &m.id)?;
+    }
     let mut st = conn.prepare_cached(
         "SELECT account, emoji FROM reactions WHERE message = ?1 ORDER BY account",
     )?;

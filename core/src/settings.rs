@@ -26,6 +26,9 @@ pub struct Settings {
     pub nostr: bool,
     /// The Nostr relays used as mailboxes (`wss://…`): the bundled list unless edited.
     pub nostr_relays: Vec<String>,
+    /// Download photos and voice messages by themselves over every connection. Off: only over
+    /// the LAN; elsewhere (relays, the internet, a phone's data plan) when tapped.
+    pub fetch_media_everywhere: bool,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
                 .iter()
                 .map(|r| r.to_string())
                 .collect(),
+            fetch_media_everywhere: false,
         }
     }
 }
@@ -53,6 +57,7 @@ pub const RELAY_FOR_FAMILY: &str = "relay_for_family";
 pub const PUBLIC_NETWORK: &str = "public_network";
 pub const NOSTR: &str = "nostr";
 pub const NOSTR_RELAYS: &str = "nostr_relays";
+pub const FETCH_MEDIA_EVERYWHERE: &str = "fetch_media_everywhere";
 
 pub fn read(c: &Connection) -> Result<Settings> {
     let get = |key: &str| -> Result<Option<String>> {
@@ -81,6 +86,10 @@ pub fn read(c: &Connection) -> Result<Settings> {
     }
     if let Some(v) = get(NOSTR_RELAYS)? {
         s.nostr_relays = serde_json::from_str(&v).map_err(|_| corrupt(NOSTR_RELAYS))?;
+    }
+    if let Some(v) = get(FETCH_MEDIA_EVERYWHERE)? {
+        s.fetch_media_everywhere =
+            serde_json::from_str(&v).map_err(|_| corrupt(FETCH_MEDIA_EVERYWHERE))?;
     }
     Ok(s)
 }

@@ -229,7 +229,16 @@ mod tests {
         let d = Doc::with_client_id(7);
         let id = MessageId::random();
         let mut out = vec![
-            segment::add_message(&d, id, [1; 16], 42, "안녕 👋", None, segment::Kind::Text),
+            segment::add_message(
+                &d,
+                id,
+                [1; 16],
+                42,
+                "안녕 👋",
+                None,
+                segment::Kind::Text,
+                None,
+            ),
             segment::add_message(
                 &d,
                 MessageId::random(),
@@ -238,6 +247,7 @@ mod tests {
                 "reply",
                 Some(id),
                 segment::Kind::CheckIn,
+                None,
             ),
             segment::edit(&d, id, "edited", 44).unwrap(),
             segment::react(&d, id, Some("❤️")),

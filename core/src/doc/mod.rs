@@ -152,6 +152,7 @@ mod tests {
                 "저녁 7시",
                 None,
                 segment::Kind::Text,
+                None,
             ),
             segment::add_message(
                 &author,
@@ -161,6 +162,7 @@ mod tests {
                 "ok",
                 None,
                 segment::Kind::Text,
+                None,
             ),
             segment::edit(&author, id, "저녁 8시", 3).unwrap(),
             segment::react(&author, id, Some("👍")),

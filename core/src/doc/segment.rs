@@ -3,7 +3,8 @@
 //! ```text
 //! m: { <message id hex>: { t: sent-at HLC, b: body, r: reply-to id hex, e: edited-at, d: deleted,
 //!                          k: kind ("c" = an "I'm safe" check-in; absent = text),
-//!                          n: nonce hex (the id is MessageId::derive(owner, n)) } }
+//!                          n: nonce hex (the id is MessageId::derive(owner, n)),
+//!                          a: attachment (blob::BlobRef, encoded; fixed when sent) } }
 //! x: { <message id hex>: emoji }      -- this account's reaction to any message
 //! ```
 //!
@@ -46,6 +47,9 @@ pub struct Fields {
     pub kind: Kind,
     /// What the id was derived from with the owner's account ([`MessageId::derive`]).
     pub nonce: Option<[u8; 16]>,
+    /// A photo, voice message or file; None when absent or unreadable (the message is then
+    /// shown without it).
+    pub attachment: Option<crate::blob::BlobRef>,
 }
 
 impl Fields {
@@ -136,6 +140,7 @@ fn encode(txn: TransactionMut) -> Vec<u8> {
 }
 
 /// Adds a message with the id `MessageId::derive(owner, nonce)`.
+#[allow(clippy::too_many_arguments)]
 pub fn add_message(
     doc: &Doc,
     id: MessageId,
@@ -144,6 +149,7 @@ pub fn add_message(
     body: &str,
     reply_to: Option<MessageId>,
     kind: Kind,
+    attachment: Option<&crate::blob::BlobRef>,
 ) -> Vec<u8> {
     let m = messages(doc);
     let mut txn = doc.transact_mut();
@@ -157,6 +163,9 @@ pub fn add_message(
     }
     if kind == Kind::CheckIn {
         fields.push(("k", Any::from("c")));
+    }
+    if let Some(a) = attachment {
+        fields.push(("a", Any::from(a.encode())));
     }
     let prelim: MapPrelim = fields.into_iter().collect();
     m.insert(&mut txn, id.to_string(), prelim);
@@ -187,6 +196,7 @@ pub fn delete(doc: &Doc, id: MessageId, at: u64) -> Result<Vec<u8>, Error> {
     let mut txn = doc.transact_mut();
     let msg = message_map(&m, &txn, &id).ok_or(Error::NoSuchMessage)?;
     msg.remove(&mut txn, "b");
+    msg.remove(&mut txn, "a");
     msg.insert(&mut txn, "d", true);
     msg.insert(&mut txn, "e", int(at));
     Ok(encode(txn))
@@ -249,6 +259,10 @@ pub fn read(doc: &Doc, id: &MessageId) -> Option<Fields> {
                 .and_then(|v| v.try_into().ok()),
             _ => None,
         },
+        attachment: match msg.get(&txn, "a") {
+            Some(Out::Any(Any::Buffer(b))) => crate::blob::BlobRef::decode(&b),
+            _ => None,
+        },
     })
 }
 
@@ -287,7 +301,7 @@ mod tests {
         let b = Doc::with_client_id(2);
         let changes = observe(&b);
         let id = MessageId::random();
-        let u1 = add_message(&a, id, [3; 16], 42, "hello", None, Kind::Text);
+        let u1 = add_message(&a, id, [3; 16], 42, "hello", None, Kind::Text, None);
         let u2 = edit(&a, id, "hello!", 43).unwrap();
         let target = MessageId::random();
         let u3 = react(&a, target, Some("❤️"));
@@ -312,7 +326,16 @@ mod tests {
     #[test]
     fn foreign_client_ids_are_refused() {
         let a = Doc::with_client_id(7);
-        let u = add_message(&a, MessageId::random(), [4; 16], 1, "x", None, Kind::Text);
+        let u = add_message(
+            &a,
+            MessageId::random(),
+            [4; 16],
+            1,
+            "x",
+            None,
+            Kind::Text,
+            None,
+        );
         assert_eq!(check_update(&u, 8).unwrap_err(), Error::ForeignClient);
         assert!(check_update(&u, 7).is_ok());
         assert_eq!(

@@ -91,7 +91,7 @@ impl Engine {
         body: &str,
         reply_to: Option<MessageId>,
     ) -> Result<MessageId> {
-        self.send_message(chat, body, reply_to, segment::Kind::Text)
+        self.send_message(chat, body, reply_to, segment::Kind::Text, None)
     }
 
     /// "I'm safe": a check-in message in every conversation this device is still part of, so
@@ -106,20 +106,26 @@ impl Engine {
         };
         let mut sent = 0;
         for chat in chats.iter().filter_map(|c| ChatId::from_slice(c)) {
-            self.send_message(&chat, body, None, segment::Kind::CheckIn)?;
+            self.send_message(&chat, body, None, segment::Kind::CheckIn, None)?;
             sent += 1;
         }
         Ok(sent)
     }
 
-    fn send_message(
+    /// Sends a message; with an attachment (`engine::blobs`), the body is its caption and may
+    /// be empty.
+    pub(crate) fn send_message(
         &mut self,
         chat: &ChatId,
         body: &str,
         reply_to: Option<MessageId>,
         kind: segment::Kind,
+        attachment: Option<&crate::blob::BlobRef>,
     ) -> Result<MessageId> {
-        let body = check_body(body)?;
+        let body = match attachment {
+            Some(_) if body.trim().is_empty() => String::new(),
+            _ => check_body(body)?,
+        };
         if let Some(r) = reply_to {
             let same_chat: bool = self.qrow(
                 "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND chat = ?2)",
@@ -137,7 +143,7 @@ impl Engine {
         let at = self.hlc.now();
         self.write_segment(chat, None, |doc| {
             Ok(segment::add_message(
-                doc, id, nonce, at, &body, reply_to, kind,
+                doc, id, nonce, at, &body, reply_to, kind, attachment,
             ))
         })?;
         Ok(id)

@@ -9,6 +9,7 @@
 //! out only after that commit. A job that fails rolls back its savepoint and drops the caches,
 //! which reload from the database.
 
+mod blobs;
 mod contacts;
 mod docs;
 mod groups;

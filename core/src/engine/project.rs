@@ -65,6 +65,9 @@ impl Engine {
                         "UPDATE messages SET body = ?2, edited_at = ?3, deleted = ?4 WHERE rowid = ?1",
                         params![rowid, f.body, f.edited_at.map(|v| v as i64), f.deleted],
                     )?;
+                    if f.deleted {
+                        self.drop_attachment(id)?;
+                    }
                     self.conn
                         .execute("DELETE FROM messages_fts WHERE rowid = ?1", [rowid])?;
                     if !f.deleted {
@@ -98,6 +101,9 @@ impl Engine {
                         ],
                     )?;
                     let rowid = self.conn.last_insert_rowid();
+                    if let (Some(a), false) = (&f.attachment, f.deleted) {
+                        self.project_attachment(id, a)?;
+                    }
                     if !f.deleted {
                         self.exec(
                             "INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)",

@@ -35,6 +35,11 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub sync: request_response::cbor::Behaviour<Request, Response>,
+    /// Photos, voice messages and files, chunk by chunk (`blob_io`).
+    pub blob: request_response::cbor::Behaviour<
+        crate::blob::protocol::Request,
+        crate::blob::protocol::Response,
+    >,
     /// Beyond the LAN (all off in LAN-only mode): reservations and circuits through relays,
     /// hole punching, whether we are reachable directly, and keeping topics in
     /// relays' mailboxes.
@@ -97,6 +102,18 @@ impl Behaviour {
                     request_response::ProtocolSupport::Full,
                 )],
                 request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+            ),
+            blob: request_response::Behaviour::with_codec(
+                request_response::cbor::codec::Codec::default()
+                    .set_request_size_maximum(1024)
+                    .set_response_size_maximum(crate::blob::protocol::MAX_MESSAGE_BYTES),
+                [(
+                    StreamProtocol::new(crate::blob::protocol::PROTOCOL),
+                    request_response::ProtocolSupport::Full,
+                )],
+                request_response::Config::default()
+                    .with_request_timeout(REQUEST_TIMEOUT)
+                    .with_max_concurrent_streams(64),
             ),
             relay: Toggle::from(relay),
             dcutr: Toggle::from(wide.then(|| dcutr::Behaviour::new(local))),

@@ -26,6 +26,7 @@
 
 pub mod addr;
 mod behaviour;
+mod blob_io;
 mod dial;
 mod ipns;
 mod mailbox_client;

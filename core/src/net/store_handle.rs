@@ -51,6 +51,36 @@ impl Store {
         self.node()?.note_in_mailbox(held).await
     }
 
+    pub fn blob_files(&self) -> Result<crate::blob::files::Files> {
+        Ok(self.node()?.blob_files())
+    }
+
+    /// Writes a checked manifest or chunk to disk, durably, then records it.
+    pub async fn store_blob_part(
+        &self,
+        id: crate::blob::BlobId,
+        part: crate::blob::protocol::Part,
+        bytes: Vec<u8>,
+    ) -> Result<()> {
+        use crate::blob::protocol::Part;
+        let node = self.node()?;
+        let files = node.blob_files();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            match part {
+                Part::Manifest => files.write_manifest(&id, &bytes)?,
+                Part::Chunk(i) => files.write_chunk(&id, i, &bytes)?,
+            }
+            files.sync(&id)
+        })
+        .await
+        .map_err(|_| Error::Shutdown)??;
+        node.call(move |e| match part {
+            Part::Manifest => e.blob_manifest_stored(&id),
+            Part::Chunk(i) => e.blob_chunks_stored(&id, &[i]),
+        })
+        .await
+    }
+
     pub fn emit(&self, e: Event) {
         if let Ok(n) = self.node() {
             n.emit(e);

@@ -69,6 +69,18 @@ pub(super) enum Internal {
     PublicPeers(Vec<(PeerId, Vec<Multiaddr>, bool)>),
     /// Contacts to meet at rendezvous places: channel secret, their devices.
     Rendezvous(Vec<([u8; 32], Vec<DeviceId>)>),
+    /// Blobs to fetch, and the manifests of those already on disk (`blob_io`).
+    BlobWants(
+        Vec<crate::blob::store::Want>,
+        Vec<(crate::blob::BlobId, Vec<u8>)>,
+    ),
+    /// A blob part was written (or not).
+    BlobStored(crate::blob::BlobId, crate::blob::protocol::Part, bool),
+    /// The answer to a blob request, read from disk.
+    RespondBlob(
+        ResponseChannel<crate::blob::protocol::Response>,
+        crate::blob::protocol::Response,
+    ),
 }
 
 pub(super) struct Task {
@@ -96,6 +108,8 @@ pub(super) struct Task {
     pub public: Public,
     /// Rendezvous on the DHT (`rendezvous_io`).
     pub rendezvous: Rendezvous,
+    /// Blob fetching and serving (`blob_io`).
+    pub blobs: super::blob_io::Blobs,
 }
 
 pub(super) fn device_of(peer: &PeerId) -> Option<DeviceId> {
@@ -130,6 +144,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
             cfg.bootstrap.clone(),
         ),
         rendezvous: Rendezvous::default(),
+        blobs: Default::default(),
     };
     for addr in cfg.relays.clone() {
         task.add_relay(addr);
@@ -140,6 +155,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
         task.dial_addr(a);
     }
     task.dial_remembered();
+    task.refresh_blobs();
     let span = tracing::info_span!("net", me = %task.me);
     tokio::spawn(tracing::Instrument::instrument(task.run(rx, events), span));
     Ok(Handle { tx, config })
@@ -156,6 +172,8 @@ impl Task {
         let dirty = self.dirty.clone();
         let mut relay_tick = tokio::time::interval(RELAY_CHECK_INTERVAL);
         relay_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut blob_tick = tokio::time::interval(super::blob_io::RETRY_INTERVAL);
+        blob_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -202,6 +220,7 @@ impl Task {
                     self.maintain_public();
                     self.maintain_relays();
                 }
+                _ = blob_tick.tick(), if self.blobs.active() => self.pump_blobs(),
             }
         }
     }
@@ -281,6 +300,9 @@ impl Task {
             Internal::DialKnown(list) => self.dial_known(list),
             Internal::PublicPeers(list) => self.on_remembered_public(list),
             Internal::Rendezvous(list) => self.on_rendezvous(list),
+            Internal::BlobWants(wants, manifests) => self.on_blob_wants(wants, manifests),
+            Internal::BlobStored(id, part, ok) => self.on_blob_stored(id, part, ok),
+            Internal::RespondBlob(channel, resp) => self.respond_blob(channel, resp),
         }
     }
 
@@ -303,7 +325,10 @@ impl Task {
                 self.drive(In::MembershipChanged);
                 self.dial_remembered();
                 self.find_family();
+                self.refresh_blobs();
             }
+            // A message with an attachment, a tap on a preview, a blob lost on disk.
+            Event::MessagesChanged { .. } | Event::MessageReceived { .. } => self.refresh_blobs(),
             _ => {}
         }
     }
@@ -384,6 +409,7 @@ impl Task {
                 self.on_identified(peer_id, info)
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Blob(ev)) => self.on_blob(ev),
             _ => {}
         }
     }
@@ -457,6 +483,7 @@ impl Task {
             device,
             mailbox: is_relay,
         });
+        self.pump_blobs();
         if is_relay {
             self.store.emit(Event::RelayChanged);
             if let Some(r) = self.relays.get_mut(&peer_id) {

@@ -30,7 +30,10 @@ use crate::storage::{self, readers::Readers};
 use crate::sync::bundle::{self, ImportReport};
 use crate::sync::{self, VersionVectors};
 
+mod blobs;
 mod invites;
+
+pub use blobs::{Outgoing, Source};
 mod lookup;
 mod network;
 
@@ -145,6 +148,15 @@ impl Node {
         let db = dir.join(DB_FILE);
         let conn = storage::open_writer(&db)?;
         let readers = Readers::open(&db)?;
+        // Chunks no message names any more (deleted, or a send cut off by a crash) go now,
+        // before anything new is written.
+        match crate::blob::store::known(&conn)
+            .and_then(|keep| Ok(crate::blob::files::Files::new(&dir).sweep(&keep)?))
+        {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "swept blobs no message names"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeping blobs"),
+        }
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let dirty = crate::sync::dirty::Dirty::default();
         let nostr_dirty = crate::sync::dirty::Dirty::default();

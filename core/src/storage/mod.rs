@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_topic_secrets.sql"),
     include_str!("migrations/0008_public_peers.sql"),
     include_str!("migrations/0009_nostr.sql"),
+    include_str!("migrations/0010_blobs.sql"),
 ];
 
 /// Wait this long for a lock held by a reader checkpointing the WAL.

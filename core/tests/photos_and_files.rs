@@ -1,0 +1,262 @@
+//! Photos, voice messages and files between nodes on loopback: the message (with its preview)
+//! travels like any other, the chunks follow by the blob protocol from whoever has them, and
+//! nothing a member, an ex-member or a stranger sends can make a device keep wrong bytes.
+
+mod support;
+
+use hearth_core::blob::store::BlobState;
+use hearth_core::blob::Kind;
+use hearth_core::node::{Outgoing, Source};
+use hearth_core::{ChatId, MessageId};
+use support::*;
+
+/// A camera-like JPEG with an EXIF block holding a location.
+fn camera_photo(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            (x * 7 % 256) as u8,
+            (y * 3 % 256) as u8,
+            ((x ^ y) % 256) as u8,
+        ])
+    });
+    let mut plain = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut plain, 92)
+        .encode_image(&img)
+        .unwrap();
+    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08GPS 37.5665N 126.9780E".to_vec();
+    exif.resize(64, 0);
+    let mut app1 = vec![0xff, 0xe1];
+    app1.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    app1.extend_from_slice(&exif);
+    [&plain[..2], &app1[..], &plain[2..]].concat()
+}
+
+fn photo(bytes: Vec<u8>) -> Outgoing {
+    Outgoing {
+        kind: Kind::Photo,
+        name: "fridge.jpg".into(),
+        mime: "image/jpeg".into(),
+        source: Source::Bytes(bytes),
+        duration_ms: 0,
+        waveform: Vec::new(),
+    }
+}
+
+fn file(name: &str, bytes: Vec<u8>) -> Outgoing {
+    Outgoing {
+        kind: Kind::File,
+        name: name.into(),
+        mime: "application/octet-stream".into(),
+        source: Source::Bytes(bytes),
+        duration_ms: 0,
+        waveform: Vec::new(),
+    }
+}
+
+async fn state(p: &Peer, chat: &ChatId, id: &MessageId) -> Option<BlobState> {
+    p.node
+        .messages(chat, 1000, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == *id)
+        .and_then(|m| m.attachment)
+        .map(|a| a.state)
+}
+
+async fn complete(p: &Peer, chat: &ChatId, id: &MessageId) -> bool {
+    state(p, chat, id).await == Some(BlobState::Complete)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_travels_between_two_nodes_stripped_and_previewed() {
+    let (alice, bob) = online_contacts("Alice", "Bob").await;
+    let chat = dm(&alice, "Bob").await;
+    let mut progress = bob.node.subscribe();
+    let original = camera_photo(3000, 2000);
+    let id = alice
+        .node
+        .send_attachment(&chat, "the fridge", None, photo(original))
+        .await
+        .unwrap();
+    let sent = alice.node.attachment(&id).await.unwrap();
+    assert_eq!(sent.state, BlobState::Complete);
+    assert_eq!((sent.width, sent.height), (Some(2048), Some(1365)));
+    assert!(sent
+        .preview
+        .as_deref()
+        .unwrap()
+        .starts_with("data:image/jpeg;base64,"));
+    eventually("Bob has the whole photo", || complete(&bob, &chat, &id)).await;
+    let got = bob.node.blob_bytes(&sent.blob).await.unwrap();
+    assert_eq!(got, alice.node.blob_bytes(&sent.blob).await.unwrap());
+    assert!(
+        !got.windows(7).any(|w| w == b"37.5665"),
+        "the location travelled"
+    );
+    let img = image::load_from_memory(&got).unwrap();
+    assert_eq!((img.width(), img.height()), (2048, 1365));
+    let m = bob.node.message(&id).await.unwrap();
+    assert_eq!(m.body, "the fridge");
+    let a = m.attachment.unwrap();
+    assert_eq!(
+        (a.kind, a.name.as_str(), a.mime.as_str()),
+        (Kind::Photo, "fridge.jpg", "image/jpeg")
+    );
+    assert_eq!(a.preview, sent.preview);
+    // Progress reached the subscriber, chunk by chunk, up to the whole.
+    let mut last = None;
+    while let Ok(e) = progress.try_recv() {
+        if let hearth_core::Event::BlobProgress { blob, have, of } = e {
+            assert_eq!(blob, sent.blob);
+            last = Some((have, of));
+        }
+    }
+    let (have, of) = last.expect("no progress event");
+    assert_eq!(have, of);
+    // Saved back to disk, byte for byte.
+    let out = bob.path("saved.jpg");
+    bob.node.save_blob(&sent.blob, &out).await.unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), got);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_has_the_blob_serves_it_to_one_the_author_never_meets() {
+    // A and C never connect; B knows both. B fetches A's file on the LAN, and serves it to C.
+    let b = online("B").await;
+    let a = online("A").await;
+    let c = online("C").await;
+    for other in [&a, &c] {
+        let code = b.node.create_invite(3600, vec![]).await.unwrap();
+        other.node.accept_invite(&code).await.unwrap();
+        eventually("contact", || async {
+            other.node.contacts().await.unwrap().len() == 1
+                && other.node.contacts().await.unwrap()[0].state
+                    == hearth_core::contacts::State::Connected
+        })
+        .await;
+    }
+    let ids = [
+        b.node.find_contact("A").await.unwrap().account,
+        b.node.find_contact("C").await.unwrap().account,
+    ];
+    let group = b.node.create_group("family", &ids).await.unwrap();
+    for p in [&a, &c] {
+        eventually("joined", || async { p.node.chat(&group).await.is_ok() }).await;
+    }
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let id = a
+        .node
+        .send_attachment(&group, "", None, file("plan.bin", data.clone()))
+        .await
+        .unwrap();
+    eventually("C has the file from B", || complete(&c, &group, &id)).await;
+    let blob = c.node.attachment(&id).await.unwrap().blob;
+    assert_eq!(c.node.blob_bytes(&blob).await.unwrap(), data);
+    let a_device = a.node.profile().await.unwrap().device;
+    let status = c.node.network_status().await.unwrap().unwrap();
+    assert!(
+        !status.peers.iter().any(|p| p.device == a_device
+            && matches!(
+                p.path,
+                hearth_core::net::Path::Lan | hearth_core::net::Path::Direct
+            )),
+        "C reached A directly: {status:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_blob_is_shown_damaged_and_the_conversation_goes_on() {
+    let (mallory, bob) = online_contacts("Mallory", "Bob").await;
+    let chat = dm(&mallory, "Bob").await;
+    // A modified client seals under one key and announces another.
+    let bad = mallory
+        .node
+        .send_attachment_that_does_not_open(&chat, file("x.bin", vec![7; 300_000]))
+        .await
+        .unwrap();
+    eventually("Bob fetched it", || async {
+        !matches!(
+            state(&bob, &chat, &bad).await,
+            None | Some(BlobState::PreviewOnly) | Some(BlobState::Downloading { .. })
+        )
+    })
+    .await;
+    let blob = bob.node.attachment(&bad).await.unwrap().blob;
+    let e = bob.node.blob_bytes(&blob).await.unwrap_err();
+    assert!(e.to_string().contains("damaged"), "{e}");
+    assert!(matches!(
+        state(&bob, &chat, &bad).await,
+        Some(BlobState::Damaged { .. })
+    ));
+    // The same blob id named again with a wrong key cannot spoil a good blob either.
+    let good = mallory
+        .node
+        .send_attachment(&chat, "", None, file("ok.bin", vec![9; 10_000]))
+        .await
+        .unwrap();
+    let mut r = mallory.node.attachment(&good).await.unwrap();
+    eventually("Bob has the good one", || complete(&bob, &chat, &good)).await;
+    r.state = BlobState::Complete;
+    let good_blob = r.blob;
+    let spoiled = hearth_core::blob::BlobRef {
+        id: good_blob,
+        key: [0; 32],
+        size: 10_000,
+        kind: Kind::File,
+        mime: "application/octet-stream".into(),
+        name: "ok.bin".into(),
+        preview: vec![],
+        width: 0,
+        height: 0,
+        duration_ms: 0,
+        waveform: vec![],
+    };
+    mallory
+        .node
+        .send_attachment_ref(&chat, spoiled)
+        .await
+        .unwrap();
+    mallory
+        .node
+        .send_message(&chat, "still talking", None)
+        .await
+        .unwrap();
+    eventually("the conversation goes on", || async {
+        bob.bodies(&chat)
+            .await
+            .contains(&"still talking".to_string())
+    })
+    .await;
+    assert_eq!(
+        bob.node.blob_bytes(&good_blob).await.unwrap(),
+        vec![9; 10_000]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_damaged_on_disk_are_fetched_again() {
+    let (alice, bob) = online_contacts("Alice", "Bob").await;
+    let chat = dm(&alice, "Bob").await;
+    let data: Vec<u8> = (0..600_000u32).map(|i| (i % 253) as u8).collect();
+    let id = alice
+        .node
+        .send_attachment(&chat, "", None, file("a.bin", data.clone()))
+        .await
+        .unwrap();
+    eventually("Bob has it", || complete(&bob, &chat, &id)).await;
+    let blob = bob.node.attachment(&id).await.unwrap().blob;
+    // Bob's disk flips a bit in one chunk and cuts another short.
+    let dir = bob.dir.path().join("blobs").join(blob.to_string());
+    let mut c1 = std::fs::read(dir.join("1")).unwrap();
+    c1[100] ^= 0x40;
+    std::fs::write(dir.join("1"), c1).unwrap();
+    let c2 = std::fs::read(dir.join("2")).unwrap();
+    std::fs::write(dir.join("2"), &c2[..c2.len() / 2]).unwrap();
+    let e = bob.node.blob_bytes(&blob).await.unwrap_err();
+    assert_eq!(e.kind(), "not_found", "{e}");
+    eventually("fetched again and whole", || async {
+        bob.node.blob_bytes(&blob).await.ok() == Some(data.clone())
+    })
+    .await;
+}

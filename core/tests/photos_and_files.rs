@@ -260,3 +260,211 @@ async fn chunks_damaged_on_disk_are_fetched_again() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_travels_in_a_bundle_and_tampered_parts_are_refused() {
+    let (alice, bob) = contacts("Alice", "Bob").await;
+    let chat = dm(&alice, "Bob").await;
+    let data: Vec<u8> = (0..900_000u32).map(|i| (i * 7 % 255) as u8).collect();
+    let id = alice
+        .node
+        .send_attachment(&chat, "on the stick", None, file("scan.bin", data.clone()))
+        .await
+        .unwrap();
+    let since = bob.node.version_vectors().await.unwrap();
+    let stick = alice.path("stick.bundle");
+    alice.node.export_bundle(&stick, Some(since)).await.unwrap();
+    // Someone with the stick flips a byte inside the third chunk (a USB stick going bad, or a
+    // stranger): that part is refused, everything else kept.
+    let mut bytes = std::fs::read(&stick).unwrap();
+    let at = bytes.len() - 300_000;
+    bytes[at] ^= 0x01;
+    let tampered = alice.path("tampered.bundle");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let r = bob.node.import_bundle(&tampered).await.unwrap();
+    assert_eq!(r.new, 1, "{r:?}");
+    assert_eq!(r.blob_parts, 4, "manifest and 3 of 4 chunks: {r:?}");
+    assert!(r.rejected.iter().any(|x| x.contains("blob parts")), "{r:?}");
+    assert!(matches!(
+        state(&bob, &chat, &id).await,
+        Some(BlobState::Downloading { have: 3, of: 4 })
+    ));
+    let r = bob.node.import_bundle(&stick).await.unwrap();
+    assert_eq!(r.blob_parts, 5, "{r:?}");
+    assert!(complete(&bob, &chat, &id).await);
+    let blob = bob.node.attachment(&id).await.unwrap().blob;
+    assert_eq!(bob.node.blob_bytes(&blob).await.unwrap(), data);
+    // A stranger importing the same stick keeps no part of a blob no message of theirs names.
+    let stranger = Peer::new("Stranger").await;
+    let r = stranger.node.import_bundle(&stick).await.unwrap();
+    assert_eq!(r.blob_parts, 0, "{r:?}");
+    assert!(!stranger
+        .dir
+        .path()
+        .join("blobs")
+        .join(blob.to_string())
+        .exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_removed_before_the_send_cannot_fetch_the_photo() {
+    // Alice is the hub: Bob and Kid are her contacts, and both in her family group.
+    let alice = online("Alice").await;
+    let bob = online("Bob").await;
+    let kid = online("Kid").await;
+    for other in [&bob, &kid] {
+        let code = alice.node.create_invite(3600, vec![]).await.unwrap();
+        other.node.accept_invite(&code).await.unwrap();
+        eventually("contact", || async {
+            other
+                .node
+                .contacts()
+                .await
+                .unwrap()
+                .first()
+                .map(|c| c.state)
+                == Some(hearth_core::contacts::State::Connected)
+        })
+        .await;
+    }
+    let kid_account = alice.node.find_contact("Kid").await.unwrap().account;
+    let ids = [
+        alice.node.find_contact("Bob").await.unwrap().account,
+        kid_account,
+    ];
+    let group = alice.node.create_group("family", &ids).await.unwrap();
+    for p in [&bob, &kid] {
+        eventually("joined", || async { p.node.chat(&group).await.is_ok() }).await;
+    }
+    let kids_old = kid.node.send_message(&group, "hi all", None).await.unwrap();
+    eventually("Alice has Kid's message", || async {
+        alice.bodies(&group).await.contains(&"hi all".to_string())
+    })
+    .await;
+    alice
+        .node
+        .remove_member(&group, &kid_account)
+        .await
+        .unwrap();
+    let id = alice
+        .node
+        .send_attachment(&group, "", None, photo(camera_photo(800, 600)))
+        .await
+        .unwrap();
+    eventually("Bob has the photo", || complete(&bob, &group, &id)).await;
+    // Kid never gets the message, so never its key...
+    assert!(kid.node.message(&id).await.is_err());
+    // ...and a modified client that learnt the blob id (and even the key) and asks for it
+    // is refused by every member.
+    let mut r_wire = alice.node.attachment(&id).await.unwrap();
+    r_wire.state = BlobState::Complete;
+    let full = hearth_core::blob::BlobRef {
+        id: r_wire.blob,
+        key: [0; 32],
+        size: r_wire.size,
+        kind: Kind::Photo,
+        mime: r_wire.mime.clone(),
+        name: r_wire.name.clone(),
+        preview: vec![],
+        width: 0,
+        height: 0,
+        duration_ms: 0,
+        waveform: vec![],
+    };
+    kid.node
+        .modified_client(move |e| e.plant_attachment(&kids_old, &full))
+        .await
+        .unwrap();
+    kid.node.fetch_blob(&r_wire.blob).await.unwrap();
+    eventually("Alice refused Kid's requests", || async {
+        alice
+            .node
+            .network_status()
+            .await
+            .unwrap()
+            .unwrap()
+            .blob_requests_refused
+            > 0
+    })
+    .await;
+    let dir = kid.dir.path().join("blobs").join(r_wire.blob.to_string());
+    let chunks_on_disk = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(chunks_on_disk, 0, "Kid got parts of the photo");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_chunks_from_a_member_are_refused_and_fetched_from_another() {
+    let mallory = online("Mallory").await;
+    let alice = online("Alice").await;
+    let bob = online("Bob").await;
+    for (a, b) in [(&mallory, &alice), (&mallory, &bob), (&alice, &bob)] {
+        let code = a.node.create_invite(3600, vec![]).await.unwrap();
+        b.node.accept_invite(&code).await.unwrap();
+        eventually("contact", || async {
+            b.node
+                .contacts()
+                .await
+                .unwrap()
+                .iter()
+                .any(|c| c.state == hearth_core::contacts::State::Connected && c.name == a.name)
+        })
+        .await;
+    }
+    let ids = [
+        mallory.node.find_contact("Alice").await.unwrap().account,
+        mallory.node.find_contact("Bob").await.unwrap().account,
+    ];
+    let group = mallory.node.create_group("family", &ids).await.unwrap();
+    for p in [&alice, &bob] {
+        eventually("joined", || async { p.node.chat(&group).await.is_ok() }).await;
+    }
+    bob.node.stop_network().await.unwrap();
+    let data: Vec<u8> = (0..600_000u32).map(|i| (i * 13 % 241) as u8).collect();
+    let id = alice
+        .node
+        .send_attachment(&group, "", None, file("a.bin", data.clone()))
+        .await
+        .unwrap();
+    eventually("Mallory has it", || complete(&mallory, &group, &id)).await;
+    let blob = alice.node.attachment(&id).await.unwrap().blob;
+    // Mallory's modified client serves a chunk with one bit changed.
+    let at = mallory
+        .dir
+        .path()
+        .join("blobs")
+        .join(blob.to_string())
+        .join("1");
+    let mut c = std::fs::read(&at).unwrap();
+    c[5] ^= 0x80;
+    std::fs::write(&at, c).unwrap();
+    alice.node.stop_network().await.unwrap();
+    bob.node.start_network(loopback()).await.unwrap();
+    eventually("Bob refused Mallory's chunk", || async {
+        bob.node
+            .network_status()
+            .await
+            .unwrap()
+            .is_some_and(|s| s.blob_parts_refused > 0)
+    })
+    .await;
+    assert!(!complete(&bob, &group, &id).await);
+    alice.node.start_network(loopback()).await.unwrap();
+    eventually("Alice listens", || async {
+        !alice
+            .node
+            .network_status()
+            .await
+            .unwrap()
+            .unwrap()
+            .listen
+            .is_empty()
+    })
+    .await;
+    let at = alice.node.network_status().await.unwrap().unwrap().listen[0].clone();
+    bob.node.dial(&at).await.unwrap();
+    eventually("Bob has it whole, from Alice", || {
+        complete(&bob, &group, &id)
+    })
+    .await;
+    assert_eq!(bob.node.blob_bytes(&blob).await.unwrap(), data);
+}

@@ -9,7 +9,7 @@ use crate::crypto::group::Outbound;
 use crate::envelope::content::{ChatKind, GroupContent, GroupPlain, PairwiseContent};
 use crate::envelope::{Envelope, Header, VERSION};
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, ChatId, DeviceId, OpId};
+use crate::ids::{AccountId, ChatId, DeviceId, MessageId, OpId};
 use crate::membership::{Change, SignedOp};
 use crate::wire;
 
@@ -197,6 +197,24 @@ impl Engine {
             "INSERT INTO nostr_fetched (relay, at) VALUES (?1, ?2)
              ON CONFLICT (relay) DO UPDATE SET at = ?2",
             rusqlite::params![relay, at as i64],
+        )?;
+        Ok(())
+    }
+
+    /// A modified client that wants a blob it was never given: it files `r` under one of its
+    /// own old messages, so its fetcher asks members for it.
+    pub fn plant_attachment(
+        &mut self,
+        message: &MessageId,
+        r: &crate::blob::BlobRef,
+    ) -> Result<()> {
+        self.exec(
+            "INSERT OR REPLACE INTO attachments (message, blob, ref) VALUES (?1, ?2, ?3)",
+            rusqlite::params![message.as_bytes(), r.id.0, r.encode()],
+        )?;
+        self.exec(
+            "INSERT OR REPLACE INTO blobs (id, size, chunks, wanted, added_at) VALUES (?1, ?2, ?3, 1, 0)",
+            rusqlite::params![r.id.0, r.size as i64, r.chunks()],
         )?;
         Ok(())
     }

@@ -56,6 +56,8 @@ pub(super) struct Blobs {
     serving: usize,
     /// Chunks or manifests refused because they did not match (for status and tests).
     pub refused: u64,
+    /// Requests refused: the asker is not a member of a conversation naming the blob.
+    pub refused_requests: u64,
 }
 
 impl Blobs {
@@ -294,6 +296,9 @@ impl Task {
             (None, Some(d), Ok(files)) => self.serve_from_store(d, files, req, channel),
             (early, _, _) => {
                 let r = early.unwrap_or(Response::Missing);
+                if matches!(r, Response::Refused) {
+                    self.blobs.refused_requests += 1;
+                }
                 let _ = self.swarm.behaviour_mut().blob.send_response(channel, r);
             }
         }
@@ -333,6 +338,9 @@ impl Task {
 
     pub(super) fn respond_blob(&mut self, channel: ResponseChannel<Response>, resp: Response) {
         self.blobs.serving = self.blobs.serving.saturating_sub(1);
+        if matches!(resp, Response::Refused) {
+            self.blobs.refused_requests += 1;
+        }
         let _ = self.swarm.behaviour_mut().blob.send_response(channel, resp);
     }
 }

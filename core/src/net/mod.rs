@@ -246,6 +246,12 @@ pub struct Status {
     /// reaches): how much state others have made this node keep.
     #[serde(skip)]
     pub tracked: usize,
+    /// Blob parts received that did not match their blob, and blob requests refused because
+    /// the asker is not a member of a conversation naming the blob (for the attack tests).
+    #[serde(skip)]
+    pub blob_parts_refused: u64,
+    #[serde(skip)]
+    pub blob_requests_refused: u64,
 }
 
 impl Status {

@@ -50,6 +50,8 @@ impl Task {
             public: self.public_status(),
             // Filled in by the node, which also holds the mailbox tasks.
             public_mailboxes: false,
+            blob_parts_refused: self.blobs.refused,
+            blob_requests_refused: self.blobs.refused_requests,
             tracked: self.peers.len() + self.paths.len() + self.sync.tracked(),
         }
     }

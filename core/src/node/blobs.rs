@@ -313,6 +313,64 @@ impl Node {
         Ok(())
     }
 
+    /// Keeps a blob part from a bundle if a message here names its blob and it matches (the
+    /// manifest its id, a chunk the manifest). Returns whether it was kept (or already here).
+    pub(crate) async fn import_blob_part(
+        &self,
+        p: crate::sync::bundle::BlobPart,
+        manifests: &mut std::collections::HashMap<BlobId, Vec<u8>>,
+    ) -> Result<bool> {
+        use crate::blob::protocol::Part;
+        let id = p.blob;
+        let known: Option<(u32, bool)> = self
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT chunks, manifest FROM blobs WHERE id = ?1",
+                    [id.0],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .ok())
+            })
+            .await?;
+        let Some((chunks, _)) = known else {
+            return Ok(false);
+        };
+        let files = self.blob_files();
+        let manifest = match manifests.get(&id) {
+            Some(m) => Some(m.clone()),
+            None => files.manifest(&id, chunks)?,
+        };
+        match p.part {
+            Part::Manifest => {
+                if !crypt::manifest_fits(&id, chunks, &p.bytes) {
+                    return Ok(false);
+                }
+                if manifest.is_none() {
+                    files.write_manifest(&id, &p.bytes)?;
+                    files.sync(&id)?;
+                    self.call(move |e| e.blob_manifest_stored(&id)).await?;
+                }
+                manifests.insert(id, p.bytes);
+                Ok(true)
+            }
+            Part::Chunk(i) => {
+                let Some(m) = manifest else {
+                    return Ok(false);
+                };
+                if !crypt::chunk_fits(&m, i, &p.bytes) {
+                    return Ok(false);
+                }
+                let here = self.read(move |c| store::has_chunk(c, &id, i)).await?;
+                if !here {
+                    files.write_chunk(&id, i, &p.bytes)?;
+                    files.sync(&id)?;
+                    self.call(move |e| e.blob_chunks_stored(&id, &[i])).await?;
+                }
+                Ok(true)
+            }
+        }
+    }
+
     /// A chunk (or the manifest, with `None`) the database says is here is not, or is damaged
     /// on disk: mark it missing so it is fetched again.
     async fn forget_chunks(&self, id: BlobId, chunk: Option<u32>) -> Result<()> {

@@ -439,10 +439,11 @@ impl Node {
     /// Writes the envelopes `since` lacks (all when None) to a bundle file.
     pub async fn export_bundle(&self, path: &Path, since: Option<VersionVectors>) -> Result<usize> {
         let path = path.to_path_buf();
+        let files = self.blob_files();
         self.read(move |c| {
             let tmp = path.with_extension("partial");
             let mut f = std::io::BufWriter::new(File::create(&tmp)?);
-            let n = bundle::write(c, since.as_ref(), &mut f)?;
+            let n = bundle::write(c, &files, since.as_ref(), &mut f)?;
             f.into_inner()
                 .map_err(|e| Error::Io(e.into_error()))?
                 .sync_all()?;
@@ -455,14 +456,39 @@ impl Node {
     /// Verifies and merges a bundle file. Order inside the file does not matter.
     pub async fn import_bundle(&self, path: &Path) -> Result<ImportReport> {
         let path = path.to_path_buf();
+        let file = path.clone();
         let (envs, damaged) = tokio::task::spawn_blocking(move || {
-            let mut f = std::io::BufReader::new(File::open(&path)?);
+            let mut f = std::io::BufReader::new(File::open(&file)?);
             bundle::read(&mut f).map_err(Error::from)
         })
         .await
         .map_err(|_| Error::Shutdown)??;
         let mut report = self.ingest(envs).await?;
         report.damaged = damaged;
+        // Then the blobs, one part at a time: the messages naming them are in by now.
+        let node = self.clone();
+        let (kept, refused) = tokio::task::spawn_blocking(move || -> Result<(usize, usize)> {
+            let rt = tokio::runtime::Handle::current();
+            let mut f = std::io::BufReader::new(File::open(&path)?);
+            let mut manifests = std::collections::HashMap::new();
+            let (mut kept, mut refused) = (0, 0);
+            bundle::read_blobs(&mut f, |p| {
+                match rt.block_on(node.import_blob_part(p, &mut manifests))? {
+                    true => kept += 1,
+                    false => refused += 1,
+                }
+                Ok(())
+            })?;
+            Ok((kept, refused))
+        })
+        .await
+        .map_err(|_| Error::Shutdown)??;
+        report.blob_parts = kept;
+        if refused > 0 {
+            report.rejected.push(format!(
+                "{refused} blob parts that no message here names, or that do not match their blob"
+            ));
+        }
         Ok(report)
     }
 

@@ -13,7 +13,9 @@ use hearth_core::message::Message;
 use hearth_core::{ChatId, Node};
 use serde_json::json;
 
-use crate::node_command::{BundleAction, ContactAction, ExportFormat, GroupAction, NodeCommand};
+use crate::node_command::{
+    BlobAction, BundleAction, ContactAction, ExportFormat, GroupAction, NodeCommand,
+};
 use crate::output::{line, short, time};
 
 /// Sends in flight at once with `send --stdin`: enough for bursts to share commits.
@@ -254,6 +256,7 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand, input: Stdin
             chat,
             to,
             stdin,
+            file,
             text,
         } => {
             let chat = match (chat, to) {
@@ -265,7 +268,17 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand, input: Stdin
                     .context("this contact has no conversation yet")?,
                 (None, None) => bail!("say where to send: --chat or --to"),
             };
-            if stdin {
+            if let Some(path) = file {
+                let out = hearth_core::node::Outgoing::file(&path);
+                let caption = text.unwrap_or_default();
+                let id = node.send_attachment(&chat, &caption, None, out).await?;
+                let a = node.attachment(&id).await?;
+                line(
+                    json,
+                    &json!({ "sent": id.to_string(), "blob": a.blob }),
+                    || id.to_string(),
+                );
+            } else if stdin {
                 send_lines(node, json, chat, input).await?;
             } else {
                 let text = text.context("nothing to send: give the text")?;
@@ -334,6 +347,9 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand, input: Stdin
             }
         }
         NodeCommand::Bundle { action } => bundle(node, json, action).await?,
+        NodeCommand::Blob {
+            action: BlobAction::Get { id, out, timeout },
+        } => blob_get(node, json, &id, &out, timeout).await?,
         NodeCommand::Export { chat, format, out } => {
             let c = chat_of(node, &chat).await?;
             let bytes = match format {
@@ -370,6 +386,46 @@ pub async fn execute(node: &Node, json: bool, command: NodeCommand, input: Stdin
     Ok(())
 }
 
+/// Writes an attachment to `out`, asking for it and waiting while it is not all here.
+async fn blob_get(
+    node: &Node,
+    json: bool,
+    id: &str,
+    out: &std::path::Path,
+    timeout: u64,
+) -> Result<()> {
+    let blob = node.find_blob(id).await?;
+    let mut events = node.subscribe();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    let mut asked = false;
+    loop {
+        match node.save_blob(&blob, out).await {
+            Ok(n) => {
+                line(
+                    json,
+                    &json!({ "saved": out.display().to_string(), "bytes": n, "blob": blob }),
+                    || format!("Saved {n} bytes to {}", out.display()),
+                );
+                return Ok(());
+            }
+            Err(hearth_core::Error::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if !asked {
+            node.fetch_blob(&blob).await?;
+            asked = true;
+        }
+        // Woken by its progress; the tick covers a node whose network another process runs.
+        tokio::select! {
+            _ = events.recv() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep_until(deadline) => {
+                bail!("the attachment did not arrive within {timeout} s: is a member who has it reachable, and is `hearth run` running?");
+            }
+        }
+    }
+}
+
 fn print_message(json: bool, m: &Message) {
     line(json, m, || {
         let mut s = format!(
@@ -382,6 +438,21 @@ fn print_message(json: bool, m: &Message) {
             s.push_str("(deleted)");
         } else {
             s.push_str(&m.body);
+        }
+        if let Some(a) = &m.attachment {
+            let kind = match a.kind {
+                hearth_core::blob::Kind::Photo => "photo",
+                hearth_core::blob::Kind::Voice => "voice message",
+                hearth_core::blob::Kind::File => "file",
+            };
+            s.push_str(&format!(
+                "{}[{kind} {} {} KB, {}, blob {}]",
+                if m.body.is_empty() { "" } else { " " },
+                a.name,
+                a.size.div_ceil(1024),
+                a.state.as_str(),
+                short(&a.blob)
+            ));
         }
         if m.edited_at.is_some() && !m.deleted {
             s.push_str(" (edited)");

@@ -78,9 +78,18 @@ pub enum NodeCommand {
         #[arg(long)]
         to: Option<String>,
         /// Read one message per line from standard input instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "file")]
         stdin: bool,
+        /// Send a photo (JPEG or PNG: downscaled, location and EXIF removed) or any file; the
+        /// text, if given, is its caption.
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
         text: Option<String>,
+    },
+    /// Photos, voice messages and files in messages.
+    Blob {
+        #[command(subcommand)]
+        action: BlobAction,
     },
     /// Reply to a message.
     Reply { message: String, text: String },
@@ -167,6 +176,28 @@ impl NodeCommand {
                     BundleAction::State { out } => BundleAction::State { out: at(out) },
                 },
             },
+            NodeCommand::Send {
+                chat,
+                to,
+                stdin,
+                file,
+                text,
+            } => NodeCommand::Send {
+                chat,
+                to,
+                stdin,
+                file: file.map(at),
+                text,
+            },
+            NodeCommand::Blob {
+                action: BlobAction::Get { id, out, timeout },
+            } => NodeCommand::Blob {
+                action: BlobAction::Get {
+                    id,
+                    out: at(out),
+                    timeout,
+                },
+            },
             // No paths in these. Listed one by one so that a new command has to be placed here.
             NodeCommand::Init { .. }
             | NodeCommand::Whoami
@@ -176,7 +207,6 @@ impl NodeCommand {
             | NodeCommand::Contact { .. }
             | NodeCommand::Chats
             | NodeCommand::Group { .. }
-            | NodeCommand::Send { .. }
             | NodeCommand::Reply { .. }
             | NodeCommand::Edit { .. }
             | NodeCommand::Delete { .. }
@@ -243,6 +273,21 @@ pub enum GroupAction {
     Members {
         #[arg(long)]
         chat: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BlobAction {
+    /// Write an attachment to a file, fetching it first if it is not all here (from any
+    /// connected member: run this against a running `hearth run`).
+    Get {
+        /// The attachment's id (`"blob"` in `hearth messages --json`), or 6+ characters of it.
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// How long to wait for it to arrive, in seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
     },
 }
 

@@ -196,7 +196,7 @@ async fn report(
             if let Ok(m) = node.message(&message).await {
                 line(
                     json,
-                    &json!({ "event": "message_received", "chat": chat, "message": message, "from": m.author, "from_name": m.author_name, "body": m.body }),
+                    &json!({ "event": "message_received", "chat": chat, "message": message, "from": m.author, "from_name": m.author_name, "body": m.body, "blob": m.attachment.as_ref().map(|a| a.blob) }),
                     || format!("{}: {}", m.author_name, m.body),
                 );
             }
@@ -227,6 +227,17 @@ async fn report(
             || match direct {
                 true => format!("hole punched: direct connection to {device}"),
                 false => format!("hole punching to {device} failed; staying relayed"),
+            },
+        ),
+        Event::BlobProgress { blob, have, of } => line(
+            json,
+            &json!({ "event": "blob_progress", "blob": blob, "have": have, "of": of }),
+            || {
+                format!(
+                    "attachment {}: {}%",
+                    crate::output::short(&blob),
+                    have as u64 * 100 / of.max(1) as u64
+                )
             },
         ),
         Event::DeliveryChanged { chat } => {

@@ -498,3 +498,70 @@ fn a_family_node_serves_as_relay_and_mailbox() {
     });
     assert!(grandpa.join("relay").join("mailbox.db").exists());
 }
+
+/// Across homes (through the relays, or hole-punched over the internet, never the LAN) a
+/// photo shows as its preview at once and is fetched only when someone asks for it: data
+/// plans and strangers' relays are not spent on photos nobody opens. `blob get` then brings
+/// it through.
+#[test]
+fn across_homes_a_photo_waits_as_a_preview_until_asked_for() {
+    let mut w = World::new("p");
+    let mom = w.device("a1", "homea", "192.168.1.2", "Mom");
+    let son = w.device("b1", "homeb", "192.168.2.2", "Son");
+    let _ra = w.run(&mom, "a1");
+    let rb = w.run(&son, "b1");
+    befriend(&mom, &son);
+    let png = w.root.path().join("medicine.png");
+    image::RgbImage::from_fn(1200, 900, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8])
+    })
+    .save(&png)
+    .unwrap();
+    let sent = hearth_json(
+        &mom,
+        &["send", "--to", "Son", "--file", png.to_str().unwrap()],
+    );
+    let blob = sent[0]["blob"].as_str().unwrap().to_string();
+    rb.wait_for("Son receives the photo's message", 30, |v| {
+        v["event"] == "message_received" && v["blob"] == blob.as_str()
+    });
+    // Round trips later (a text and its delivery), still nothing of it has been fetched.
+    let id = hearth(&mom, &["send", "--to", "Son", "did you see it?"]);
+    rb.wait_for("Son receives the text", 30, |v| {
+        v["event"] == "message_received" && v["body"] == "did you see it?"
+    });
+    let _ = id;
+    let listed = hearth_json(&son, &["messages", "--chat", "Mom"]);
+    let a = listed
+        .iter()
+        .find_map(|m| (m["attachment"]["blob"] == blob.as_str()).then(|| m["attachment"].clone()))
+        .unwrap();
+    assert_eq!(a["state"]["state"], "preview_only", "{a}");
+    assert!(a["preview"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/jpeg;base64,"));
+    assert!(
+        !rb.history().iter().any(|v| v["event"] == "blob_progress"),
+        "fetched without being asked"
+    );
+    let out = w.root.path().join("seen.jpg");
+    hearth(
+        &son,
+        &[
+            "blob",
+            "get",
+            &blob,
+            "--out",
+            out.to_str().unwrap(),
+            "--timeout",
+            "60",
+        ],
+    );
+    let mine = w.root.path().join("sent.jpg");
+    hearth(
+        &mom,
+        &["blob", "get", &blob, "--out", mine.to_str().unwrap()],
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&mine).unwrap());
+}

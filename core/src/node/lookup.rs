@@ -74,4 +74,32 @@ impl Node {
         })
         .await
     }
+
+    /// A blob some message here names, by its id or a unique prefix of at least 6 characters.
+    pub async fn find_blob(&self, prefix: &str) -> Result<crate::ids::BlobId> {
+        if let Ok(id) = prefix.parse::<crate::ids::BlobId>() {
+            return Ok(id);
+        }
+        let p = prefix.trim().to_lowercase();
+        if p.len() < 6 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::Invalid(
+                "give at least 6 characters of the attachment's id".into(),
+            ));
+        }
+        self.read(move |c| {
+            let mut st = c.prepare("SELECT id FROM blobs WHERE hex(id) LIKE ?1 || '%' LIMIT 2")?;
+            let ids: Vec<Vec<u8>> = st
+                .query_map([p.to_uppercase()], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            match ids.as_slice() {
+                [one] => crate::ids::BlobId::from_slice(one)
+                    .ok_or_else(|| Error::Corrupt("blob id".into())),
+                [] => Err(Error::NotFound("no attachment has that id".into())),
+                _ => Err(Error::Invalid(
+                    "several attachments start with that id; give more of it".into(),
+                )),
+            }
+        })
+        .await
+    }
 }

@@ -38,6 +38,11 @@ const COMMANDS: &[&str] = &[
     "set_language",
     "autostart",
     "set_autostart",
+    "send_attachment",
+    "blob_bytes",
+    "fetch_blob",
+    "save_blob",
+    "set_fetch_media_everywhere",
 ];
 
 fn main() {

@@ -14,6 +14,7 @@
 //! public mailboxes, and `HEARTH_NOSTR_RELAYS` (comma-separated `ws://…` URLs) replaces the
 //! mailbox relays for this run while they are turned on, as `hearth run --nostr-relay` does.
 
+mod attachments;
 mod autostart;
 mod commands;
 mod error;
@@ -130,6 +131,9 @@ fn open_window(app: &tauri::App, dir: Option<&std::path::Path>, shown: bool) -> 
         .inner_size(1000.0, 720.0)
         .min_inner_size(360.0, 480.0)
         .zoom_hotkeys_enabled(true)
+        // Files dropped on the window go to the page (the conversation takes photos and
+        // files by drag and drop), not to the shell.
+        .disable_drag_drop_handler()
         .visible(shown);
     if let (Some(dir), true) = (dir, std::env::var_os("HEARTH_DATA_DIR").is_some()) {
         w = w.data_directory(dir.join("webview"));
@@ -241,6 +245,11 @@ pub fn run() {
             commands::set_language,
             commands::autostart,
             commands::set_autostart,
+            attachments::send_attachment,
+            attachments::blob_bytes,
+            attachments::fetch_blob,
+            attachments::save_blob,
+            attachments::set_fetch_media_everywhere,
         ])
         .build(tauri::generate_context!());
     let app = match app {

@@ -151,6 +151,16 @@ impl Engine {
         self.blob_changed(id)
     }
 
+    pub(crate) fn set_fetch_media_everywhere(&mut self, on: bool) -> Result<()> {
+        self.set_setting(crate::settings::FETCH_MEDIA_EVERYWHERE, &on.into())?;
+        if on {
+            self.exec("UPDATE blobs SET wanted = 1 WHERE have < chunks", [])?;
+        }
+        // The fetcher re-reads what it may fetch.
+        self.emit(Event::ChatsChanged);
+        Ok(())
+    }
+
     /// Someone asked for a blob (tapped its preview): fetch it over any path.
     pub(crate) fn want_blob(&mut self, id: &BlobId) -> Result<()> {
         let n = self.exec("UPDATE blobs SET wanted = 1 WHERE id = ?1", [id.0])?;

@@ -210,6 +210,23 @@ impl Node {
             .ok_or_else(|| Error::NotFound("this message has no attachment".into()))
     }
 
+    /// The file name an attachment was sent under (for saving it).
+    pub async fn blob_name(&self, blob: &BlobId) -> Result<String> {
+        let b = *blob;
+        self.read(move |c| store::references(c, &b))
+            .await?
+            .into_iter()
+            .next()
+            .map(|r| blob::clean_name(&r.name))
+            .ok_or_else(|| Error::NotFound("no such photo or file".into()))
+    }
+
+    /// "Download photos and voice messages on every connection": on, everything not yet
+    /// here is fetched over any path; off, only over the LAN unless asked for.
+    pub async fn set_fetch_media_everywhere(&self, on: bool) -> Result<()> {
+        self.call(move |e| e.set_fetch_media_everywhere(on)).await
+    }
+
     /// Fetch this blob over any path, now (the person tapped its preview).
     pub async fn fetch_blob(&self, blob: &BlobId) -> Result<()> {
         let b = *blob;

@@ -7,6 +7,7 @@
 //! node this process opens, or forwarded to the `hearth run` holding the data directory.
 
 mod bench;
+mod bench_blobs;
 mod bench_net;
 mod bench_relay;
 mod commands;
@@ -46,6 +47,9 @@ enum Command {
     Bench(bench::Args),
     /// Measure network latency, catch-up and the libp2p floor (see bench_net.rs).
     BenchNet(bench_net::Args),
+    /// Measure photos and files: preview and whole on a LAN peer against the libp2p stream
+    /// floor, disk per blob, memory while a large file crosses (see bench_blobs.rs).
+    BenchBlobs(bench_blobs::Args),
     /// Measure relayed against direct paths, mailbox rates and catch-up, and relay memory.
     BenchRelay(bench_relay::Args),
     /// Run the node in the foreground: listen, discover family, sync (Ctrl-C stops).
@@ -69,6 +73,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Bench(args) => bench::run(args, json).await,
         Command::BenchNet(args) => bench_net::run(args, json, data_dir).await,
+        Command::BenchBlobs(args) => bench_blobs::run(args, json).await,
         Command::BenchRelay(args) => bench_relay::run(args, json).await,
         Command::Relay(args) => relay::run(&dir, args, json).await,
         Command::Run(args) => match control::open(&dir).await? {

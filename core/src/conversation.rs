@@ -38,6 +38,8 @@ pub struct LastMessage {
     pub preview: String,
     pub deleted: bool,
     pub kind: message::Kind,
+    /// What it carries, if anything: the UI words it ("📷 Photo") when there is no caption.
+    pub attachment: Option<crate::blob::Kind>,
 }
 
 /// A conversation with one contact, or a group.
@@ -108,7 +110,9 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
     })?;
     let mut chats: Vec<Chat> = rows.collect::<rusqlite::Result<_>>()?;
     let mut last = conn.prepare_cached(
-        "SELECT id, author, body, deleted, kind FROM messages WHERE chat = ?1 ORDER BY sent_at DESC, id DESC LIMIT 1",
+        "SELECT m.id, m.author, m.body, m.deleted, m.kind, a.ref FROM messages m
+         LEFT JOIN attachments a ON a.message = m.id
+         WHERE m.chat = ?1 ORDER BY m.sent_at DESC, m.id DESC LIMIT 1",
     )?;
     for c in &mut chats {
         let mut rows = last.query(params![c.chat.as_bytes()])?;
@@ -121,6 +125,10 @@ pub fn list(conn: &Connection, me: &AccountId) -> Result<Vec<Chat>> {
                 preview: body.chars().take(PREVIEW_CHARS).collect(),
                 deleted: r.get(3)?,
                 kind: message::Kind::parse(&r.get::<_, String>(4)?),
+                attachment: r
+                    .get::<_, Option<Vec<u8>>>(5)?
+                    .and_then(|a| crate::blob::BlobRef::decode(&a))
+                    .map(|a| a.kind),
             });
         }
     }

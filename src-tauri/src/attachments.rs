@@ -75,7 +75,11 @@ pub async fn fetch_blob(slot: State<'_, Slot>, blob: BlobId) -> Result<()> {
 /// Saves it to the Downloads folder (`HEARTH_DOWNLOAD_DIR` if set) under its own name, made
 /// unique; returns where.
 #[tauri::command]
-pub async fn save_blob(app: tauri::AppHandle, slot: State<'_, Slot>, blob: BlobId) -> Result<String> {
+pub async fn save_blob(
+    app: tauri::AppHandle,
+    slot: State<'_, Slot>,
+    blob: BlobId,
+) -> Result<String> {
     let node = slot.node()?;
     let dir = match std::env::var_os("HEARTH_DOWNLOAD_DIR") {
         Some(d) => PathBuf::from(d),
@@ -95,8 +99,14 @@ pub async fn save_blob(app: tauri::AppHandle, slot: State<'_, Slot>, blob: BlobI
 /// `name`, or `name (2)`, `name (3)`… if taken.
 fn unique(dir: &Path, name: &str) -> PathBuf {
     let p = Path::new(name);
-    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = p.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = p
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
     let mut candidate = dir.join(name);
     let mut n = 2;
     while candidate.exists() {
@@ -107,9 +117,9 @@ fn unique(dir: &Path, name: &str) -> PathBuf {
 }
 
 #[tauri::command]
-pub async fn set_fetch_media_everywhere(slot: State<'_, Slot>, on: bool) -> Result<()> {
+pub async fn set_fetch_media_everywhere(slot: State<'_, Slot>, enabled: bool) -> Result<()> {
     let node = slot.node()?;
-    Ok(node.set_fetch_media_everywhere(on).await?)
+    Ok(node.set_fetch_media_everywhere(enabled).await?)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod autostart;
 mod commands;
 mod error;
 mod forward;
+mod microphone;
 #[cfg(desktop)]
 mod single_instance;
 mod tray;
@@ -138,7 +139,8 @@ fn open_window(app: &tauri::App, dir: Option<&std::path::Path>, shown: bool) -> 
     if let (Some(dir), true) = (dir, std::env::var_os("HEARTH_DATA_DIR").is_some()) {
         w = w.data_directory(dir.join("webview"));
     }
-    w.build()?;
+    let window = w.build()?;
+    microphone::allow(&window);
     Ok(())
 }
 

@@ -1,11 +1,15 @@
 // A fake Tauri shell for working on the UI in a plain browser: `npm run dev`, then open
 // http://localhost:1420/dev/mock.html (add `?profile=1` to skip first run, `&big=1` for a
 // conversation of 100k messages, `&fail=chats,family_board` to see those commands fail
-// until `hearthMock.failing.clear()` in the console). It implements CONTRACT.md in memory and
+// until `hearthMock.failing.clear()` in the console). Photos, voice messages and files are in
+// the family group and Dad's chat, in every download state; `hearthMock.damage(blob)` breaks
+// one. It implements CONTRACT.md in memory and
 // emits the same events; it is not part of the app build. What it returns has the types
 // generated from the Rust ones (src/lib/types.gen.ts), so svelte-check catches a drift here too.
 
 import type {
+  Attachment,
+  AttachmentKind,
   Board,
   BoardEntry,
   Chat,
@@ -21,6 +25,7 @@ import type {
   Profile,
   Settings,
 } from '../src/api';
+import { processPhoto, sampleFile, samplePhoto, sampleVoice } from './mock-media';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -34,6 +39,12 @@ const failing = new Set((params.get('fail') ?? '').split(',').filter(Boolean));
 const DAY = 86_400_000;
 /** The usual public mailboxes, as the core bundles them. */
 const MAILBOX_RELAYS = ['wss://relay.damus.io', 'wss://nos.lol', 'wss://relay.primal.net', 'wss://nostr.mom'];
+/** Blobs travel in chunks of this size; progress counts chunks (CONTRACT: `blob_progress`). */
+const CHUNK = 256 * 1024;
+/** The largest attachment the core takes. */
+const MAX_ATTACHMENT = 100 * 1024 * 1024;
+/** How long the mock takes per chunk: slow enough to watch the bar move. */
+const CHUNK_MS = 300;
 
 const hex = (n: number, len = 32) => n.toString(16).padStart(len, '0');
 let seq = 1;
@@ -50,6 +61,7 @@ const state = {
     public_network: true,
     nostr: true,
     nostr_relays: [...MAILBOX_RELAYS],
+    fetch_media_everywhere: false,
   } as Settings,
   /** The start-at-login entry (the shell's, not the node's). */
   autostart: true,
@@ -61,6 +73,10 @@ const state = {
   messages: new Map<string, Message[]>(),
   members: new Map<string, string[]>(),
   paths: new Map<string, Reach>(),
+  /** Every blob's bytes, whether this device "has" them yet or not (see Attachment.state). */
+  blobs: new Map<string, Uint8Array>(),
+  /** Names already used in the Downloads folder. */
+  saved: new Set<string>(),
 };
 
 const me = () => state.profile?.account ?? hex(1, 64);
@@ -135,6 +151,7 @@ function msg(chatId: string, author: string, body: string, ms: number, counter =
     status: author === me() ? 'read' : null,
     receipts: [],
     mailboxes: [],
+    attachment: null,
     ...extra,
   };
   state.messages.get(chatId)!.push(m);
@@ -173,10 +190,185 @@ function seed() {
     status: 'in_mailbox',
     mailboxes: MAILBOX_RELAYS.map((r) => `${r}/`),
   });
+  seedMedia(fam, dad.chat!, gran.account, dad.account, uncle.account);
   state.paths.get(gran.account)!.check_in_ms = Date.now() - 3600_000;
   for (const c of state.chats) touch(c.chat);
   state.chats.find((c) => c.chat === dad.chat)!.unread = 1;
   restartNetwork();
+}
+
+// --- photos, voice messages and files -------------------------------------------------------
+
+function attachment(
+  kind: AttachmentKind,
+  name: string,
+  mime: string,
+  bytes: Uint8Array,
+  blobState: Attachment['state'],
+  extra: Partial<Attachment> = {},
+): Attachment {
+  const blob = hex(Date.now(), 16) + hex(seq++, 48);
+  state.blobs.set(blob, bytes);
+  return {
+    blob,
+    kind,
+    name,
+    mime,
+    size: bytes.length,
+    preview: null,
+    width: null,
+    height: null,
+    duration_ms: null,
+    waveform: [],
+    state: blobState,
+    ...extra,
+  };
+}
+
+function seedMedia(fam: string, dadChat: string, gran: string, dad: string, uncle: string) {
+  const now = Date.now();
+  // Grandma is on the LAN: her photo and voice message came by themselves.
+  const sea = samplePhoto(1600, 1200, '#6fb7e9', '#3f8f4f');
+  const seaExtra = { preview: sea.preview, width: sea.width, height: sea.height };
+  msg(fam, gran, '', now - 480_000, 0, {
+    attachment: attachment('photo', 'sea.jpg', 'image/jpeg', sea.bytes, { state: 'complete' }, seaExtra),
+  });
+  const voice = sampleVoice(6.4);
+  msg(fam, gran, '', now - 470_000, 0, {
+    attachment: attachment('voice', 'voice.wav', 'audio/wav', voice.bytes, { state: 'complete' }, {
+      duration_ms: 6400,
+      waveform: voice.waveform,
+    }),
+  });
+  // Uncle's photo arrived broken.
+  const hike = samplePhoto(900, 1200, '#c9a0dc', '#7a5c3a');
+  const hikeExtra = { preview: hike.preview, width: hike.width, height: hike.height };
+  const damaged = { state: 'damaged' as const, reason: 'A piece of it did not match its checksum.' };
+  msg(fam, uncle, 'From the hike', now - 460_000, 0, {
+    attachment: attachment('photo', 'hike.jpg', 'image/jpeg', hike.bytes, damaged, hikeExtra),
+  });
+  // Grandma's recipe is on its way over the LAN.
+  const size = 3 * 1024 * 1024 + 123;
+  const recipe = attachment('file', 'kimchi recipe.pdf', 'application/pdf', sampleFile(size), {
+    state: 'downloading',
+    have: 0,
+    of: Math.ceil(size / CHUNK),
+  });
+  msg(fam, gran, '', now - 450_000, 0, { attachment: recipe });
+  setTimeout(() => downloadBlob(recipe.blob), 1500);
+  // Dad is reached through Grandma's device: his media waits for a tap.
+  const garden = samplePhoto(1200, 1600, '#f4a261', '#2a9d8f');
+  const gardenExtra = { preview: garden.preview, width: garden.width, height: garden.height };
+  msg(dadChat, dad, '', now - 2 * 3600_000 - 60_000, 0, {
+    attachment: attachment('photo', 'garden.jpg', 'image/jpeg', garden.bytes, { state: 'preview_only' }, gardenExtra),
+  });
+  const dadVoice = sampleVoice(12.5);
+  msg(dadChat, dad, '', now - 2 * 3600_000 - 30_000, 0, {
+    attachment: attachment('voice', 'voice.wav', 'audio/wav', dadVoice.bytes, { state: 'preview_only' }, {
+      duration_ms: 12_500,
+      waveform: dadVoice.waveform,
+    }),
+  });
+  msg(dadChat, dad, 'The form for the bank', now - 2 * 3600_000 - 10_000, 0, {
+    attachment: attachment('file', 'bank form.pdf', 'application/pdf', sampleFile(1_250_000), { state: 'preview_only' }),
+  });
+}
+
+function findBlob(blob: string): { m: Message; a: Attachment } | null {
+  for (const list of state.messages.values()) {
+    for (let i = list.length - 1; i >= 0; i--) {
+      const a = list[i].attachment;
+      if (a?.blob === blob) return { m: list[i], a };
+    }
+  }
+  return null;
+}
+
+const downloading = new Set<string>();
+
+/** Fetches a blob chunk by chunk, as the core does, with a `blob_progress` for each. */
+function downloadBlob(blob: string) {
+  const found = findBlob(blob);
+  if (!found || downloading.has(blob)) return;
+  const { m, a } = found;
+  if (a.state.state === 'complete' || a.state.state === 'damaged') return;
+  downloading.add(blob);
+  const of = Math.max(1, Math.ceil(a.size / CHUNK));
+  let have = 0;
+  a.state = { state: 'downloading', have, of };
+  emit({ event: 'messages_changed', chat: m.chat });
+  const step = () => {
+    if (a.state.state !== 'downloading') {
+      downloading.delete(blob);
+      return;
+    }
+    have++;
+    a.state = { state: 'downloading', have, of };
+    emit({ event: 'blob_progress', blob, have, of });
+    if (have < of) {
+      setTimeout(step, CHUNK_MS);
+      return;
+    }
+    downloading.delete(blob);
+    a.state = { state: 'complete' };
+    emit({ event: 'messages_changed', chat: m.chat });
+  };
+  setTimeout(step, CHUNK_MS);
+}
+
+/** Breaks a blob (from the console: `hearthMock.damage(blob)`), to see the damaged state. */
+function damage(blob: string, reason = 'A piece of it did not match its checksum.') {
+  const found = findBlob(blob);
+  if (!found) return;
+  found.a.state = { state: 'damaged', reason };
+  emit({ event: 'messages_changed', chat: found.m.chat });
+}
+
+/** A name not used yet in the Downloads folder: "sea.jpg", then "sea (2).jpg", like the shell. */
+function uniqueName(name: string): string {
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  let candidate = name;
+  for (let i = 2; state.saved.has(candidate); i++) candidate = `${stem} (${i})${ext}`;
+  state.saved.add(candidate);
+  return candidate;
+}
+
+/** Like the shell: the file's bytes as the body, what describes it as headers. */
+async function sendAttachment(body: Uint8Array, h: Headers): Promise<string> {
+  const c = h.get('hearth-chat') ?? '';
+  const kind = h.get('hearth-kind') as AttachmentKind;
+  const name = decodeURIComponent(h.get('hearth-name') ?? 'file');
+  const mime = h.get('hearth-mime') ?? 'application/octet-stream';
+  if (!state.messages.has(c)) throw { kind: 'not_found', message: 'No such conversation.' };
+  if (!['photo', 'voice', 'file'].includes(kind)) throw { kind: 'invalid', message: `Unknown attachment kind ${kind}.` };
+  if (body.length > MAX_ATTACHMENT) throw { kind: 'too_large', message: `${name} is larger than 100 MB.` };
+  let a: Attachment;
+  if (kind === 'photo') {
+    const photo = await processPhoto(body, mime).catch(() => {
+      throw { kind: 'invalid', message: 'This file is not a photo Hearth can read' };
+    });
+    const jpg = name.replace(/\.[^.]*$/, '') + '.jpg';
+    a = attachment('photo', jpg, 'image/jpeg', photo.bytes, { state: 'complete' }, {
+      preview: photo.preview,
+      width: photo.width,
+      height: photo.height,
+    });
+  } else if (kind === 'voice') {
+    const waveform = (h.get('hearth-waveform') ?? '').split(',').filter(Boolean).map(Number);
+    a = attachment('voice', name, mime, body.slice(), { state: 'complete' }, {
+      duration_ms: Number(h.get('hearth-duration-ms') ?? 0),
+      waveform,
+    });
+  } else {
+    a = attachment('file', name, mime, body.slice(), { state: 'complete' });
+  }
+  const m = msg(c, me(), '', Date.now(), 0, { status: 'queued', reply_to: h.get('hearth-reply-to'), attachment: a });
+  touch(c);
+  emit({ event: 'messages_changed', chat: c });
+  emit({ event: 'chats_changed' });
+  progressDelivery(m, c, `Got it: ${a.kind === 'photo' ? 'what a photo!' : a.name}`);
+  return m.id;
 }
 
 // --- relays and mailboxes -------------------------------------------------------------------
@@ -230,7 +422,7 @@ function touch(chatId: string) {
   if (!c || !last) return;
   c.last_at = last.sent_at;
   c.last_at_ms = last.sent_at_ms;
-  c.last_message = { id: last.id, author: last.author, preview: last.body.slice(0, 80), deleted: last.deleted, kind: last.kind };
+  c.last_message = { id: last.id, author: last.author, preview: last.body.slice(0, 80), deleted: last.deleted, kind: last.kind, attachment: last.attachment?.kind ?? null };
 }
 
 // --- events ---------------------------------------------------------------------------------
@@ -243,6 +435,34 @@ function emit(payload: HearthEvent) {
   for (const id of listeners.get('hearth://event') ?? []) {
     callbacks.get(id)?.({ event: 'hearth://event', id, payload });
   }
+}
+
+/** Like the network: my message is delivered and read (and answered), or waits in a mailbox. */
+function progressDelivery(m: Message, c: string, answer: string) {
+  if (mailboxChats().includes(c)) {
+    // Someone in it is offline: the relay's mailbox takes it, and it waits there.
+    setTimeout(() => {
+      m.status = 'in_mailbox';
+      emit({ event: 'delivery_changed', chat: c });
+    }, 1500);
+    return;
+  }
+  setTimeout(() => {
+    m.status = 'delivered';
+    emit({ event: 'delivery_changed', chat: c });
+  }, 1500);
+  setTimeout(() => {
+    m.status = 'read';
+    emit({ event: 'delivery_changed', chat: c });
+    const peer = state.chats.find((x) => x.chat === c)?.peer;
+    if (peer) {
+      const r = msg(c, peer, answer, Date.now());
+      touch(c);
+      state.chats.find((x) => x.chat === c)!.unread++;
+      emit({ event: 'message_received', chat: c, message: r.id });
+      emit({ event: 'chats_changed' });
+    }
+  }, 3000);
 }
 
 const fail = (kind: string, message: string) => Promise.reject({ kind, message });
@@ -291,31 +511,37 @@ const commands: Record<string, (a: Any) => Any> = {
     touch(c);
     emit({ event: 'messages_changed', chat: c });
     emit({ event: 'chats_changed' });
-    if (mailboxChats().includes(c)) {
-      // Someone in it is offline: the relay's mailbox takes it, and it waits there.
-      setTimeout(() => {
-        m.status = 'in_mailbox';
-        emit({ event: 'delivery_changed', chat: c });
-      }, 1500);
-      return m.id;
-    }
-    setTimeout(() => {
-      m.status = 'delivered';
-      emit({ event: 'delivery_changed', chat: c });
-    }, 1500);
-    setTimeout(() => {
-      m.status = 'read';
-      emit({ event: 'delivery_changed', chat: c });
-      const peer = state.chats.find((x) => x.chat === c)?.peer;
-      if (peer) {
-        const r = msg(c, peer, `Got it: “${body.slice(0, 30)}”`, Date.now());
-        touch(c);
-        state.chats.find((x) => x.chat === c)!.unread++;
-        emit({ event: 'message_received', chat: c, message: r.id });
-        emit({ event: 'chats_changed' });
-      }
-    }, 3000);
+    progressDelivery(m, c, `Got it: “${body.slice(0, 30)}”`);
     return m.id;
+  },
+  send_attachment: ({ body, headers }) => sendAttachment(body, headers),
+  blob_bytes: ({ blob }) => {
+    const found = findBlob(blob);
+    const bytes = state.blobs.get(blob);
+    if (!found || !bytes || found.a.state.state !== 'complete') {
+      return fail('not_found', 'That file is not on this device yet.');
+    }
+    return bytes.slice().buffer;
+  },
+  fetch_blob: ({ blob }) => {
+    if (!findBlob(blob)) return fail('not_found', 'No such file.');
+    downloadBlob(blob);
+  },
+  save_blob: ({ blob }) => {
+    const found = findBlob(blob);
+    if (!found || found.a.state.state !== 'complete') return fail('not_found', 'That file is not on this device yet.');
+    return `/home/mi-ja/Downloads/${uniqueName(found.a.name)}`;
+  },
+  set_fetch_media_everywhere: ({ enabled }) => {
+    state.settings.fetch_media_everywhere = enabled;
+    if (!enabled) return;
+    // Photos and voice messages waiting for a tap now come by themselves.
+    for (const list of state.messages.values()) {
+      for (const m of list) {
+        const a = m.attachment;
+        if (a && a.kind !== 'file' && a.state.state === 'preview_only') downloadBlob(a.blob);
+      }
+    }
   },
   edit_message: ({ message, body }) => {
     const m = findMsg(message);
@@ -518,15 +744,23 @@ seed();
   unregisterCallback(id: number) {
     callbacks.delete(id);
   },
-  async invoke(cmd: string, args: Any) {
+  async invoke(cmd: string, args: Any, options?: { headers?: HeadersInit }) {
     const f = commands[cmd];
     if (!f) throw { kind: 'unavailable', message: `The mock has no command ${cmd}.` };
     if (failing.has(cmd)) throw { kind: 'storage', message: `opening database: disk I/O error (mock, ${cmd})` };
-    // A round trip through JSON, like the real IPC.
-    const out = await f(args ? JSON.parse(JSON.stringify(args)) : {});
+    // Raw bytes go as they are, with their headers (send_attachment); everything else makes a
+    // round trip through JSON, like the real IPC.
+    const raw = args instanceof Uint8Array || args instanceof ArrayBuffer;
+    const input = raw
+      ? { body: new Uint8Array(args), headers: new Headers(options?.headers) }
+      : args
+        ? JSON.parse(JSON.stringify(args))
+        : {};
+    const out = await f(input);
+    if (out instanceof ArrayBuffer) return out;
     return out === undefined ? null : JSON.parse(JSON.stringify(out));
   },
   metadata: { currentWindow: { label: 'main' }, currentWebview: { windowLabel: 'main', label: 'main' } },
 };
 (window as Any).__TAURI_EVENT_PLUGIN_INTERNALS__ = { unregisterListener() {} };
-(window as Any).hearthMock = { state, emit, failing };
+(window as Any).hearthMock = { state, emit, failing, damage, downloadBlob };

@@ -2,9 +2,10 @@
 // function here; everything else in the UI imports these instead of `@tauri-apps/api`, so the
 // shell boundary is in one place and the rest can be tested without Tauri.
 
-import { invoke } from '@tauri-apps/api/core';
+import { invoke, type InvokeArgs, type InvokeOptions } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
+  AttachmentKind,
   Board,
   Chat,
   Contact,
@@ -56,12 +57,21 @@ export function isApiError(e: unknown): e is ApiError {
   );
 }
 
-async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+/** `args` is an object of named arguments, or raw bytes (then `options.headers` name them). */
+async function call<T>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T> {
   try {
-    return await invoke<T>(cmd, args);
+    return await invoke<T>(cmd, args, options);
   } catch (e) {
     throw toApiError(e);
   }
+}
+
+/** A raw response (Tauri's `ipc::Response`) as bytes, however the IPC handed it over. */
+function toArrayBuffer(x: unknown): ArrayBuffer {
+  if (x instanceof ArrayBuffer) return x;
+  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength).slice().buffer;
+  if (Array.isArray(x)) return Uint8Array.from(x as number[]).buffer;
+  throw { kind: 'unavailable', message: 'The file came back in a form the app cannot read.' } satisfies ApiError;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -84,6 +94,52 @@ export const react = (message: string, emoji: string | null) =>
 export const markRead = (chat: string) => call<void>('mark_read', { chat });
 export const searchMessages = (query: string, chat: string | null) =>
   call<Message[]>('search_messages', { query, chat });
+
+// Attachments: photos, voice messages and files. Their bytes cross the IPC raw (no JSON), so
+// sending takes the bytes as the body and what describes them as headers.
+
+/** A file to send, as the person chose or recorded it (the core downscales photos itself). */
+export type Outgoing = {
+  kind: AttachmentKind;
+  name: string;
+  mime: string;
+  bytes: Uint8Array;
+  /** Voice messages: their length, and up to 64 levels 0..255 to draw. */
+  voice?: { durationMs: number; waveform: number[] };
+};
+
+/** Most levels a voice message's waveform carries (CONTRACT: `hearth-waveform`). */
+export const WAVEFORM_BARS = 64;
+
+/** The headers `send_attachment` reads (CONTRACT.md); header values must be plain ASCII. */
+export function attachmentHeaders(chat: string, a: Outgoing, replyTo: string | null): Record<string, string> {
+  const h: Record<string, string> = {
+    'hearth-chat': chat,
+    'hearth-kind': a.kind,
+    'hearth-name': encodeURIComponent(a.name),
+    // WebKitGTK's recorder says "audio/mp4; codecs=opus"; the core takes no spaces in a type.
+    'hearth-mime': a.mime.replace(/\s+/g, '') || 'application/octet-stream',
+  };
+  if (a.voice) {
+    h['hearth-duration-ms'] = String(Math.max(0, Math.round(a.voice.durationMs)));
+    h['hearth-waveform'] = a.voice.waveform
+      .slice(0, WAVEFORM_BARS)
+      .map((v) => Math.min(255, Math.max(0, Math.round(v))))
+      .join(',');
+  }
+  if (replyTo) h['hearth-reply-to'] = replyTo;
+  return h;
+}
+
+/** Sends a photo, voice message or file; resolves to the new message's id. */
+export const sendAttachment = (chat: string, a: Outgoing, replyTo: string | null) =>
+  call<string>('send_attachment', a.bytes, { headers: attachmentHeaders(chat, a, replyTo) });
+/** The whole file, decrypted; rejects with `not_found` while it is not downloaded. */
+export const blobBytes = async (blob: string) => toArrayBuffer(await call<unknown>('blob_bytes', { blob }));
+/** Downloads it now, over any path (the person tapped its preview). */
+export const fetchBlob = (blob: string) => call<void>('fetch_blob', { blob });
+/** Writes it to the Downloads folder under its name; resolves to the full path. */
+export const saveBlob = (blob: string) => call<string>('save_blob', { blob });
 
 export const createInvite = () => call<InviteCode>('create_invite');
 /** Accepts a code; the relays it offers are used only if `useRelays` (the person agreed). */
@@ -123,6 +179,9 @@ export const setNostr = (enabled: boolean) => call<void>('set_nostr', { enabled 
 export const setNostrRelays = (relays: string[]) => call<void>('set_nostr_relays', { relays });
 /** How each public mailbox is doing; null while they are not in use (off, LAN-only, offline). */
 export const mailboxRelays = () => call<MailboxRelaysStatus | null>('mailbox_relays');
+/** Photos and voice messages download by themselves over any path, not only the LAN. */
+export const setFetchMediaEverywhere = (enabled: boolean) =>
+  call<void>('set_fetch_media_everywhere', { enabled });
 /** Null while networking is off. */
 export const networkStatus = () => call<NetworkStatus | null>('network_status');
 /** Tells the shell the UI's language, for what it says itself (notifications). */

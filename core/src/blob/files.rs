@@ -30,7 +30,7 @@ impl Files {
         self.root.join(id.to_string())
     }
 
-    fn write(&self, id: &BlobId, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    fn write(&self, id: &BlobId, name: &str, bytes: &[u8], durable: bool) -> std::io::Result<()> {
         let dir = self.dir(id);
         if !dir.exists() {
             crate::storage::private::dir(&self.root)?;
@@ -43,7 +43,9 @@ impl Files {
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let mut f = opts.open(&part)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         std::fs::rename(&part, dir.join(name))
     }
 
@@ -62,12 +64,22 @@ impl Files {
         File::open(&self.root)?.sync_all()
     }
 
+    /// Writes the manifest, synced: with [`Files::sync`] after the last chunk, a sealed blob
+    /// survives a crash (the sender's copy may be the only one).
     pub fn write_manifest(&self, id: &BlobId, manifest: &[u8]) -> std::io::Result<()> {
-        self.write(id, "manifest", manifest)
+        self.write(id, "manifest", manifest, true)
     }
 
+    /// Writes a chunk this device sealed, synced.
     pub fn write_chunk(&self, id: &BlobId, index: u32, bytes: &[u8]) -> std::io::Result<()> {
-        self.write(id, &index.to_string(), bytes)
+        self.write(id, &index.to_string(), bytes, true)
+    }
+
+    /// Writes a chunk fetched from someone, not synced: a chunk a crash loses or tears is
+    /// found missing or wrong when read (`Node::open_blob`) and fetched again, so syncing each
+    /// one would only slow every transfer down.
+    pub fn write_fetched(&self, id: &BlobId, index: u32, bytes: &[u8]) -> std::io::Result<()> {
+        self.write(id, &index.to_string(), bytes, false)
     }
 
     fn read(&self, id: &BlobId, name: &str, max: usize) -> std::io::Result<Option<Vec<u8>>> {

@@ -139,9 +139,12 @@ pub fn clean_name(name: &str) -> String {
     }
 }
 
-/// A MIME type as given, bounded; an unusable one reads as `application/octet-stream`.
+/// A MIME type as given, bounded, parameters kept without spaces (`audio/mp4;codecs=opus`, as
+/// WebKit records voice); an unusable one reads as `application/octet-stream`.
 pub fn clean_mime(mime: &str) -> String {
-    let m = mime.trim();
+    let joined: Vec<&str> = mime.split(';').map(str::trim).collect();
+    let joined = joined.join(";");
+    let m = joined.as_str();
     if m.is_empty()
         || m.chars().count() > MAX_MIME_CHARS
         || !m.contains('/')
@@ -200,5 +203,10 @@ mod tests {
         assert_eq!(clean_mime("Image/JPEG"), "image/jpeg");
         assert_eq!(clean_mime("text/html\n"), "text/html");
         assert_eq!(clean_mime("nonsense"), "application/octet-stream");
+        assert_eq!(
+            clean_mime("audio/mp4; codecs=opus"),
+            "audio/mp4;codecs=opus"
+        );
+        assert_eq!(clean_mime("a/b c"), "application/octet-stream");
     }
 }

@@ -9,7 +9,6 @@
 use std::io::Cursor;
 
 use image::codecs::jpeg::JpegEncoder;
-use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 
 use super::MAX_PREVIEW_BYTES;
@@ -52,7 +51,9 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared> {
     let mut img = DynamicImage::from_decoder(decoder).map_err(|_| not_a_photo())?;
     img.apply_orientation(orientation);
     if img.width().max(img.height()) > MAX_SIDE {
-        img = img.resize(MAX_SIDE, MAX_SIDE, FilterType::Triangle);
+        // `thumbnail` (area averaging in integers) is several times faster than a filtered
+        // resize on a 12 MP photo, and as sharp at these ratios: the preview shows sooner.
+        img = img.thumbnail(MAX_SIDE, MAX_SIDE);
     }
     let rgb = flatten(&img);
     let jpeg = encode(&rgb, QUALITY)?;

@@ -28,8 +28,8 @@ use crate::blob::protocol::{Part, Request, Response};
 use crate::blob::store::Want;
 use crate::blob::{crypt, BlobId};
 
-/// Chunk requests out at once, over all peers (about 1 MiB).
-pub(super) const MAX_IN_FLIGHT: usize = 4;
+/// Chunk requests out at once, over all peers (about 2 MiB).
+pub(super) const MAX_IN_FLIGHT: usize = 8;
 /// Answers being read from disk at once; more requests hear `Busy`.
 const MAX_SERVING: usize = 8;
 /// Blobs looked at per refresh (oldest first).

@@ -55,7 +55,8 @@ impl Store {
         Ok(self.node()?.blob_files())
     }
 
-    /// Writes a checked manifest or chunk to disk, durably, then records it.
+    /// Writes a checked manifest or chunk to disk, then records it (a fetched chunk lost in a
+    /// crash is fetched again: `blob::files`).
     pub async fn store_blob_part(
         &self,
         id: crate::blob::BlobId,
@@ -67,10 +68,9 @@ impl Store {
         let files = node.blob_files();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             match part {
-                Part::Manifest => files.write_manifest(&id, &bytes)?,
-                Part::Chunk(i) => files.write_chunk(&id, i, &bytes)?,
+                Part::Manifest => files.write_manifest(&id, &bytes),
+                Part::Chunk(i) => files.write_fetched(&id, i, &bytes),
             }
-            files.sync(&id)
         })
         .await
         .map_err(|_| Error::Shutdown)??;

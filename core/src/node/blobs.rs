@@ -379,8 +379,7 @@ impl Node {
                 }
                 let here = self.read(move |c| store::has_chunk(c, &id, i)).await?;
                 if !here {
-                    files.write_chunk(&id, i, &p.bytes)?;
-                    files.sync(&id)?;
+                    files.write_fetched(&id, i, &p.bytes)?;
                     self.call(move |e| e.blob_chunks_stored(&id, &[i])).await?;
                 }
                 Ok(true)

@@ -25,6 +25,8 @@ import {
   mailboxRelayStateKey,
   mailboxesStateKey,
 } from '../lib/mailboxes';
+import { RECORDER_ERRORS, recorderErrorKey } from '../lib/voice';
+import { ATTACHMENT_KINDS, damagedKey } from '../lib/attachments';
 
 const dicts: Record<string, Record<string, string>> = { en, ko };
 const SRC = fileURLToPath(new URL('..', import.meta.url));
@@ -117,6 +119,8 @@ describe('translations', () => {
       ...MAILBOXES_STATES.map(mailboxesStateKey),
       ...MAILBOX_RELAY_STATES.map(mailboxRelayStateKey),
       ...['one', 'other'].map((n) => `${MAILBOX_ACCEPTED_KEY}.${n}`),
+      ...RECORDER_ERRORS.map(recorderErrorKey),
+      ...ATTACHMENT_KINDS.map(damagedKey),
     ];
     for (const dict of Object.values(dicts)) {
       expect(keys.filter((k) => !(k in dict))).toEqual([]);

@@ -5,6 +5,7 @@ import { en, type Key } from './en';
 import { ko } from './ko';
 import { translate, pluralKey, type Params } from './translate';
 import { loadLang, save, LANG_KEY, type Lang } from '../lib/prefs';
+import type { MessageWords } from '../lib/text';
 
 export type { Key };
 
@@ -44,6 +45,12 @@ export function applyLang(): void {
 }
 
 /** The words lib/text.ts needs, in the current language (read inside `$derived`). */
-export function messageWords(): { checkIn: string; deleted: string; you: string } {
-  return { checkIn: t('checkin.card_title'), deleted: t('message.deleted'), you: t('common.you') };
+export function messageWords(): MessageWords {
+  return {
+    checkIn: t('checkin.card_title'),
+    deleted: t('message.deleted'),
+    you: t('common.you'),
+    photo: t('attachment.photo'),
+    voice: t('attachment.voice'),
+  };
 }

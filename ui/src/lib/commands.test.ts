@@ -22,7 +22,8 @@ const declared = sorted(
 
 const libRs = read('../../../src-tauri/src/lib.rs');
 const handlerList = libRs.slice(libRs.indexOf('generate_handler!['), libRs.indexOf('])', libRs.indexOf('generate_handler![')));
-const registered = sorted([...handlerList.matchAll(/commands::([a-z_]+)/g)].map((m) => m[1]));
+// `commands::chats`, `attachments::send_attachment`: the shell's modules, each command once.
+const registered = sorted([...handlerList.matchAll(/\b[a-z_]+::([a-z_]+)/g)].map((m) => m[1]));
 
 const capability = JSON.parse(read('../../../src-tauri/capabilities/main.json')) as { permissions: string[] };
 const allowed = sorted(

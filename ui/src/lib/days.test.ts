@@ -20,6 +20,7 @@ function msg(id: string, at: Date): Message {
     status: null,
     receipts: [],
     mailboxes: [],
+    attachment: null,
   };
 }
 

@@ -18,6 +18,7 @@ export const KNOWN_ERROR_KINDS = [
   'envelope',
   'document',
   'bundle',
+  'too_large',
   'unknown',
 ] as const;
 

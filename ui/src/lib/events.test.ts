@@ -19,6 +19,8 @@ describe('what to re-read on an event', () => {
     );
     expect(topicsFor({ event: 'contacts_changed' })).toEqual(expect.arrayContaining(['contacts', 'chats']));
     expect(topicsFor({ event: 'envelopes_added', topic: 't' })).toEqual([]);
+    // Download progress moves a bar; it re-reads nothing (the finished blob brings messages_changed).
+    expect(topicsFor({ event: 'blob_progress', blob: 'b', have: 1, of: 2 })).toEqual([]);
   });
 
   it('re-reads the board on every event the core sends that changes it', () => {
@@ -50,6 +52,7 @@ describe('what to re-read on an event', () => {
       'delivery_changed',
       'relay_changed',
       'hole_punch',
+      'blob_progress',
     ];
     expect([...HEARTH_EVENTS].sort()).toEqual([...core].sort());
   });

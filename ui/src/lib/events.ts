@@ -21,6 +21,7 @@ const EVENT_NAMES: Record<HearthEvent['event'], true> = {
   delivery_changed: true,
   relay_changed: true,
   hole_punch: true,
+  blob_progress: true,
 };
 export const HEARTH_EVENTS = Object.keys(EVENT_NAMES) as HearthEvent['event'][];
 
@@ -51,6 +52,9 @@ export function topicsFor(e: HearthEvent): Topic[] {
     case 'envelopes_added':
     case 'hole_punch':
       // A punched connection shows as its own path_changed.
+      return [];
+    case 'blob_progress':
+      // Moves a download's bar (blobs.svelte.ts); a finished blob brings messages_changed.
       return [];
     default:
       return [];

@@ -20,6 +20,7 @@ function msg(id: string, sent_at: number, body = id): Message {
     status: null,
     receipts: [],
     mailboxes: [],
+    attachment: null,
   };
 }
 
@@ -48,6 +49,30 @@ describe('merging pages', () => {
     const r = mergeMessages(loaded, [msg('a', 1)]);
     expect(r.changed).toBe(false);
     expect(r.messages).toBe(loaded);
+  });
+
+  it('replaces a message whose attachment finished downloading', () => {
+    const photo = (state: NonNullable<Message['attachment']>['state']): Message => ({
+      ...msg('p', 1, ''),
+      attachment: {
+        blob: 'b1',
+        kind: 'photo',
+        name: 'sea.jpg',
+        mime: 'image/jpeg',
+        size: 1000,
+        preview: 'data:image/jpeg;base64,AA==',
+        width: 4,
+        height: 3,
+        duration_ms: null,
+        waveform: [],
+        state,
+      },
+    });
+    const loaded = [photo({ state: 'downloading', have: 1, of: 4 })];
+    expect(mergeMessages(loaded, [photo({ state: 'downloading', have: 1, of: 4 })]).changed).toBe(false);
+    const r = mergeMessages(loaded, [photo({ state: 'complete' })]);
+    expect(r.changed).toBe(true);
+    expect(r.messages[0].attachment?.state).toEqual({ state: 'complete' });
   });
 
   it('orders equal times by id, as the shell does', () => {

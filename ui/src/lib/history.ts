@@ -98,6 +98,13 @@ export function sameMessage(a: Message, b: Message): boolean {
     a.kind === b.kind &&
     a.reply_to === b.reply_to &&
     JSON.stringify(a.reactions) === JSON.stringify(b.reactions) &&
-    JSON.stringify(a.receipts) === JSON.stringify(b.receipts)
+    JSON.stringify(a.receipts) === JSON.stringify(b.receipts) &&
+    sameAttachment(a.attachment, b.attachment)
   );
+}
+
+/** An attachment is fixed when sent except how much of its blob is here (its `state`). */
+function sameAttachment(a: Message['attachment'], b: Message['attachment']): boolean {
+  if (!a || !b) return a === b;
+  return a.blob === b.blob && JSON.stringify(a.state) === JSON.stringify(b.state);
 }

@@ -6,6 +6,7 @@ import { toApiError } from '../api';
 import { Coalescer, topicsFor, type Topic } from './events';
 import type { HearthEvent } from '../api';
 import { loadTheme, save, THEME_KEY, type Theme } from './prefs';
+import { noteProgress } from './blobs.svelte';
 
 export type View = 'chats' | 'board' | 'add' | 'new_group' | 'settings';
 
@@ -57,6 +58,8 @@ export function bump(topics: Iterable<Topic>): void {
 const coalescer = new Coalescer((topics) => bump(topics));
 
 export function handleEvent(e: HearthEvent): void {
+  // Download progress moves its bar directly; the message is re-read when the blob is whole.
+  if (e.event === 'blob_progress') noteProgress(e);
   coalescer.add(topicsFor(e));
 }
 

@@ -28,7 +28,11 @@ undecryptable: number, };
  */
 export type ChatKind = "direct" | "group";
 
-export type LastMessage = { id: string, author: string, preview: string, deleted: boolean, kind: MessageKind, };
+export type LastMessage = { id: string, author: string, preview: string, deleted: boolean, kind: MessageKind, 
+/**
+ * What it carries, if anything: the UI words it ("📷 Photo") when there is no caption.
+ */
+attachment: AttachmentKind | null, };
 
 export type Member = { account: string, name: string, me: boolean, };
 
@@ -53,7 +57,11 @@ receipts: Array<[string, MemberState]>,
  * For my own messages not yet on every member's device: the public mailbox relays
  * (Nostr, `wss://…`) that acknowledged holding it, where it waits.
  */
-mailboxes: Array<string>, };
+mailboxes: Array<string>, 
+/**
+ * A photo, voice message or file, with how much of it is here.
+ */
+attachment: Attachment | null, };
 
 /**
  * What a message is. Fixed when it is sent; an edit changes only the body.
@@ -69,6 +77,29 @@ export type DeliveryState = "queued" | "handed_on" | "in_mailbox" | "delivered" 
  * Where one member's devices are with one of my messages, from their receipts.
  */
 export type MemberState = "queued" | "delivered" | "read";
+
+/**
+ * A message's attachment, as the UI and `hearth messages` show it.
+ */
+export type Attachment = { blob: string, kind: AttachmentKind, name: string, mime: string, size: number, 
+/**
+ * A `data:` URL of the preview (a small JPEG), for photos.
+ */
+preview: string | null, width: number | null, height: number | null, duration_ms: number | null, 
+/**
+ * A voice message's loudness over time, 0..=255.
+ */
+waveform: Array<number>, state: BlobState, };
+
+/**
+ * What a blob is, for how it is shown.
+ */
+export type AttachmentKind = "photo" | "voice" | "file";
+
+/**
+ * How much of a blob is on this device.
+ */
+export type BlobState = { "state": "preview_only" } | { "state": "downloading", have: number, of: number, } | { "state": "complete" } | { "state": "damaged", reason: string, };
 
 export type Contact = { account: string, 
 /**
@@ -161,7 +192,12 @@ nostr: boolean,
 /**
  * The Nostr relays used as mailboxes (`wss://…`): the bundled list unless edited.
  */
-nostr_relays: Array<string>, };
+nostr_relays: Array<string>, 
+/**
+ * Download photos and voice messages by themselves over every connection. Off: only over
+ * the LAN; elsewhere (relays, the internet, a phone's data plan) when tapped.
+ */
+fetch_media_everywhere: boolean, };
 
 export type NetworkStatus = { device: string, listen: Array<string>, lan_only: boolean, 
 /**
@@ -270,4 +306,4 @@ fetched_at: number | null,
  */
 error: string | null, };
 
-export type HearthEvent = { "event": "profile_changed" } | { "event": "contacts_changed" } | { "event": "chats_changed" } | { "event": "messages_changed", chat: string, } | { "event": "message_received", chat: string, message: string, } | { "event": "envelopes_added", topic: string, } | { "event": "path_changed", device: string, path: Path, } | { "event": "delivery_changed", chat: string, } | { "event": "relay_changed" } | { "event": "hole_punch", device: string, direct: boolean, };
+export type HearthEvent = { "event": "profile_changed" } | { "event": "contacts_changed" } | { "event": "chats_changed" } | { "event": "messages_changed", chat: string, } | { "event": "message_received", chat: string, message: string, } | { "event": "envelopes_added", topic: string, } | { "event": "path_changed", device: string, path: Path, } | { "event": "delivery_changed", chat: string, } | { "event": "relay_changed" } | { "event": "hole_punch", device: string, direct: boolean, } | { "event": "blob_progress", blob: string, have: number, of: number, };

@@ -66,6 +66,7 @@ async fn crafted_edit_and_delete_of_anothers_message_are_rejected() {
         "hijacked",
         None,
         segment::Kind::Text,
+        None,
     );
     bob.node
         .send_raw_doc_update(&chat, DocKey::Segment(0), own + 2, dup)

@@ -49,6 +49,7 @@ fn mutated_yrs_updates() {
         "hello there",
         None,
         doc::segment::Kind::Text,
+        None,
     );
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for _ in 0..20_000 {

@@ -67,6 +67,7 @@ async fn claiming_someones_client_id_first_blocks_nobody() {
         "first!",
         None,
         segment::Kind::Text,
+        None,
     );
     bob.node
         .send_raw_doc_update(&group, DocKey::Segment(0), alice_client, u)
@@ -106,6 +107,7 @@ async fn a_message_id_cannot_be_taken_from_its_author() {
         "squatting",
         None,
         segment::Kind::Text,
+        None,
     );
     bob.node
         .send_raw_doc_update(&group, DocKey::Segment(0), bob_client, stolen)
@@ -138,6 +140,7 @@ async fn a_time_far_in_the_future_does_not_stop_unread_counting() {
         "from the future",
         None,
         segment::Kind::Text,
+        None,
     );
     bob.node
         .send_raw_doc_update(&chat, DocKey::Segment(0), 4242, u)

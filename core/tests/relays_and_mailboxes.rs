@@ -555,15 +555,10 @@ async fn connect(s: &mut Swarm<Stranger>, addr: &Multiaddr) -> libp2p::PeerId {
 async fn envelopes_of(p: &Peer) -> Vec<Vec<u8>> {
     let file = p.path("all.bundle");
     p.node.export_bundle(&file, None).await.unwrap();
-    let bytes = std::fs::read(&file).unwrap();
-    let mut rest = &bytes[8..];
-    let mut out = Vec::new();
-    while rest.len() >= 4 {
-        let n = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
-        out.push(rest[4..4 + n].to_vec());
-        rest = &rest[4 + n..];
-    }
-    out
+    let (envs, damage) =
+        hearth_core::sync::bundle::read(&mut std::fs::File::open(&file).unwrap()).unwrap();
+    assert!(damage.is_none(), "{damage:?}");
+    envs
 }
 
 /// A stranger who knows the family's topic ids and holds copies of its envelopes can neither

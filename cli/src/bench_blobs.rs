@@ -16,7 +16,7 @@ use clap::Args as ClapArgs;
 use futures::StreamExt;
 use hearth_core::blob::store::BlobState;
 use hearth_core::blob::Kind;
-use hearth_core::node::{Outgoing, Source};
+use hearth_core::node::Outgoing;
 use hearth_core::{ChatId, MessageId, Node};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
@@ -83,14 +83,7 @@ async fn state(n: &Node, id: &MessageId) -> Option<BlobState> {
 }
 
 fn file(bytes: Vec<u8>, name: &str) -> Outgoing {
-    Outgoing {
-        kind: Kind::File,
-        name: name.into(),
-        mime: "application/octet-stream".into(),
-        source: Source::Bytes(bytes),
-        duration_ms: 0,
-        waveform: Vec::new(),
-    }
+    Outgoing::bytes(Kind::File, name, "application/octet-stream", bytes)
 }
 
 /// Sends `out` and times preview shown and whole on the peer (ms from the send call).
@@ -198,14 +191,7 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
     let t = Instant::now();
     let prepared = hearth_core::blob::photo::prepare(&camera)?;
     let prep_ms = t.elapsed().as_secs_f64() * 1000.0;
-    let out = Outgoing {
-        kind: Kind::Photo,
-        name: "camera.jpg".into(),
-        mime: "image/jpeg".into(),
-        source: Source::Bytes(camera.clone()),
-        duration_ms: 0,
-        waveform: Vec::new(),
-    };
+    let out = Outgoing::bytes(Kind::Photo, "camera.jpg", "image/jpeg", camera.clone());
     let (p, f, id) = timed(&a, &b, &chat, out).await?;
     let blob = b.attachment(&id).await?.blob;
     let disk = dir_bytes(&root.path().join("b").join("blobs").join(blob.to_string()));
@@ -229,6 +215,7 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
         }
         f.sync_all()?;
     }
+    let mut idle = text_latencies(&a, &b, &chat, 20).await?;
     let before = vm("VmRSS:");
     // Resets the peak ("VmHWM") to the current size (Linux ≥ 4.0).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -236,12 +223,28 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
     let id = a
         .send_attachment(&chat, "", None, Outgoing::file(&large))
         .await?;
+    // Texts while the file crosses the same connection: "I'm safe" must not wait behind it.
+    let mut busy = Vec::new();
+    while state(&b, &id).await != Some(BlobState::Complete) && busy.len() < 50 {
+        let l = text_latencies(&a, &b, &chat, 1).await?;
+        if state(&b, &id).await != Some(BlobState::Complete) {
+            busy.extend(l);
+        }
+    }
     wait_for("the large file", async || {
         state(&b, &id).await == Some(BlobState::Complete)
     })
     .await?;
     let secs = t.elapsed().as_secs_f64();
     let peak = vm("VmHWM:");
+    let (i50, b50) = (median(&mut idle), median(&mut busy));
+    line(
+        json,
+        &json!({ "bench": "text_during_transfer", "idle_p50_ms": i50, "during_p50_ms": b50, "during_n": busy.len() }),
+        || {
+            format!("a text while the {} MB file crosses: shown on the peer in {b50:.1} ms (median of {}); {i50:.1} ms with nothing else moving", args.large_mb, busy.len())
+        },
+    );
     line(
         json,
         &json!({ "bench": "large_file_memory", "mb": args.large_mb, "rss_before_mb": before / 1_048_576,
@@ -254,6 +257,18 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
     a.shutdown().await?;
     b.shutdown().await?;
     Ok(())
+}
+
+/// Send → shown on the peer of `n` texts, one after another (ms).
+async fn text_latencies(a: &Node, b: &Node, chat: &ChatId, n: usize) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let id = a.send_message(chat, "✔ I'm safe", None).await?;
+        wait_for("the text", async || b.message(&id).await.is_ok()).await?;
+        out.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(out)
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {

@@ -82,21 +82,8 @@ async fn group_message_reaches_a_member_through_another_member() {
     let b = online("B").await;
     let a = online("A").await;
     let c = online("C").await;
-    for other in [&a, &c] {
-        let code = b.node.create_invite(3600, vec![]).await.unwrap();
-        other.node.accept_invite(&code).await.unwrap();
-        eventually("contact", || async {
-            other
-                .node
-                .contacts()
-                .await
-                .unwrap()
-                .first()
-                .map(|x| x.state == State::Connected)
-                .unwrap_or(false)
-        })
-        .await;
-    }
+    befriend_online(&b, &a).await;
+    befriend_online(&b, &c).await;
     let ids = [
         b.node.find_contact("A").await.unwrap().account,
         b.node.find_contact("C").await.unwrap().account,

@@ -6,7 +6,7 @@ mod support;
 
 use hearth_core::blob::store::BlobState;
 use hearth_core::blob::Kind;
-use hearth_core::node::{Outgoing, Source};
+use hearth_core::node::Outgoing;
 use hearth_core::{ChatId, MessageId};
 use support::*;
 
@@ -32,25 +32,11 @@ fn camera_photo(w: u32, h: u32) -> Vec<u8> {
 }
 
 fn photo(bytes: Vec<u8>) -> Outgoing {
-    Outgoing {
-        kind: Kind::Photo,
-        name: "fridge.jpg".into(),
-        mime: "image/jpeg".into(),
-        source: Source::Bytes(bytes),
-        duration_ms: 0,
-        waveform: Vec::new(),
-    }
+    Outgoing::bytes(Kind::Photo, "fridge.jpg", "image/jpeg", bytes)
 }
 
 fn file(name: &str, bytes: Vec<u8>) -> Outgoing {
-    Outgoing {
-        kind: Kind::File,
-        name: name.into(),
-        mime: "application/octet-stream".into(),
-        source: Source::Bytes(bytes),
-        duration_ms: 0,
-        waveform: Vec::new(),
-    }
+    Outgoing::bytes(Kind::File, name, "application/octet-stream", bytes)
 }
 
 async fn state(p: &Peer, chat: &ChatId, id: &MessageId) -> Option<BlobState> {
@@ -126,16 +112,8 @@ async fn a_member_who_has_the_blob_serves_it_to_one_the_author_never_meets() {
     let b = online("B").await;
     let a = online("A").await;
     let c = online("C").await;
-    for other in [&a, &c] {
-        let code = b.node.create_invite(3600, vec![]).await.unwrap();
-        other.node.accept_invite(&code).await.unwrap();
-        eventually("contact", || async {
-            other.node.contacts().await.unwrap().len() == 1
-                && other.node.contacts().await.unwrap()[0].state
-                    == hearth_core::contacts::State::Connected
-        })
-        .await;
-    }
+    befriend_online(&b, &a).await;
+    befriend_online(&b, &c).await;
     let ids = [
         b.node.find_contact("A").await.unwrap().account,
         b.node.find_contact("C").await.unwrap().account,
@@ -312,21 +290,8 @@ async fn a_member_removed_before_the_send_cannot_fetch_the_photo() {
     let alice = online("Alice").await;
     let bob = online("Bob").await;
     let kid = online("Kid").await;
-    for other in [&bob, &kid] {
-        let code = alice.node.create_invite(3600, vec![]).await.unwrap();
-        other.node.accept_invite(&code).await.unwrap();
-        eventually("contact", || async {
-            other
-                .node
-                .contacts()
-                .await
-                .unwrap()
-                .first()
-                .map(|c| c.state)
-                == Some(hearth_core::contacts::State::Connected)
-        })
-        .await;
-    }
+    befriend_online(&alice, &bob).await;
+    befriend_online(&alice, &kid).await;
     let kid_account = alice.node.find_contact("Kid").await.unwrap().account;
     let ids = [
         alice.node.find_contact("Bob").await.unwrap().account,
@@ -397,19 +362,9 @@ async fn wrong_chunks_from_a_member_are_refused_and_fetched_from_another() {
     let mallory = online("Mallory").await;
     let alice = online("Alice").await;
     let bob = online("Bob").await;
-    for (a, b) in [(&mallory, &alice), (&mallory, &bob), (&alice, &bob)] {
-        let code = a.node.create_invite(3600, vec![]).await.unwrap();
-        b.node.accept_invite(&code).await.unwrap();
-        eventually("contact", || async {
-            b.node
-                .contacts()
-                .await
-                .unwrap()
-                .iter()
-                .any(|c| c.state == hearth_core::contacts::State::Connected && c.name == a.name)
-        })
-        .await;
-    }
+    befriend_online(&mallory, &alice).await;
+    befriend_online(&mallory, &bob).await;
+    befriend_online(&alice, &bob).await;
     let ids = [
         mallory.node.find_contact("Alice").await.unwrap().account,
         mallory.node.find_contact("Bob").await.unwrap().account,
@@ -449,18 +404,7 @@ async fn wrong_chunks_from_a_member_are_refused_and_fetched_from_another() {
     .await;
     assert!(!complete(&bob, &group, &id).await);
     alice.node.start_network(loopback()).await.unwrap();
-    eventually("Alice listens", || async {
-        !alice
-            .node
-            .network_status()
-            .await
-            .unwrap()
-            .unwrap()
-            .listen
-            .is_empty()
-    })
-    .await;
-    let at = alice.node.network_status().await.unwrap().unwrap().listen[0].clone();
+    let at = listen_addr(&alice).await;
     bob.node.dial(&at).await.unwrap();
     eventually("Bob has it whole, from Alice", || {
         complete(&bob, &group, &id)

@@ -30,6 +30,18 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
+    /// A photo or file from bytes in memory (a photo is prepared when sent).
+    pub fn bytes(kind: Kind, name: &str, mime: &str, bytes: Vec<u8>) -> Outgoing {
+        Outgoing {
+            kind,
+            name: name.into(),
+            mime: mime.into(),
+            source: Source::Bytes(bytes),
+            duration_ms: 0,
+            waveform: Vec::new(),
+        }
+    }
+
     /// A file from disk: a photo if it reads as one (JPEG or PNG), otherwise a file.
     pub fn file(path: &Path) -> Outgoing {
         let name = path

@@ -183,19 +183,39 @@ pub async fn online(name: &str) -> Peer {
 pub async fn online_contacts(a: &str, b: &str) -> (Peer, Peer) {
     let alice = online(a).await;
     let bob = online(b).await;
-    let code = alice.node.create_invite(3600, vec![]).await.unwrap();
-    bob.node.accept_invite(&code).await.unwrap();
-    for p in [&alice, &bob] {
+    befriend_online(&alice, &bob).await;
+    (alice, bob)
+}
+
+/// Makes two online peers contacts over the network: `acceptor` accepts `inviter`'s invite,
+/// and each sees the other connected.
+pub async fn befriend_online(inviter: &Peer, acceptor: &Peer) {
+    let code = inviter.node.create_invite(3600, vec![]).await.unwrap();
+    acceptor.node.accept_invite(&code).await.unwrap();
+    for (p, other) in [(inviter, &acceptor.name), (acceptor, &inviter.name)] {
         eventually("contact connected on both sides", || async {
             p.node
                 .contacts()
                 .await
                 .unwrap()
-                .first()
-                .map(|c| c.state == State::Connected)
-                .unwrap_or(false)
+                .iter()
+                .any(|c| c.state == State::Connected && c.name == *other)
         })
         .await;
     }
-    (alice, bob)
+}
+
+/// Where a peer listens, once it does.
+pub async fn listen_addr(p: &Peer) -> String {
+    eventually("listening", || async {
+        !p.node
+            .network_status()
+            .await
+            .unwrap()
+            .unwrap()
+            .listen
+            .is_empty()
+    })
+    .await;
+    p.node.network_status().await.unwrap().unwrap().listen[0].clone()
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Hearth needs on a fresh Debian/Ubuntu machine (as root, or
 # with sudo): iproute2, strace and nftables for the network-namespace scenarios, procps for pkill,
-# Node.js for the UI and the Yjs check, the WebKitGTK libraries the Tauri app links against,
+# Node.js for the UI and the Yjs check, the WebKitGTK libraries the Tauri app links against
+# (and the GStreamer plugins its voice recorder needs),
 # Xvfb and WebKitWebDriver for the app's end-to-end tests, rpm to build the .rpm installer,
 # and the Rust lint components. Does nothing for what is already there.
 #
@@ -11,7 +12,10 @@ set -euo pipefail
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 need=()
-for p in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev pkg-config; do
+# WebKitGTK's MediaRecorder (voice messages) is built on GStreamer's transcodebin and needs an
+# AAC encoder to say it works at all (voaacenc): both are in gstreamer1.0-plugins-bad, which
+# WebKitGTK only recommends, so a machine that skips recommended packages could not record.
+for p in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev pkg-config gstreamer1.0-plugins-bad; do
   have_pkg "$p" || need+=("$p")
 done
 command -v node >/dev/null || need+=(nodejs npm)

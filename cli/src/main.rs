@@ -145,7 +145,14 @@ mod tests {
         }
         assert_eq!(
             owners,
-            ["bench", "bench-net", "bench-relay", "run", "relay"]
+            [
+                "bench",
+                "bench-net",
+                "bench-blobs",
+                "bench-relay",
+                "run",
+                "relay"
+            ]
         );
         for name in forwardable.get_subcommands().map(|c| c.get_name()) {
             assert!(

@@ -3,8 +3,9 @@
 // a preview, then full size, and "Save to Downloads" writes exactly the bytes Grandma sent;
 // Minji records a voice message (from WebKit's mock microphone, as the machine running the
 // tests has no sound card), it reaches Grandma with its length and waveform, and plays in the
-// app, where the seek bar moves it; and where the webview cannot record (its GStreamer lacks the
-// recorder), the app says so in words. Screenshots of each, in English and Korean.
+// app, where the seek bar moves it, from the first time it is shown; and where the webview
+// cannot record (its GStreamer lacks the recorder), the app says so in words. Screenshots of
+// each, in English and Korean.
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -254,7 +255,6 @@ test('a voice message recorded in the app reaches Grandma, and plays', async () 
   assert.ok(m.attachment.size > 0);
   assert.equal(grandmaBlob(blob, 'voice').length, m.attachment.size, 'all of it, as the message says');
 
-  // Played in the app: it says it plays, and the position moves on until it is paused.
   const play = await player.$('[data-testid="voice-play"]');
   const playing = async () => (await player.getAttribute('data-playing')) === 'true';
   const position = async () => {
@@ -262,29 +262,31 @@ test('a voice message recorded in the app reaches Grandma, and plays', async () 
     return t.includes('/') ? seconds(t.split('/')[0].trim()) : 0;
   };
   const length = formatted(m.attachment.duration_ms);
-  await play.click();
-  await until('it to play', playing);
-  await until('the position to move on', async () => (await position()) >= 1);
-  await play.click();
-  await until('it to pause', async () => !(await playing()));
-  await app.screenshot('voice-paused');
-  // Played on, to the end: it stops by itself, back at the start.
-  await play.click();
-  await until('it to play again', playing);
-  await until('it to play to the end', async () => !(await playing()) && (await timeOf(player)) === length);
 
-  // The seek bar, after a play-through: WebKitGTK records fragmented MP4 with no length in its
-  // header, and until such a recording was played through once, the webview takes it to be as
-  // long as its first fragment (about a second) and stops any seek there (a known limit, told
-  // in the report of this test's making; not what this test is about).
-  // A click on the bar moves to where it was clicked (its middle); then by keyboard,
-  // as a person can: Home to the start, and two seconds on in steps of a tenth (one key press
-  // at a time). Playing goes on from there, to the end.
+  // The seek bar, on a fresh player: nothing played yet. WebKitGTK records fragmented MP4 with
+  // no length in its header, and its player takes such a recording to be as long as its first
+  // fragment (about a second) until it has played it through once, cutting any seek short
+  // there and ending, back at 0:00 (the player now gives it the length: ui/src/lib/mp4.ts).
+  // A click on the bar moves the sound to where it was clicked (its middle, seconds in), and
+  // it stays there; then by keyboard, as a person can: Home to the start, and two seconds on
+  // in steps of a tenth (one key press at a time). Playing goes on from there, to the end.
   const seek = await player.$('[data-testid="voice-seek"]');
   const max = Number(await seek.getAttribute('max'));
+  assert.equal(max, m.attachment.duration_ms, 'the seek bar is as long as the message says');
   const sound = () => app.browser.execute((el) => el.querySelector('audio')?.currentTime ?? -1, player);
+  assert.equal(await sound(), -1, 'a fresh player: its sound is not even read yet');
   await seek.click();
-  await until('the seek bar near its middle', async () => Math.abs(Number(await seek.getValue()) - max / 2) <= max / 5);
+  const clicked = await until('the seek bar near its middle', async () => {
+    const v = Number(await seek.getValue());
+    return Math.abs(v - max / 2) <= max / 5 && v;
+  });
+  await until('the sound where the seek bar is, past the first second', async () => {
+    const at = await sound();
+    return at > 1.2 && Math.abs(at - clicked / 1000) < 0.25;
+  });
+  assert.equal(Number(await seek.getValue()), clicked, 'the seek bar stays where it was clicked');
+  assert.equal(await timeOf(player), `${formatted(clicked)} / ${length}`);
+  assert.equal(await playing(), false, 'seeking does not start it');
   await app.browser.keys('Home');
   await until('the seek bar at the start', async () => Number(await seek.getValue()) === 0);
   await until('the sound at the start', async () => (await sound()) < 0.25);
@@ -296,6 +298,18 @@ test('a voice message recorded in the app reaches Grandma, and plays', async () 
   const from = await until('it to play from there', async () => (await playing()) && { at: await position() });
   assert.equal(from.at, 2, 'it plays on from where the seek bar put it, not from the start');
   await app.screenshot('voice-playing');
+  await until('it to play to the end', async () => !(await playing()) && (await timeOf(player)) === length);
+
+  // Played again: it says it plays, and the position moves on until it is paused; then on,
+  // to the end, where it stops by itself, back at the start.
+  await play.click();
+  await until('it to play', playing);
+  await until('the position to move on', async () => (await position()) >= 1);
+  await play.click();
+  await until('it to pause', async () => !(await playing()));
+  await app.screenshot('voice-paused');
+  await play.click();
+  await until('it to play again', playing);
   await until('it to play to the end again', async () => !(await playing()) && (await timeOf(player)) === length);
   assert.equal(await (await player.$('[data-testid="voice-play-error"]')).isExisting(), false);
 

@@ -164,6 +164,7 @@ export const en = {
   'voice.error.busy': 'The microphone could not be started. Another program may be using it.',
   'voice.error.unsupported': 'Voice messages cannot be recorded on this computer: it cannot record sound here.',
   'voice.error.too_short': 'That was too short to send. Click the microphone, speak, then click “Stop and send”.',
+  'voice.error.unfinished': 'The recording did not finish properly, so it was not sent. Please try again.',
   'voice.error.failed': 'Recording did not work. Please try again.',
   'voice.play': 'Play the voice message',
   'voice.pause': 'Pause',

@@ -165,6 +165,7 @@ export const ko: Record<Key, string> = {
   'voice.error.busy': '마이크를 켜지 못했어요. 다른 프로그램이 마이크를 쓰고 있을 수 있어요.',
   'voice.error.unsupported': '이 컴퓨터에서는 음성 메시지를 녹음할 수 없어요. 여기서는 소리를 녹음하지 못해요.',
   'voice.error.too_short': '너무 짧아서 보내지 않았어요. 마이크를 누르고 말한 다음 “멈추고 보내기”를 눌러 주세요.',
+  'voice.error.unfinished': '녹음이 제대로 끝나지 않아서 보내지 않았어요. 다시 해 주세요.',
   'voice.error.failed': '녹음이 되지 않았어요. 다시 해 주세요.',
   'voice.play': '음성 메시지 재생',
   'voice.pause': '일시 정지',

@@ -5,7 +5,7 @@
 //
 // Browser-bound, so untested here; the decisions it makes are in voice.ts, with tests.
 
-import { VoiceError, levelOf, pickVoiceMime, waveform } from './voice';
+import { VoiceError, eventWithin, levelOf, pickVoiceMime, waveform } from './voice';
 
 /** How often the level is read: the meter's frame rate and the waveform's resolution. */
 const LEVEL_EVERY_MS = 50;
@@ -15,6 +15,11 @@ const SLICE_MS = 1000;
 export const MIN_RECORDING_MS = 700;
 /** Recording stops (and the message is sent) at this length: a message, not a meeting. */
 export const MAX_RECORDING_MS = 15 * 60_000;
+/**
+ * How long `stop()` waits for the recorder to hand over the end of the recording: finishing
+ * the file takes it well under a second; one that takes this long is stuck, not slow.
+ */
+const STOP_WAIT_MS = 5000;
 
 export type Recording = { bytes: Uint8Array; mime: string; durationMs: number; waveform: number[] };
 
@@ -102,17 +107,22 @@ export class Recorder {
     return performance.now() - this.startedAt;
   }
 
-  /** Ends the recording and hands it over; rejects with a VoiceError if there is nothing to send. */
+  /**
+   * Ends the recording and hands it over; rejects with a VoiceError if there is nothing to
+   * send, or if the recorder never finishes (its last data would be missing). The microphone
+   * is let go either way.
+   */
   async stop(): Promise<Recording> {
     const durationMs = Math.min(this.elapsed(), MAX_RECORDING_MS);
-    if (this.recorder.state !== 'inactive') {
-      const stopped = new Promise<void>((resolve) => {
-        this.recorder.addEventListener('stop', () => resolve(), { once: true });
-      });
-      this.recorder.stop();
-      await stopped;
+    try {
+      if (this.recorder.state !== 'inactive') {
+        const stopped = eventWithin(this.recorder, 'stop', STOP_WAIT_MS);
+        this.recorder.stop();
+        if (!(await stopped)) throw new VoiceError('unfinished');
+      }
+    } finally {
+      this.release();
     }
-    this.release();
     if (durationMs < MIN_RECORDING_MS) throw new VoiceError('too_short');
     // The format it really wrote: the data's own type, else what the recorder says it uses.
     const mime = this.chunks.find((c) => c.type)?.type || this.recorder.mimeType || this.asked || 'audio/webm';

@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   RECORDER_ERRORS,
   VOICE_MIMES,
   VoiceError,
+  eventWithin,
   formatDuration,
   levelOf,
   pickVoiceMime,
@@ -104,6 +105,40 @@ describe('lengths', () => {
     expect(formatDuration(750_000)).toBe('12:30');
     expect(formatDuration(3_723_000)).toBe('1:02:03');
     expect(formatDuration(-5)).toBe('0:00');
+  });
+});
+
+describe('waiting for the recorder to finish', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('ends when it says it stopped', async () => {
+    vi.useFakeTimers();
+    const recorder = new EventTarget();
+    const stopped = eventWithin(recorder, 'stop', 5000);
+    await vi.advanceTimersByTimeAsync(300);
+    recorder.dispatchEvent(new Event('stop'));
+    await expect(stopped).resolves.toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('gives up on a recorder that never says so', async () => {
+    vi.useFakeTimers();
+    const recorder = new EventTarget();
+    const stopped = eventWithin(recorder, 'stop', 5000);
+    await vi.advanceTimersByTimeAsync(4999);
+    recorder.dispatchEvent(new Event('dataavailable'));
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(stopped).resolves.toBe(false);
+    // A stop that comes after all changes nothing.
+    recorder.dispatchEvent(new Event('stop'));
+    await expect(stopped).resolves.toBe(false);
+  });
+
+  it('has words for a recorder that never finished', () => {
+    expect(recorderError(new VoiceError('unfinished'))).toBe('unfinished');
+    expect(RECORDER_ERRORS).toContain('unfinished');
   });
 });
 

@@ -83,7 +83,7 @@ export function formatDuration(ms: number): string {
 }
 
 /** Why recording did not work, as the UI says it (each a `voice.error.*` key). */
-export const RECORDER_ERRORS = ['no_microphone', 'denied', 'busy', 'unsupported', 'too_short', 'failed'] as const;
+export const RECORDER_ERRORS = ['no_microphone', 'denied', 'busy', 'unsupported', 'too_short', 'unfinished', 'failed'] as const;
 export type RecorderError = (typeof RECORDER_ERRORS)[number];
 
 /** Thrown by the recorder for problems of its own (no recorder, nothing recorded). */
@@ -92,6 +92,24 @@ export class VoiceError extends Error {
     super(reason);
     this.name = 'VoiceError';
   }
+}
+
+/**
+ * Resolves to true when `target` fires `type`, or to false if `ms` pass first: for events
+ * that may never come (a recorder that is stuck does not say so).
+ */
+export function eventWithin(target: EventTarget, type: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const fired = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      target.removeEventListener(type, fired);
+      resolve(false);
+    }, ms);
+    target.addEventListener(type, fired, { once: true });
+  });
 }
 
 /** What a failed `getUserMedia` or `MediaRecorder` means for the person. */

@@ -84,17 +84,7 @@ async fn group_message_reaches_a_member_through_another_member() {
     let c = online("C").await;
     befriend_online(&b, &a).await;
     befriend_online(&b, &c).await;
-    let ids = [
-        b.node.find_contact("A").await.unwrap().account,
-        b.node.find_contact("C").await.unwrap().account,
-    ];
-    let group = b.node.create_group("family", &ids).await.unwrap();
-    for p in [&a, &c] {
-        eventually("joined the group", || async {
-            p.node.chat(&group).await.is_ok()
-        })
-        .await;
-    }
+    let group = family_group(&b, &[&a, &c]).await;
     a.node
         .send_message(&group, "from A, carried by B", None)
         .await

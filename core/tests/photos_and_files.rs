@@ -114,14 +114,7 @@ async fn a_member_who_has_the_blob_serves_it_to_one_the_author_never_meets() {
     let c = online("C").await;
     befriend_online(&b, &a).await;
     befriend_online(&b, &c).await;
-    let ids = [
-        b.node.find_contact("A").await.unwrap().account,
-        b.node.find_contact("C").await.unwrap().account,
-    ];
-    let group = b.node.create_group("family", &ids).await.unwrap();
-    for p in [&a, &c] {
-        eventually("joined", || async { p.node.chat(&group).await.is_ok() }).await;
-    }
+    let group = family_group(&b, &[&a, &c]).await;
     let data: Vec<u8> = (0..700_000u32).map(|i| (i * 31 % 251) as u8).collect();
     let id = a
         .node

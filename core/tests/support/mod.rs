@@ -219,3 +219,19 @@ pub async fn listen_addr(p: &Peer) -> String {
     .await;
     p.node.network_status().await.unwrap().unwrap().listen[0].clone()
 }
+
+/// A group `creator` makes with its contacts `members`, once every member has joined it.
+pub async fn family_group(creator: &Peer, members: &[&Peer]) -> ChatId {
+    let mut ids = Vec::new();
+    for m in members {
+        ids.push(creator.node.find_contact(&m.name).await.unwrap().account);
+    }
+    let group = creator.node.create_group("family", &ids).await.unwrap();
+    for p in members {
+        eventually("joined the group", || async {
+            p.node.chat(&group).await.is_ok()
+        })
+        .await;
+    }
+    group
+}

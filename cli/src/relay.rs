@@ -32,6 +32,12 @@ pub struct Args {
     /// Disk the mailbox may use in all, in MiB.
     #[arg(long, default_value_t = 4096)]
     max_storage_mib: u64,
+    /// Days the mailbox keeps a photo, voice message or file for an offline member.
+    #[arg(long, default_value_t = 14)]
+    photo_retention_days: u64,
+    /// Disk photos, voice messages and files may use in all, in MiB.
+    #[arg(long, default_value_t = 16384)]
+    max_photo_storage_mib: u64,
     /// Connections one IP address (IPv6: one /64) may hold; raise it when many families
     /// reach this relay from behind one shared address.
     #[arg(long, default_value_t = relay::MAX_CONNECTIONS_PER_SOURCE)]
@@ -62,6 +68,12 @@ pub async fn run(dir: &Path, args: Args, json: bool) -> Result<()> {
                     .saturating_mul(24 * 3600),
             ),
             total_bytes: args.max_storage_mib.clamp(1, MAX_STORAGE_MIB) << 20,
+            blob_retention: Duration::from_secs(
+                args.photo_retention_days
+                    .clamp(1, MAX_RETENTION_DAYS)
+                    .saturating_mul(24 * 3600),
+            ),
+            blob_total_bytes: args.max_photo_storage_mib.clamp(1, MAX_STORAGE_MIB) << 20,
             ..Limits::default()
         },
         max_per_source: args.max_per_source.max(1),
@@ -122,6 +134,12 @@ fn report(json: bool, e: &RelayEvent) {
         }
         RelayEvent::Purged { envelopes } => {
             format!("mailbox: {envelopes} expired envelopes dropped")
+        }
+        RelayEvent::BlobRefused { peer, full: true } => {
+            format!("mailbox: no room for a photo or file from {peer}")
+        }
+        RelayEvent::BlobRefused { peer, full: false } => {
+            format!("mailbox: refused a blob part from {peer}")
         }
     });
 }

@@ -405,3 +405,73 @@ async fn wrong_chunks_from_a_member_are_refused_and_fetched_from_another() {
     .await;
     assert_eq!(bob.node.blob_bytes(&blob).await.unwrap(), data);
 }
+
+/// A member's modified client names someone else's blob with a wrong size, and Bob sees that
+/// message first: the blob's manifest, not the first message naming it, says how many chunks
+/// it has, so Bob still gets Alice's file whole (before, he would have refused every manifest
+/// for it, from anyone, for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_size_seen_first_cannot_stop_a_blob() {
+    let mallory = online("Mallory").await;
+    let alice = online("Alice").await;
+    let bob = online("Bob").await;
+    befriend_online(&mallory, &alice).await;
+    befriend_online(&mallory, &bob).await;
+    befriend_online(&alice, &bob).await;
+    let group = family_group(&mallory, &[&alice, &bob]).await;
+    bob.node.stop_network().await.unwrap();
+    mallory.node.stop_network().await.unwrap();
+    let data: Vec<u8> = (0..600_000u32).map(|i| (i * 17 % 239) as u8).collect();
+    let id = alice
+        .node
+        .send_attachment(&group, "", None, file("a.bin", data.clone()))
+        .await
+        .unwrap();
+    let blob = alice.node.attachment(&id).await.unwrap().blob;
+    // Mallory knows the id (she saw it, say) and names it in her chat with Bob, 20 chunks
+    // long instead of 3.
+    let to_bob = dm(&mallory, "Bob").await;
+    let wrong = hearth_core::blob::BlobRef {
+        id: blob,
+        key: [0; 32],
+        size: 5_000_000,
+        kind: Kind::File,
+        mime: "application/octet-stream".into(),
+        name: "a.bin".into(),
+        preview: vec![],
+        width: 0,
+        height: 0,
+        duration_ms: 0,
+        waveform: vec![],
+    };
+    mallory
+        .node
+        .send_attachment_ref(&to_bob, wrong)
+        .await
+        .unwrap();
+    // Bob gets that alone: a stick with what Alice does not have (their chat, not the group).
+    let stick = mallory.path("to-bob.bundle");
+    let since = alice.node.version_vectors().await.unwrap();
+    mallory
+        .node
+        .export_bundle(&stick, Some(since))
+        .await
+        .unwrap();
+    bob.node.import_bundle(&stick).await.unwrap();
+    let from_mallory = dm(&bob, "Mallory").await;
+    let seen = bob
+        .node
+        .messages(&from_mallory, 100, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|m| m.attachment)
+        .expect("Mallory's message, first");
+    assert_eq!((seen.blob, seen.size), (blob, 5_000_000));
+    assert_eq!(state(&bob, &group, &id).await, None, "Alice's came after");
+    bob.node.start_network(loopback()).await.unwrap();
+    let at = listen_addr(&alice).await;
+    bob.node.dial(&at).await.unwrap();
+    eventually("Bob has Alice's file whole", || complete(&bob, &group, &id)).await;
+    assert_eq!(bob.node.blob_bytes(&blob).await.unwrap(), data);
+}

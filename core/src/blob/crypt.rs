@@ -94,6 +94,18 @@ pub fn id_of(manifest: &[u8]) -> BlobId {
     BlobId(*blake3::hash(manifest).as_bytes())
 }
 
+/// If `manifest` is the manifest of blob `id`, how many chunks it names. The manifest, not a
+/// message's reference, says how many chunks a blob has: a member naming someone else's blob
+/// with a wrong size cannot make it impossible to fetch.
+pub fn manifest_chunks(id: &BlobId, manifest: &[u8]) -> Option<u32> {
+    let n = manifest.len() / HASH;
+    (manifest.len() % HASH == 0
+        && n >= 1
+        && n <= chunk_count(super::MAX_BLOB_BYTES) as usize
+        && id_of(manifest) == *id)
+        .then_some(n as u32)
+}
+
 /// Is `manifest` the manifest of blob `id`, with `chunks` entries?
 pub fn manifest_fits(id: &BlobId, chunks: u32, manifest: &[u8]) -> bool {
     manifest.len() == chunks as usize * HASH && id_of(manifest) == *id

@@ -7,7 +7,7 @@ use ts_rs::TS;
 
 use super::{BlobId, BlobRef, Kind};
 use crate::error::Result;
-use crate::ids::{DeviceId, MessageId};
+use crate::ids::{DeviceId, MessageId, TopicId};
 
 /// A message's attachment, as the UI and `hearth messages` show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
@@ -113,6 +113,14 @@ pub fn references(c: &Connection, blob: &BlobId) -> Result<Vec<BlobRef>> {
         .collect())
 }
 
+/// How many chunks the blob has: its manifest's count once that is here.
+pub fn chunks(c: &Connection, blob: &BlobId) -> Result<Option<u32>> {
+    Ok(c
+        .prepare_cached("SELECT chunks FROM blobs WHERE id = ?1")?
+        .query_row([blob.0], |r| r.get(0))
+        .optional()?)
+}
+
 /// Is the blob whole here?
 pub fn complete(c: &Connection, blob: &BlobId) -> Result<bool> {
     Ok(
@@ -135,6 +143,21 @@ pub struct Want {
     pub missing: Vec<u32>,
     /// Current member devices of the conversations showing it (besides this one).
     pub sources: Vec<DeviceId>,
+    /// The topics of those conversations: a mailbox keeping one may hold the blob.
+    pub topics: Vec<TopicId>,
+}
+
+fn topics_of(c: &Connection, blob: &[u8]) -> Result<Vec<TopicId>> {
+    let mut st = c.prepare_cached(
+        "SELECT DISTINCT ch.topic FROM attachments a
+         JOIN messages m ON m.id = a.message
+         JOIN chats ch ON ch.chat = m.chat
+         WHERE a.blob = ?1",
+    )?;
+    let rows = st.query_map([blob], |r| r.get::<_, Vec<u8>>(0))?;
+    Ok(rows
+        .filter_map(|t| t.ok().and_then(|t| TopicId::from_slice(&t)))
+        .collect())
 }
 
 /// Blobs not whole here and not damaged, oldest first, at most `limit`.
@@ -174,6 +197,45 @@ pub fn wants(c: &Connection, me: &DeviceId, limit: usize) -> Result<Vec<Want>> {
             manifest,
             missing: (0..chunks).filter(|i| !here.contains(i)).collect(),
             sources: devices,
+            topics: topics_of(c, &id)?,
+        });
+    }
+    Ok(out)
+}
+
+/// A blob this device sent, whole here: what it deposits with the mailboxes keeping its
+/// conversations, for members who are offline.
+#[derive(Clone, Debug)]
+pub struct Deposit {
+    pub id: BlobId,
+    pub chunks: u32,
+    pub topics: Vec<TopicId>,
+}
+
+/// Blobs sent from this device since `since` (unix seconds), whole and not damaged, newest
+/// first, at most `limit`.
+pub fn deposits(c: &Connection, me: &DeviceId, since: i64, limit: usize) -> Result<Vec<Deposit>> {
+    let rows: Vec<(Vec<u8>, u32)> = c
+        .prepare_cached(
+            "SELECT b.id, b.chunks FROM blobs b
+             WHERE b.have >= b.chunks AND b.damaged IS NULL AND b.added_at >= ?2
+               AND EXISTS (SELECT 1 FROM attachments a JOIN messages m ON m.id = a.message
+                           WHERE a.blob = b.id AND m.device = ?1 AND m.deleted = 0)
+             ORDER BY b.added_at DESC, b.id LIMIT ?3",
+        )?
+        .query_map(params![me.0, since, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, chunks) in rows {
+        let Some(bid) = BlobId::from_slice(&id) else {
+            continue;
+        };
+        out.push(Deposit {
+            id: bid,
+            chunks,
+            topics: topics_of(c, &id)?,
         });
     }
     Ok(out)

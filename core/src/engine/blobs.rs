@@ -91,9 +91,13 @@ impl Engine {
         Ok(())
     }
 
-    /// The manifest of a blob is on disk (checked against its id).
-    pub(crate) fn blob_manifest_stored(&mut self, id: &BlobId) -> Result<()> {
-        self.exec("UPDATE blobs SET manifest = 1 WHERE id = ?1", [id.0])?;
+    /// The manifest of a blob is on disk (checked against its id). Its length says how many
+    /// chunks the blob has, whatever size the first message naming it gave.
+    pub(crate) fn blob_manifest_stored(&mut self, id: &BlobId, chunks: u32) -> Result<()> {
+        self.exec(
+            "UPDATE blobs SET manifest = 1, chunks = ?2 WHERE id = ?1",
+            params![id.0, chunks],
+        )?;
         Ok(())
     }
 

@@ -16,8 +16,13 @@
 //! What a mailbox holds is bounded ([`Limits`]): per topic, per depositing device, in total, and
 //! in time (retention): [`quota`]. A deposit over a bound is refused rather than evicting older mail, so
 //! "handed to a mailbox" stays true for everything the sender was told it holds.
+//!
+//! A mailbox also holds the encrypted chunks of photos, voice messages and files ([`blobs`]),
+//! deposited by their senders over [`blob_protocol`] and fetched like a peer's.
 
 pub mod access;
+pub mod blob_protocol;
+pub mod blobs;
 pub mod protocol;
 pub mod quota;
 pub mod store;

@@ -33,6 +33,17 @@ pub struct Limits {
     pub members_per_topic: usize,
     /// Authors of the envelopes held in one topic.
     pub authors_per_topic: usize,
+    /// Blobs (photos, voice messages, files: `super::blobs`) are dropped this long after their
+    /// deposit. Shorter than mail: they are large, and members fetch them from each other too.
+    pub blob_retention: Duration,
+    /// Blob bytes per topic.
+    pub blob_topic_bytes: u64,
+    /// Blob bytes deposited by one device.
+    pub blob_device_bytes: u64,
+    /// Blob bytes in the topics of one network source.
+    pub blob_source_bytes: u64,
+    /// Blob bytes in the whole mailbox.
+    pub blob_total_bytes: u64,
 }
 
 impl Default for Limits {
@@ -51,6 +62,12 @@ impl Default for Limits {
             total_topics: 100_000,
             members_per_topic: 256,
             authors_per_topic: 256,
+            // A fortnight of a family's photos and voice messages: a few hundred.
+            blob_retention: Duration::from_secs(14 * 24 * 3600),
+            blob_topic_bytes: 1 << 30,
+            blob_device_bytes: 1 << 30,
+            blob_source_bytes: 2 << 30,
+            blob_total_bytes: 16 << 30,
         }
     }
 }
@@ -74,6 +91,14 @@ pub fn deposit_fits(limits: &Limits, held: &Held, len: u64) -> bool {
         && held.device + len <= limits.device_bytes
         && held.source.is_none_or(|s| s + len <= limits.source_bytes)
         && held.total + len <= limits.total_bytes
+}
+
+/// Whether a blob of `len` bytes fits every bound on blobs (`held` counts blob bytes).
+pub fn blob_fits(limits: &Limits, held: &Held, len: u64) -> bool {
+    held.topic + len <= limits.blob_topic_bytes
+        && held.device + len <= limits.blob_device_bytes
+        && held.source.is_none_or(|s| s + len <= limits.blob_source_bytes)
+        && held.total + len <= limits.blob_total_bytes
 }
 
 /// Topics already made, where a new one would count.

@@ -47,6 +47,11 @@ pub struct Behaviour {
     pub dcutr: Toggle<dcutr::Behaviour>,
     pub autonat: Toggle<autonat::v2::client::Behaviour>,
     pub mailbox: request_response::cbor::Behaviour<mailbox::Request, mailbox::Response>,
+    /// Depositing the blobs we send with those mailboxes (`blob_deposit`).
+    pub blob_mailbox: request_response::cbor::Behaviour<
+        crate::mailbox::blob_protocol::Request,
+        crate::mailbox::blob_protocol::Response,
+    >,
     /// The public network plane (`public`): the Amino DHT. Off in LAN-only mode and when the
     /// person turned "find family through the public internet" off.
     pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
@@ -124,6 +129,16 @@ impl Behaviour {
                     .set_response_size_maximum(mailbox::MAX_MESSAGE_BYTES),
                 [(
                     StreamProtocol::new(mailbox::PROTOCOL),
+                    request_response::ProtocolSupport::Outbound,
+                )],
+                request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+            ),
+            blob_mailbox: request_response::Behaviour::with_codec(
+                request_response::cbor::codec::Codec::default()
+                    .set_request_size_maximum(crate::mailbox::blob_protocol::MAX_MESSAGE_BYTES)
+                    .set_response_size_maximum(4096),
+                [(
+                    StreamProtocol::new(crate::mailbox::blob_protocol::PROTOCOL),
                     request_response::ProtocolSupport::Outbound,
                 )],
                 request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),

@@ -3,7 +3,8 @@
 //!
 //! Fetching: the store says which blobs are not whole here and which member devices may have
 //! them (`blob::store::wants`); any connected one is asked — the author, or any member who
-//! already fetched it (the mesh). Over a LAN connection blobs are fetched by themselves;
+//! already fetched it (the mesh), or a family relay's mailbox keeping the conversation for us
+//! (its sender deposited it there, `blob_deposit`). Over a LAN connection blobs are fetched by themselves;
 //! over any other path only those asked for (a tap on the preview) or when the setting says
 //! everywhere. At most [`MAX_IN_FLIGHT`] chunk requests are out at once, which bounds memory
 //! and keeps a photo from crowding out text on the same connection: a text push is its own
@@ -151,8 +152,15 @@ impl Task {
                 .peers
                 .iter()
                 .filter(|(p, c)| {
-                    !c.mailbox
-                        && w.sources.contains(&c.device)
+                    let source = if c.mailbox {
+                        // A mailbox keeping one of its conversations for us may hold it.
+                        self.sync
+                            .peer(p)
+                            .is_some_and(|s| s.shared.iter().any(|t| w.topics.contains(t)))
+                    } else {
+                        w.sources.contains(&c.device)
+                    };
+                    source
                         && !self.limited(p)
                         && !self.blobs.lacking.contains_key(&(w.id, **p))
                         && (w.anywhere || self.on_lan(p))
@@ -231,12 +239,12 @@ impl Task {
                 return;
             }
         };
-        let Some(w) = self.blobs.wants.get(&id) else {
+        if !self.blobs.wants.contains_key(&id) {
             self.blobs.busy.remove(&(id, part));
             return;
-        };
+        }
         let fits = match part {
-            Part::Manifest => crypt::manifest_fits(&id, w.chunks, &bytes),
+            Part::Manifest => crypt::manifest_chunks(&id, &bytes).is_some(),
             Part::Chunk(i) => self
                 .blobs
                 .manifests
@@ -253,6 +261,15 @@ impl Task {
             return;
         }
         if part == Part::Manifest {
+            // The manifest says how many chunks there are (a message may have said wrong);
+            // none can be here before it.
+            let n = (bytes.len() / 32) as u32;
+            if let Some(w) = self.blobs.wants.get_mut(&id) {
+                if w.chunks != n {
+                    w.chunks = n;
+                    w.missing = (0..n).collect();
+                }
+            }
             self.blobs.manifests.insert(id, Arc::new(bytes.clone()));
         }
         let store = self.store.clone();

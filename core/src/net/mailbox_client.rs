@@ -88,6 +88,10 @@ impl Task {
                     }
                     self.store.emit(Event::RelayChanged);
                     self.update_paths();
+                    // It keeps our topics now: the blobs we sent go there too, and it is a
+                    // source of the ones we want.
+                    self.refresh_deposits();
+                    self.pump_blobs();
                 }
                 mailbox::Response::Refused => {
                     tracing::warn!(relay = %peer, "mailbox refused our keep request");

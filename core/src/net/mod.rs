@@ -26,6 +26,7 @@
 
 pub mod addr;
 mod behaviour;
+mod blob_deposit;
 mod blob_io;
 mod dial;
 mod ipns;
@@ -252,6 +253,9 @@ pub struct Status {
     pub blob_parts_refused: u64,
     #[serde(skip)]
     pub blob_requests_refused: u64,
+    /// Blobs we sent that a mailbox now holds whole because we deposited them there.
+    #[serde(skip)]
+    pub blobs_deposited: u64,
 }
 
 impl Status {

@@ -52,6 +52,7 @@ impl Task {
             public_mailboxes: false,
             blob_parts_refused: self.blobs.refused,
             blob_requests_refused: self.blobs.refused_requests,
+            blobs_deposited: self.deposits.deposited,
             tracked: self.peers.len() + self.paths.len() + self.sync.tracked(),
         }
     }

@@ -66,6 +66,7 @@ impl Store {
         use crate::blob::protocol::Part;
         let node = self.node()?;
         let files = node.blob_files();
+        let bytes_len = bytes.len();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             match part {
                 Part::Manifest => files.write_manifest(&id, &bytes),
@@ -75,7 +76,7 @@ impl Store {
         .await
         .map_err(|_| Error::Shutdown)??;
         node.call(move |e| match part {
-            Part::Manifest => e.blob_manifest_stored(&id),
+            Part::Manifest => e.blob_manifest_stored(&id, (bytes_len / 32) as u32),
             Part::Chunk(i) => e.blob_chunks_stored(&id, &[i]),
         })
         .await

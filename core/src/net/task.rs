@@ -76,6 +76,16 @@ pub(super) enum Internal {
     ),
     /// A blob part was written (or not).
     BlobStored(crate::blob::BlobId, crate::blob::protocol::Part, bool),
+    /// Sent blobs to offer to the mailboxes (`blob_deposit`).
+    BlobDeposits(Vec<crate::blob::store::Deposit>),
+    /// A blob part to deposit, read from disk (None: not there any more).
+    DepositRead {
+        peer: PeerId,
+        id: crate::blob::BlobId,
+        topic: crate::ids::TopicId,
+        part: crate::blob::protocol::Part,
+        bytes: Option<Vec<u8>>,
+    },
     /// The answer to a blob request, read from disk.
     RespondBlob(
         ResponseChannel<crate::blob::protocol::Response>,
@@ -110,6 +120,8 @@ pub(super) struct Task {
     pub rendezvous: Rendezvous,
     /// Blob fetching and serving (`blob_io`).
     pub blobs: super::blob_io::Blobs,
+    /// Sent blobs on their way to the mailboxes (`blob_deposit`).
+    pub deposits: super::blob_deposit::Deposits,
 }
 
 pub(super) fn device_of(peer: &PeerId) -> Option<DeviceId> {
@@ -145,6 +157,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
         ),
         rendezvous: Rendezvous::default(),
         blobs: Default::default(),
+        deposits: Default::default(),
     };
     for addr in cfg.relays.clone() {
         task.add_relay(addr);
@@ -303,6 +316,14 @@ impl Task {
             Internal::BlobWants(wants, manifests) => self.on_blob_wants(wants, manifests),
             Internal::BlobStored(id, part, ok) => self.on_blob_stored(id, part, ok),
             Internal::RespondBlob(channel, resp) => self.respond_blob(channel, resp),
+            Internal::BlobDeposits(list) => self.on_blob_deposits(list),
+            Internal::DepositRead {
+                peer,
+                id,
+                topic,
+                part,
+                bytes,
+            } => self.on_deposit_read(peer, id, topic, part, bytes),
         }
     }
 
@@ -328,7 +349,10 @@ impl Task {
                 self.refresh_blobs();
             }
             // A message with an attachment, a tap on a preview, a blob lost on disk.
-            Event::MessagesChanged { .. } | Event::MessageReceived { .. } => self.refresh_blobs(),
+            Event::MessagesChanged { .. } | Event::MessageReceived { .. } => {
+                self.refresh_blobs();
+                self.refresh_deposits();
+            }
             _ => {}
         }
     }
@@ -410,6 +434,7 @@ impl Task {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Blob(ev)) => self.on_blob(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::BlobMailbox(ev)) => self.on_blob_mailbox(ev),
             _ => {}
         }
     }
@@ -522,6 +547,7 @@ impl Task {
                     r.kept = 0;
                     r.holds_for.clear();
                 }
+                self.forget_deposits(&peer_id);
                 self.store.emit(Event::RelayChanged);
             } else {
                 let node = self.store.clone();

@@ -285,8 +285,14 @@ impl Node {
         mut sink: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         let b = *blob;
-        let (refs, complete) = self
-            .read(move |c| Ok((store::references(c, &b)?, store::complete(c, &b)?)))
+        let (refs, complete, chunks) = self
+            .read(move |c| {
+                Ok((
+                    store::references(c, &b)?,
+                    store::complete(c, &b)?,
+                    store::chunks(c, &b)?,
+                ))
+            })
             .await?;
         if refs.is_empty() {
             return Err(Error::NotFound("no such photo or file".into()));
@@ -295,7 +301,8 @@ impl Node {
             return Err(Error::NotFound("this is not downloaded yet".into()));
         }
         let files = self.blob_files();
-        let chunks = refs[0].chunks();
+        // The manifest's count (recorded when it arrived), not the first message's.
+        let chunks = chunks.unwrap_or_else(|| refs[0].chunks());
         let missing = || Error::NotFound("this is not downloaded yet".into());
         let Some(manifest) = files.manifest(&b, chunks)? else {
             self.forget_chunks(b, None).await?;
@@ -371,13 +378,13 @@ impl Node {
         };
         match p.part {
             Part::Manifest => {
-                if !crypt::manifest_fits(&id, chunks, &p.bytes) {
+                let Some(n) = crypt::manifest_chunks(&id, &p.bytes) else {
                     return Ok(false);
-                }
+                };
                 if manifest.is_none() {
                     files.write_manifest(&id, &p.bytes)?;
                     files.sync(&id)?;
-                    self.call(move |e| e.blob_manifest_stored(&id)).await?;
+                    self.call(move |e| e.blob_manifest_stored(&id, n)).await?;
                 }
                 manifests.insert(id, p.bytes);
                 Ok(true)

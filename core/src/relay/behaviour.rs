@@ -9,6 +9,8 @@ use libp2p::{
     request_response, PeerId, StreamProtocol,
 };
 
+use crate::blob::protocol as blob;
+use crate::mailbox::blob_protocol as blob_mailbox;
 use crate::mailbox::protocol as mailbox;
 use crate::sync::protocol as sync;
 
@@ -50,6 +52,11 @@ pub struct Behaviour {
     pub autonat: autonat::v2::server::Behaviour,
     pub sync: request_response::cbor::Behaviour<sync::Request, sync::Response>,
     pub mailbox: request_response::cbor::Behaviour<mailbox::Request, mailbox::Response>,
+    /// Members deposit blob parts for members who are offline…
+    pub blob_mailbox:
+        request_response::cbor::Behaviour<blob_mailbox::Request, blob_mailbox::Response>,
+    /// …who fetch them as from a peer.
+    pub blob: request_response::cbor::Behaviour<blob::Request, blob::Response>,
 }
 
 fn per(limit: u32, interval: Duration) -> (NonZeroU32, Duration) {
@@ -132,6 +139,26 @@ impl Behaviour {
                 mailbox_codec,
                 [(
                     StreamProtocol::new(mailbox::PROTOCOL),
+                    request_response::ProtocolSupport::Inbound,
+                )],
+                rr.clone(),
+            ),
+            blob_mailbox: request_response::Behaviour::with_codec(
+                request_response::cbor::codec::Codec::default()
+                    .set_request_size_maximum(blob_mailbox::MAX_MESSAGE_BYTES)
+                    .set_response_size_maximum(blob_mailbox::MAX_MESSAGE_BYTES),
+                [(
+                    StreamProtocol::new(blob_mailbox::PROTOCOL),
+                    request_response::ProtocolSupport::Inbound,
+                )],
+                rr.clone(),
+            ),
+            blob: request_response::Behaviour::with_codec(
+                request_response::cbor::codec::Codec::default()
+                    .set_request_size_maximum(blob::MAX_MESSAGE_BYTES)
+                    .set_response_size_maximum(blob::MAX_MESSAGE_BYTES),
+                [(
+                    StreamProtocol::new(blob::PROTOCOL),
                     request_response::ProtocolSupport::Inbound,
                 )],
                 rr,

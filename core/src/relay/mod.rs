@@ -9,7 +9,8 @@
 //!   nothing there: a stock server lists every registration to anyone, see `net::relays`);
 //! - AutoNAT v2 (server), so devices learn whether they are reachable directly;
 //! - identify and ping;
-//! - the blind [`crate::mailbox`], over `/hearth/mailbox/2` and `/hearth/sync/1`.
+//! - the blind [`crate::mailbox`], over `/hearth/mailbox/2` and `/hearth/sync/1`, and its blobs
+//!   over `/hearth/blob-mailbox/1` and `/hearth/blob/1`.
 //!
 //! Its data directory holds its own identity key (so its address survives restarts) and the
 //! mailbox database; no member key and no plaintext ever reach it.
@@ -88,6 +89,11 @@ pub enum RelayEvent {
     },
     Purged {
         envelopes: u64,
+    },
+    /// A blob part was refused: over a bound (`full`), or not the peer's to put.
+    BlobRefused {
+        peer: String,
+        full: bool,
     },
 }
 

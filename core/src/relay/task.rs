@@ -18,7 +18,8 @@ use super::per_ip::Source;
 use super::{Command, Config, Handle, RelayEvent, Status};
 use crate::error::{Error, Result};
 use crate::ids::DeviceId;
-use crate::mailbox::{protocol as mailbox, store, Limits};
+use crate::blob::protocol as blob;
+use crate::mailbox::{blob_protocol as blob_mailbox, blobs, protocol as mailbox, store, Limits};
 use crate::sync::protocol::{self as sync, Request, Response};
 
 /// How often expired mail is dropped.
@@ -36,6 +37,11 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 enum Internal {
     Sync(ResponseChannel<Response>, Response),
     Mailbox(ResponseChannel<mailbox::Response>, mailbox::Response),
+    BlobMailbox(
+        ResponseChannel<blob_mailbox::Response>,
+        blob_mailbox::Response,
+    ),
+    Blob(ResponseChannel<blob::Response>, blob::Response),
 }
 
 /// Starts a relay: listens, and serves until stopped.
@@ -157,6 +163,12 @@ impl Task {
                     Internal::Mailbox(ch, resp) => {
                         let _ = self.swarm.behaviour_mut().mailbox.send_response(ch, resp);
                     }
+                    Internal::BlobMailbox(ch, resp) => {
+                        let _ = self.swarm.behaviour_mut().blob_mailbox.send_response(ch, resp);
+                    }
+                    Internal::Blob(ch, resp) => {
+                        let _ = self.swarm.behaviour_mut().blob.send_response(ch, resp);
+                    }
                 },
                 ev = self.swarm.select_next_some() => self.on_swarm(ev),
                 _ = purge.tick() => self.purge(),
@@ -262,6 +274,24 @@ impl Task {
                     },
                 ..
             })) => self.on_keep(peer, request, channel),
+            SwarmEvent::Behaviour(BehaviourEvent::BlobMailbox(
+                request_response::Event::Message {
+                    peer,
+                    message:
+                        request_response::Message::Request {
+                            request, channel, ..
+                        },
+                    ..
+                },
+            )) => self.on_blob_deposit(peer, request, channel),
+            SwarmEvent::Behaviour(BehaviourEvent::Blob(request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            })) => self.on_blob_fetch(peer, request, channel),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(
                 request_response::Event::InboundFailure { peer, error, .. },
             )) => tracing::debug!(%peer, %error, "inbound sync failed"),
@@ -453,6 +483,103 @@ impl Task {
                 )
             },
         );
+    }
+}
+
+impl Task {
+    /// A member deposits a blob part, or asks which are held (`mailbox::blobs`).
+    fn on_blob_deposit(
+        &mut self,
+        peer: PeerId,
+        req: blob_mailbox::Request,
+        channel: ResponseChannel<blob_mailbox::Response>,
+    ) {
+        let Some(device) = device_of(&peer) else {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .blob_mailbox
+                .send_response(channel, blob_mailbox::Response::Refused);
+            return;
+        };
+        let events = self.events.clone();
+        let source = self.swarm.behaviour().per_ip.source_of(&peer);
+        let res = self.with_db(
+            source,
+            move |c, l| {
+                use blob_mailbox::Response as R;
+                Ok(match req {
+                    blob_mailbox::Request::Held { blob } => match blobs::held(c, &device, &blob)? {
+                        Some(chunks) => R::Held { chunks },
+                        None => R::Unknown,
+                    },
+                    blob_mailbox::Request::Put {
+                        topic,
+                        blob,
+                        part,
+                        bytes,
+                    } => {
+                        let put = match part {
+                            crate::blob::protocol::Part::Manifest => blobs::put_manifest(
+                                c,
+                                &device,
+                                &topic,
+                                &blob,
+                                &bytes,
+                                now_ms(),
+                                l,
+                            )?,
+                            crate::blob::protocol::Part::Chunk(i) => {
+                                blobs::put_chunk(c, &device, &blob, i, &bytes)?
+                            }
+                        };
+                        if put != blobs::Put::Stored {
+                            let _ = events.send(RelayEvent::BlobRefused {
+                                peer: peer.to_string(),
+                                full: put == blobs::Put::Full,
+                            });
+                        }
+                        match put {
+                            blobs::Put::Stored => R::Stored,
+                            blobs::Put::Full => R::Full,
+                            blobs::Put::Refused => R::Refused,
+                        }
+                    }
+                })
+            },
+            move |out| {
+                Internal::BlobMailbox(channel, out.unwrap_or(blob_mailbox::Response::Refused))
+            },
+        );
+        if res.is_err() {
+            tracing::debug!(%peer, "mailbox busy; refusing a blob part");
+        }
+    }
+
+    /// A member fetches a blob part held here, as from a peer.
+    fn on_blob_fetch(
+        &mut self,
+        peer: PeerId,
+        req: blob::Request,
+        channel: ResponseChannel<blob::Response>,
+    ) {
+        let Some(device) = device_of(&peer) else {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .blob
+                .send_response(channel, blob::Response::Refused);
+            return;
+        };
+        let source = self.swarm.behaviour().per_ip.source_of(&peer);
+        let res = self.with_db(
+            source,
+            move |c, _| blobs::part(c, &device, &req.blob, req.part),
+            move |out| Internal::Blob(channel, out.unwrap_or(blob::Response::Missing)),
+        );
+        if res.is_err() {
+            tracing::debug!(%peer, "mailbox busy; a blob fetch waits");
+        }
     }
 }
 

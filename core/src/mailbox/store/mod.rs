@@ -19,7 +19,7 @@ use crate::ids::{DeviceId, TopicId};
 use crate::sync::protocol::Want;
 use crate::sync::VersionVectors;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE topics (
@@ -63,6 +63,8 @@ const UPGRADES: &[&str] = &[
     // 2: each topic remembers the network source that created it; quotas per source.
     "ALTER TABLE topics ADD COLUMN source BLOB NOT NULL DEFAULT x'';
      CREATE INDEX topics_by_source ON topics(source);",
+    // 3: blobs (photos, voice messages, files) held beside the mail.
+    super::blobs::SCHEMA,
 ];
 
 /// Opens (creating or upgrading if needed) the mailbox database at `path`.
@@ -408,6 +410,10 @@ pub fn purge(c: &mut Connection, now_ms: u64, limits: &Limits) -> Result<u64> {
         [cutoff],
     )?;
     tx.execute("DELETE FROM depositors WHERE bytes <= 0", [])?;
+    let blobs = super::blobs::purge(&tx, now_ms, limits)?;
+    if blobs > 0 {
+        tracing::info!(blobs, "expired blobs dropped");
+    }
     tx.commit()?;
     Ok(n as u64)
 }
@@ -418,10 +424,16 @@ pub struct Usage {
     pub topics: u64,
     pub envelopes: u64,
     pub bytes: u64,
+    /// Blobs held (photos, voice messages, files), and the bytes reserved for them.
+    pub blobs: u64,
+    pub blob_bytes: u64,
 }
 
 pub fn usage(c: &Connection) -> Result<Usage> {
+    let (blobs, blob_bytes) = super::blobs::usage(c)?;
     Ok(Usage {
+        blobs,
+        blob_bytes,
         topics: c.query_row("SELECT COUNT(*) FROM topics", [], |r| r.get::<_, i64>(0))? as u64,
         envelopes: c.query_row("SELECT COUNT(*) FROM mail", [], |r| r.get::<_, i64>(0))? as u64,
         bytes: c.query_row("SELECT COALESCE(SUM(bytes), 0) FROM topics", [], |r| {

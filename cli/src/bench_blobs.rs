@@ -7,7 +7,9 @@
 //! whole blob there; the floor is one bare libp2p stream (TCP, Noise, Yamux, one
 //! request-response answer) carrying the same 5 MB in the same run. Then a camera-sized photo
 //! (12 MP JPEG) through the photo path, the disk each blob takes, and the peak memory of the
-//! process while a 50 MB file goes from one node to the other.
+//! process while a 50 MB file goes from one node to the other. Last, a 5 MB file through a
+//! family relay's mailbox: deposited while the receiver is offline, fetched from the relay
+//! after the sender has gone.
 
 use std::time::{Duration, Instant};
 
@@ -256,6 +258,76 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
     );
     a.shutdown().await?;
     b.shutdown().await?;
+    through_a_mailbox(json).await
+}
+
+/// A 5 MB file through a family relay's mailbox (all on loopback): time for the sender to
+/// deposit it while the receiver is offline, and for the receiver, once the sender is gone, to
+/// have it whole from the relay after its message arrived.
+async fn through_a_mailbox(json: bool) -> Result<()> {
+    let root = tempfile::tempdir()?;
+    let (relay, addr) = crate::bench_relay::start_relay(root.path()).await?;
+    let cfg = hearth_core::net::Config {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+        lan_only: false,
+        mdns: false,
+        public_network: false,
+        nostr_relays: Vec::new(),
+        relays: vec![addr],
+        ..Default::default()
+    };
+    let (a, b, chat) = crate::bench_relay::pair(root.path(), cfg.clone(), true).await?;
+    b.stop_network().await?;
+    let kept = async |n: &Node| {
+        n.network_status()
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.relays.iter().any(|r| r.kept > 0))
+    };
+    wait_for("the mailbox keeps the chat", async || kept(&a).await).await?;
+    let t = Instant::now();
+    let id = a
+        .send_attachment(&chat, "", None, file(noise(FIVE_MB, 77), "5mb.bin"))
+        .await?;
+    wait_for("the deposit", async || {
+        a.network_status()
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.blobs_deposited >= 1)
+    })
+    .await?;
+    let deposit_ms = t.elapsed().as_secs_f64() * 1000.0;
+    a.stop_network().await?;
+    let blob = a.attachment(&id).await?.blob;
+    b.start_network(cfg).await?;
+    wait_for("the message from the mailbox", async || {
+        b.message(&id).await.is_ok_and(|m| m.attachment.is_some())
+    })
+    .await?;
+    let t = Instant::now();
+    b.fetch_blob(&blob).await?;
+    wait_for("the blob from the mailbox", async || {
+        state(&b, &id).await == Some(BlobState::Complete)
+    })
+    .await?;
+    let fetch_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let held = relay.status().await?.mailbox;
+    let mb = FIVE_MB as f64 / (1024.0 * 1024.0);
+    line(
+        json,
+        &json!({ "bench": "blob_5mb_mailbox", "deposit_ms": deposit_ms, "fetch_ms": fetch_ms,
+                 "deposit_mb_s": mb / (deposit_ms / 1000.0), "fetch_mb_s": mb / (fetch_ms / 1000.0),
+                 "relay_reserved_bytes": held.blob_bytes }),
+        || {
+            format!("5 MB file through a family relay's mailbox (loopback): deposited {deposit_ms:.0} ms from the send call ({:.0} MB/s), whole on the member who was away {fetch_ms:.0} ms after its message ({:.0} MB/s); the relay reserves {} bytes for it",
+            mb / (deposit_ms / 1000.0), mb / (fetch_ms / 1000.0), held.blob_bytes)
+        },
+    );
+    a.shutdown().await?;
+    b.shutdown().await?;
+    relay.stop().await?;
     Ok(())
 }
 

@@ -105,7 +105,7 @@ pub async fn run(args: Args, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn start_relay(root: &std::path::Path) -> Result<(relay::Handle, Multiaddr)> {
+pub(crate) async fn start_relay(root: &std::path::Path) -> Result<(relay::Handle, Multiaddr)> {
     let h = relay::start(relay::Config {
         data_dir: root.join("relay"),
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse()?],
@@ -124,7 +124,7 @@ async fn start_relay(root: &std::path::Path) -> Result<(relay::Handle, Multiaddr
 }
 
 /// Two contacts, connected through an invite over the network.
-async fn pair(
+pub(crate) async fn pair(
     dir: &std::path::Path,
     cfg: hearth_core::net::Config,
     relayed: bool,

@@ -10,11 +10,11 @@ use std::time::Duration;
 use futures::StreamExt;
 use hearth_core::blob::protocol::{self as blob, Part};
 use hearth_core::blob::store::BlobState;
+use hearth_core::blob::BlobId;
 use hearth_core::blob::Kind;
 use hearth_core::mailbox::blob_protocol as deposit;
 use hearth_core::node::Outgoing;
 use hearth_core::relay;
-use hearth_core::blob::BlobId;
 use hearth_core::{ChatId, MessageId, TopicId};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
@@ -204,7 +204,10 @@ fn stranger() -> Swarm<Stranger> {
         .with_behaviour(|_| Stranger {
             blob: request_response::Behaviour::with_codec(
                 codec(big),
-                [(StreamProtocol::new(blob::PROTOCOL), ProtocolSupport::Outbound)],
+                [(
+                    StreamProtocol::new(blob::PROTOCOL),
+                    ProtocolSupport::Outbound,
+                )],
                 request_response::Config::default(),
             ),
             deposit: request_response::Behaviour::with_codec(

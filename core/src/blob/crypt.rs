@@ -99,7 +99,7 @@ pub fn id_of(manifest: &[u8]) -> BlobId {
 /// with a wrong size cannot make it impossible to fetch.
 pub fn manifest_chunks(id: &BlobId, manifest: &[u8]) -> Option<u32> {
     let n = manifest.len() / HASH;
-    (manifest.len() % HASH == 0
+    (manifest.len().is_multiple_of(HASH)
         && n >= 1
         && n <= chunk_count(super::MAX_BLOB_BYTES) as usize
         && id_of(manifest) == *id)

@@ -115,8 +115,7 @@ pub fn references(c: &Connection, blob: &BlobId) -> Result<Vec<BlobRef>> {
 
 /// How many chunks the blob has: its manifest's count once that is here.
 pub fn chunks(c: &Connection, blob: &BlobId) -> Result<Option<u32>> {
-    Ok(c
-        .prepare_cached("SELECT chunks FROM blobs WHERE id = ?1")?
+    Ok(c.prepare_cached("SELECT chunks FROM blobs WHERE id = ?1")?
         .query_row([blob.0], |r| r.get(0))
         .optional()?)
 }

@@ -33,7 +33,9 @@ pub enum Request {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     /// The blob's manifest is held, and these chunks.
-    Held { chunks: Vec<u32> },
+    Held {
+        chunks: Vec<u32>,
+    },
     /// Not held, or not for the requester: the same answer for both.
     Unknown,
     Stored,

@@ -66,31 +66,30 @@ pub enum Put {
 }
 
 fn is_member(c: &Connection, topic: &TopicId, device: &DeviceId) -> Result<bool> {
-    Ok(c
-        .prepare_cached("SELECT 1 FROM members WHERE topic = ?1 AND device = ?2")?
-        .query_row(params![topic.as_bytes(), device.0], |_| Ok(()))
-        .optional()?
-        .is_some())
+    Ok(
+        c.prepare_cached("SELECT 1 FROM members WHERE topic = ?1 AND device = ?2")?
+            .query_row(params![topic.as_bytes(), device.0], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
 }
 
 /// The manifest of `blob`, if `device` keeps a topic it was deposited under.
 fn manifest_for(c: &Connection, device: &DeviceId, blob: &BlobId) -> Result<Option<Vec<u8>>> {
-    Ok(c
-        .prepare_cached(
-            "SELECT b.manifest FROM blobs b WHERE b.blob = ?1 AND EXISTS (
+    Ok(c.prepare_cached(
+        "SELECT b.manifest FROM blobs b WHERE b.blob = ?1 AND EXISTS (
                 SELECT 1 FROM blob_topics bt JOIN members m ON m.topic = bt.topic
                 WHERE bt.blob = ?1 AND m.device = ?2)",
-        )?
-        .query_row(params![blob.0, device.0], |r| r.get(0))
-        .optional()?)
+    )?
+    .query_row(params![blob.0, device.0], |r| r.get(0))
+    .optional()?)
 }
 
 fn sum(c: &Connection, column: &str, value: &[u8]) -> Result<u64> {
-    Ok(c
-        .prepare_cached(&format!(
-            "SELECT COALESCE(SUM(bytes), 0) FROM blobs WHERE {column} = ?1"
-        ))?
-        .query_row([value], |r| r.get::<_, i64>(0))? as u64)
+    Ok(c.prepare_cached(&format!(
+        "SELECT COALESCE(SUM(bytes), 0) FROM blobs WHERE {column} = ?1"
+    ))?
+    .query_row([value], |r| r.get::<_, i64>(0))? as u64)
 }
 
 /// Deposits the manifest of `blob` under `topic`, for `depositor`: the first part of every
@@ -260,14 +259,27 @@ mod tests {
         let secret = TopicSecret::for_group(&[7; 16]);
         let (mom, son, stranger) = (DeviceId([1; 32]), DeviceId([2; 32]), DeviceId([3; 32]));
         for d in [&mom, &son] {
-            let kept =
-                store::keep(&mut c, d, HOME, &[(secret.topic(), secret.proof(d))], 0, limits)
-                    .unwrap();
+            let kept = store::keep(
+                &mut c,
+                d,
+                HOME,
+                &[(secret.topic(), secret.proof(d))],
+                0,
+                limits,
+            )
+            .unwrap();
             assert_eq!(kept.len(), 1);
         }
         let own = TopicSecret::for_group(&[9; 16]);
-        store::keep(&mut c, &stranger, &[203, 0, 113, 9], &[(own.topic(), own.proof(&stranger))], 0, limits)
-            .unwrap();
+        store::keep(
+            &mut c,
+            &stranger,
+            &[203, 0, 113, 9],
+            &[(own.topic(), own.proof(&stranger))],
+            0,
+            limits,
+        )
+        .unwrap();
         Family {
             _dir: dir,
             c,
@@ -281,13 +293,24 @@ mod tests {
     fn deposit(f: &mut Family, who: &DeviceId, blob: &(BlobId, Vec<u8>, Vec<Vec<u8>>)) -> Put {
         let (id, manifest, chunks) = blob;
         let topic = f.topic;
-        let put =
-            put_manifest(&mut f.c, who, &topic, id, manifest, 1_000, &Limits::default()).unwrap();
+        let put = put_manifest(
+            &mut f.c,
+            who,
+            &topic,
+            id,
+            manifest,
+            1_000,
+            &Limits::default(),
+        )
+        .unwrap();
         if put != Put::Stored {
             return put;
         }
         for (i, chunk) in chunks.iter().enumerate() {
-            assert_eq!(put_chunk(&mut f.c, who, id, i as u32, chunk).unwrap(), Put::Stored);
+            assert_eq!(
+                put_chunk(&mut f.c, who, id, i as u32, chunk).unwrap(),
+                Put::Stored
+            );
         }
         Put::Stored
     }
@@ -328,8 +351,16 @@ mod tests {
         let stranger = f.stranger;
         let other = sealed(1000, 6);
         assert_eq!(
-            put_manifest(&mut f.c, &stranger, &topic, &other.0, &other.1, 1, &Limits::default())
-                .unwrap(),
+            put_manifest(
+                &mut f.c,
+                &stranger,
+                &topic,
+                &other.0,
+                &other.1,
+                1,
+                &Limits::default()
+            )
+            .unwrap(),
             Put::Refused
         );
         assert_eq!(
@@ -355,16 +386,28 @@ mod tests {
             );
         }
         // Chunks before their manifest, flipped, or in another's place.
-        assert_eq!(put_chunk(&mut f.c, &mom, &id, 0, &chunks[0]).unwrap(), Put::Refused);
+        assert_eq!(
+            put_chunk(&mut f.c, &mom, &id, 0, &chunks[0]).unwrap(),
+            Put::Refused
+        );
         assert_eq!(
             put_manifest(&mut f.c, &mom, &topic, &id, &manifest, 1, &l).unwrap(),
             Put::Stored
         );
         let mut flipped = chunks[0].clone();
         flipped[10] ^= 1;
-        assert_eq!(put_chunk(&mut f.c, &mom, &id, 0, &flipped).unwrap(), Put::Refused);
-        assert_eq!(put_chunk(&mut f.c, &mom, &id, 1, &chunks[0]).unwrap(), Put::Refused);
-        assert_eq!(put_chunk(&mut f.c, &mom, &id, 9, &chunks[0]).unwrap(), Put::Refused);
+        assert_eq!(
+            put_chunk(&mut f.c, &mom, &id, 0, &flipped).unwrap(),
+            Put::Refused
+        );
+        assert_eq!(
+            put_chunk(&mut f.c, &mom, &id, 1, &chunks[0]).unwrap(),
+            Put::Refused
+        );
+        assert_eq!(
+            put_chunk(&mut f.c, &mom, &id, 9, &chunks[0]).unwrap(),
+            Put::Refused
+        );
         assert_eq!(held(&f.c, &mom, &id).unwrap(), Some(vec![]));
     }
 
@@ -390,7 +433,10 @@ mod tests {
         );
         // The first is whole and still served; the same blob again is no new bytes.
         for (i, c) in first.2.iter().enumerate() {
-            assert_eq!(put_chunk(&mut f.c, &mom, &first.0, i as u32, c).unwrap(), Put::Stored);
+            assert_eq!(
+                put_chunk(&mut f.c, &mom, &first.0, i as u32, c).unwrap(),
+                Put::Stored
+            );
         }
         assert_eq!(
             put_manifest(&mut f.c, &mom, &topic, &first.0, &first.1, 2, &l).unwrap(),
@@ -398,9 +444,27 @@ mod tests {
         );
         assert_eq!(held(&f.c, &f.son, &first.0).unwrap(), Some(vec![0, 1]));
         for (name, limits) in [
-            ("device", Limits { blob_device_bytes: one - 1, ..Limits::default() }),
-            ("source", Limits { blob_source_bytes: one - 1, ..Limits::default() }),
-            ("mailbox", Limits { blob_total_bytes: one - 1, ..Limits::default() }),
+            (
+                "device",
+                Limits {
+                    blob_device_bytes: one - 1,
+                    ..Limits::default()
+                },
+            ),
+            (
+                "source",
+                Limits {
+                    blob_source_bytes: one - 1,
+                    ..Limits::default()
+                },
+            ),
+            (
+                "mailbox",
+                Limits {
+                    blob_total_bytes: one - 1,
+                    ..Limits::default()
+                },
+            ),
         ] {
             let mut f = family(&limits);
             let (topic, mom) = (f.topic, f.mom);
@@ -420,15 +484,57 @@ mod tests {
         let mom = f.mom;
         assert_eq!(deposit(&mut f, &mom, &blob), Put::Stored);
         let day = 24 * 3600 * 1000;
-        store::purge(&mut f.c, 1_000 + l.blob_retention.as_millis() as u64 - day, &l).unwrap();
+        store::purge(
+            &mut f.c,
+            1_000 + l.blob_retention.as_millis() as u64 - day,
+            &l,
+        )
+        .unwrap();
         assert_eq!(usage(&f.c).unwrap().0, 1, "kept within its retention");
-        store::purge(&mut f.c, 1_000 + l.blob_retention.as_millis() as u64 + 1, &l).unwrap();
+        store::purge(
+            &mut f.c,
+            1_000 + l.blob_retention.as_millis() as u64 + 1,
+            &l,
+        )
+        .unwrap();
         assert_eq!(usage(&f.c).unwrap(), (0, 0));
         assert_eq!(held(&f.c, &f.son, &blob.0).unwrap(), None);
-        let chunks: i64 = f
-            .c
-            .query_row("SELECT COUNT(*) FROM blob_chunks", [], |r| r.get(0))
-            .unwrap();
+        let chunks: i64 =
+            f.c.query_row("SELECT COUNT(*) FROM blob_chunks", [], |r| r.get(0))
+                .unwrap();
         assert_eq!(chunks, 0, "its chunks went with it");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever a member sends as a blob's parts, nothing it did not seal is kept, and
+        /// nothing panics.
+        #[test]
+        fn random_parts_are_refused(
+            manifest in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            chunk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096),
+            index in proptest::prelude::any::<u32>(),
+            id in proptest::prelude::any::<[u8; 32]>(),
+        ) {
+            let mut f = family(&Limits::default());
+            let (topic, mom) = (f.topic, f.mom);
+            let l = Limits::default();
+            let named = crypt::id_of(&manifest);
+            // Under a random id: never a manifest. Under its own hash: only a whole number
+            // of hashes is one.
+            proptest::prop_assert_eq!(
+                put_manifest(&mut f.c, &mom, &topic, &BlobId(id), &manifest, 1, &l).unwrap(),
+                Put::Refused
+            );
+            let own = put_manifest(&mut f.c, &mom, &topic, &named, &manifest, 1, &l).unwrap();
+            let whole = !manifest.is_empty() && manifest.len().is_multiple_of(32);
+            proptest::prop_assert_eq!(own == Put::Stored, whole);
+            proptest::prop_assert_eq!(
+                put_chunk(&mut f.c, &mom, &named, index, &chunk).unwrap(),
+                Put::Refused
+            );
+            let held_chunks = held(&f.c, &mom, &named).unwrap();
+            proptest::prop_assert!(held_chunks.is_none_or(|c| c.is_empty()));
+        }
     }
 }

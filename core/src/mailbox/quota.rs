@@ -97,7 +97,9 @@ pub fn deposit_fits(limits: &Limits, held: &Held, len: u64) -> bool {
 pub fn blob_fits(limits: &Limits, held: &Held, len: u64) -> bool {
     held.topic + len <= limits.blob_topic_bytes
         && held.device + len <= limits.blob_device_bytes
-        && held.source.is_none_or(|s| s + len <= limits.blob_source_bytes)
+        && held
+            .source
+            .is_none_or(|s| s + len <= limits.blob_source_bytes)
         && held.total + len <= limits.blob_total_bytes
 }
 

@@ -102,8 +102,7 @@ impl Task {
                 let Some(topic) = d.topics.iter().find(|t| shared.contains(t)) else {
                     continue;
                 };
-                if self.deposits.offers.contains_key(&key) || self.deposits.settled.contains(&key)
-                {
+                if self.deposits.offers.contains_key(&key) || self.deposits.settled.contains(&key) {
                     continue;
                 }
                 self.deposits.offers.insert(
@@ -257,7 +256,12 @@ impl Task {
         match (part, r) {
             (None, Response::Held { chunks }) => {
                 let held: HashSet<u32> = chunks.into_iter().collect();
-                o.to_send = Some((0..o.chunks).filter(|i| !held.contains(i)).map(Part::Chunk).collect());
+                o.to_send = Some(
+                    (0..o.chunks)
+                        .filter(|i| !held.contains(i))
+                        .map(Part::Chunk)
+                        .collect(),
+                );
             }
             (None, _) => {
                 let mut all: VecDeque<Part> = (0..o.chunks).map(Part::Chunk).collect();

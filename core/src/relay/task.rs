@@ -16,9 +16,9 @@ use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::per_ip::Source;
 use super::{Command, Config, Handle, RelayEvent, Status};
+use crate::blob::protocol as blob;
 use crate::error::{Error, Result};
 use crate::ids::DeviceId;
-use crate::blob::protocol as blob;
 use crate::mailbox::{blob_protocol as blob_mailbox, blobs, protocol as mailbox, store, Limits};
 use crate::sync::protocol::{self as sync, Request, Response};
 
@@ -520,15 +520,9 @@ impl Task {
                         bytes,
                     } => {
                         let put = match part {
-                            crate::blob::protocol::Part::Manifest => blobs::put_manifest(
-                                c,
-                                &device,
-                                &topic,
-                                &blob,
-                                &bytes,
-                                now_ms(),
-                                l,
-                            )?,
+                            crate::blob::protocol::Part::Manifest => {
+                                blobs::put_manifest(c, &device, &topic, &blob, &bytes, now_ms(), l)?
+                            }
                             crate::blob::protocol::Part::Chunk(i) => {
                                 blobs::put_chunk(c, &device, &blob, i, &bytes)?
                             }

@@ -15,6 +15,7 @@
 //! a conversation it keeps for them.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::PeerId;
@@ -33,6 +34,8 @@ const MAX_IN_FLIGHT: usize = 4;
 const MAX_DEPOSITS: usize = 64;
 /// How far back sent blobs are offered: a mailbox's default blob retention.
 const OFFER_FOR_SECS: i64 = 14 * 24 * 3600;
+/// A deposit that failed (a timeout, a dropped connection) is offered again after this.
+const RETRY_AFTER: Duration = Duration::from_secs(10);
 
 /// One blob on its way to one mailbox.
 struct Offer {
@@ -56,6 +59,8 @@ pub(super) struct Deposits {
     settled: HashSet<(PeerId, BlobId)>,
     refreshing: bool,
     refresh_again: bool,
+    /// When to offer again after a failure.
+    retry_at: Option<Instant>,
     /// Blobs a mailbox now holds whole because of us (for status and tests).
     pub deposited: u64,
 }
@@ -128,6 +133,14 @@ impl Task {
         }
     }
 
+    /// Offers again what failed, once [`RETRY_AFTER`] has passed (on the relays' tick).
+    pub(super) fn retry_deposits(&mut self) {
+        if self.deposits.retry_at.is_some_and(|t| t <= Instant::now()) {
+            self.deposits.retry_at = None;
+            self.refresh_deposits();
+        }
+    }
+
     /// A mailbox went away: what was on its way there is offered again next time.
     pub(super) fn forget_deposits(&mut self, peer: &PeerId) {
         self.deposits.offers.retain(|(p, _), _| p != peer);
@@ -146,6 +159,9 @@ impl Task {
 
     /// Reads and sends parts until [`MAX_IN_FLIGHT`] are out.
     fn pump_deposits(&mut self) {
+        let Ok(files) = self.store.blob_files() else {
+            return;
+        };
         while self.sending() < MAX_IN_FLIGHT {
             let next = self.deposits.offers.iter_mut().find_map(|(key, o)| {
                 let queue = o.to_send.as_mut()?;
@@ -162,9 +178,7 @@ impl Task {
             let Some(((peer, id), topic, chunks, part)) = next else {
                 return;
             };
-            let Ok(files) = self.store.blob_files() else {
-                return;
-            };
+            let files = files.clone();
             self.deposits.reading += 1;
             self.work.spawn(async move {
                 let bytes = tokio::task::spawn_blocking(move || match part {
@@ -238,8 +252,11 @@ impl Task {
             } => {
                 if let Some((peer, id, _)) = self.deposits.in_flight.remove(&request_id) {
                     tracing::debug!(%peer, %error, blob = %id, "blob deposit failed; offered again later");
-                    // Asked again from the start (what it holds) at the next refresh.
+                    // Asked again from the start (what it holds) a little later.
                     self.deposits.offers.remove(&(peer, id));
+                    self.deposits
+                        .retry_at
+                        .get_or_insert_with(|| Instant::now() + RETRY_AFTER);
                 }
             }
             _ => {}

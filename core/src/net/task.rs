@@ -232,6 +232,7 @@ impl Task {
                 _ = relay_tick.tick(), if !self.relays.is_empty() || self.public.enabled => {
                     self.maintain_public();
                     self.maintain_relays();
+                    self.retry_deposits();
                 }
                 _ = blob_tick.tick(), if self.blobs.active() => self.pump_blobs(),
             }

@@ -475,3 +475,58 @@ async fn a_wrong_size_seen_first_cannot_stop_a_blob() {
     eventually("Bob has Alice's file whole", || complete(&bob, &group, &id)).await;
     assert_eq!(bob.node.blob_bytes(&blob).await.unwrap(), data);
 }
+
+/// The other way round: Mallory tells Bob, who is not in the group where Alice sent a 600 KB
+/// file, that its blob id is a 10 KB file. Bob's device asks for it by itself (a LAN peer);
+/// the manifest it gets names three chunks where the only message it has says one, so it is
+/// refused: a message cannot turn a small attachment into a large download.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_longer_than_its_message_says_is_refused() {
+    let mallory = online("Mallory").await;
+    let alice = online("Alice").await;
+    let bob = online("Bob").await;
+    befriend_online(&mallory, &alice).await;
+    befriend_online(&mallory, &bob).await;
+    let group = family_group(&mallory, &[&alice]).await;
+    let data: Vec<u8> = (0..600_000u32).map(|i| (i * 19 % 233) as u8).collect();
+    let id = alice
+        .node
+        .send_attachment(&group, "", None, file("big.bin", data))
+        .await
+        .unwrap();
+    eventually("Mallory has it", || complete(&mallory, &group, &id)).await;
+    let blob = alice.node.attachment(&id).await.unwrap().blob;
+    let to_bob = dm(&mallory, "Bob").await;
+    let small = hearth_core::blob::BlobRef {
+        id: blob,
+        key: [0; 32],
+        size: 10_000,
+        kind: Kind::File,
+        mime: "application/octet-stream".into(),
+        name: "small.bin".into(),
+        preview: vec![],
+        width: 0,
+        height: 0,
+        duration_ms: 0,
+        waveform: vec![],
+    };
+    let said = mallory
+        .node
+        .send_attachment_ref(&to_bob, small)
+        .await
+        .unwrap();
+    let from_mallory = dm(&bob, "Mallory").await;
+    eventually("Bob refused the manifest", || async {
+        bob.node
+            .network_status()
+            .await
+            .unwrap()
+            .is_some_and(|s| s.blob_parts_refused > 0)
+    })
+    .await;
+    assert!(!complete(&bob, &from_mallory, &said).await);
+    let kept = std::fs::read_dir(bob.path("blobs").join(blob.to_string()))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(kept, 0, "nothing of it is on Bob's disk");
+}

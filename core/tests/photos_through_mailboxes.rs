@@ -351,7 +351,15 @@ async fn strangers_cannot_fetch_or_deposit_blobs_at_a_mailbox() {
     .await;
     assert!(matches!(a, Answer::Blob(blob::Response::Refused)), "{a:?}");
     for b in [blob, unknown] {
-        let a = ask(&mut s, &r, Ask::Deposit(deposit::Request::Held { blob: b })).await;
+        let a = ask(
+            &mut s,
+            &r,
+            Ask::Deposit(deposit::Request::Held {
+                topic: topics[0],
+                blob: b,
+            }),
+        )
+        .await;
         assert!(
             matches!(a, Answer::Deposit(deposit::Response::Unknown)),
             "{a:?}"

@@ -94,9 +94,9 @@ pub fn id_of(manifest: &[u8]) -> BlobId {
     BlobId(*blake3::hash(manifest).as_bytes())
 }
 
-/// If `manifest` is the manifest of blob `id`, how many chunks it names. The manifest, not a
-/// message's reference, says how many chunks a blob has: a member naming someone else's blob
-/// with a wrong size cannot make it impossible to fetch.
+/// If `manifest` is the manifest of blob `id`, how many chunks it names. Which count a device
+/// accepts is one a message naming the blob gives (`blob::store::counts`): a member naming
+/// someone else's blob with a wrong size cannot make it impossible to fetch.
 pub fn manifest_chunks(id: &BlobId, manifest: &[u8]) -> Option<u32> {
     let n = manifest.len() / HASH;
     (manifest.len().is_multiple_of(HASH)
@@ -113,11 +113,11 @@ pub fn manifest_fits(id: &BlobId, chunks: u32, manifest: &[u8]) -> bool {
 
 /// Is `bytes` chunk `index` of the blob whose manifest this is?
 pub fn chunk_fits(manifest: &[u8], index: u32, bytes: &[u8]) -> bool {
-    let at = index as usize * HASH;
+    // In u64: on a 32-bit device a large index must not wrap round to chunk 0's place.
+    let at = index as u64 * HASH as u64;
     bytes.len() <= MAX_CHUNK_BYTES
-        && manifest
-            .get(at..at + HASH)
-            .is_some_and(|h| h == blake3::hash(bytes).as_bytes())
+        && at + (HASH as u64) <= manifest.len() as u64
+        && manifest[at as usize..at as usize + HASH] == *blake3::hash(bytes).as_bytes()
 }
 
 /// Opens chunk `index` of `chunks`. Fails if the chunk is not what the blob's author sealed

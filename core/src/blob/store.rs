@@ -58,8 +58,15 @@ impl BlobState {
     }
 }
 
-fn attachment(r: BlobRef, have: u32, wanted: bool, damaged: Option<String>) -> Attachment {
-    let of = r.chunks();
+/// `chunks` is the blob's count as recorded (its manifest's once that is here), if known.
+fn attachment(
+    r: BlobRef,
+    have: u32,
+    chunks: Option<u32>,
+    wanted: bool,
+    damaged: Option<String>,
+) -> Attachment {
+    let of = chunks.unwrap_or_else(|| r.chunks());
     let state = match damaged {
         Some(reason) => BlobState::Damaged { reason },
         None if have >= of => BlobState::Complete,
@@ -89,18 +96,32 @@ fn attachment(r: BlobRef, have: u32, wanted: bool, damaged: Option<String>) -> A
 
 /// The attachment of a message, if it has one.
 pub fn of_message(c: &Connection, message: &MessageId) -> Result<Option<Attachment>> {
-    let row: Option<(Vec<u8>, Option<u32>, Option<bool>, Option<String>)> = c
+    type Row = (
+        Vec<u8>,
+        Option<u32>,
+        Option<u32>,
+        Option<bool>,
+        Option<String>,
+    );
+    let row: Option<Row> = c
         .prepare_cached(
-            "SELECT a.ref, b.have, b.wanted, b.damaged FROM attachments a
+            "SELECT a.ref, b.have, b.chunks, b.wanted, b.damaged FROM attachments a
              LEFT JOIN blobs b ON b.id = a.blob WHERE a.message = ?1",
         )?
         .query_row([message.as_bytes()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .optional()?;
-    Ok(row.and_then(|(r, have, wanted, damaged)| {
-        BlobRef::decode(&r)
-            .map(|r| attachment(r, have.unwrap_or(0), wanted.unwrap_or(false), damaged))
+    Ok(row.and_then(|(r, have, chunks, wanted, damaged)| {
+        BlobRef::decode(&r).map(|r| {
+            attachment(
+                r,
+                have.unwrap_or(0),
+                chunks,
+                wanted.unwrap_or(false),
+                damaged,
+            )
+        })
     }))
 }
 
@@ -111,6 +132,14 @@ pub fn references(c: &Connection, blob: &BlobId) -> Result<Vec<BlobRef>> {
     Ok(rows
         .filter_map(|r| r.ok().and_then(|r| BlobRef::decode(&r)))
         .collect())
+}
+
+/// The chunk counts the messages naming a blob give (a manifest must have one of them).
+pub fn counts(c: &Connection, blob: &BlobId) -> Result<Vec<u32>> {
+    let mut out: Vec<u32> = references(c, blob)?.iter().map(BlobRef::chunks).collect();
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }
 
 /// How many chunks the blob has: its manifest's count once that is here.
@@ -135,6 +164,10 @@ pub fn complete(c: &Connection, blob: &BlobId) -> Result<bool> {
 pub struct Want {
     pub id: BlobId,
     pub chunks: u32,
+    /// The chunk counts the messages naming it give: its manifest must have one of them (a
+    /// member's message with a wrong size cannot make it impossible to fetch, nor can a
+    /// manifest make a "40 KB" attachment a 100 MB download).
+    pub counts: Vec<u32>,
     /// Fetch over any path (asked for, or the setting); otherwise only over the LAN.
     pub anywhere: bool,
     pub manifest: bool,
@@ -197,6 +230,7 @@ pub fn wants(c: &Connection, me: &DeviceId, limit: usize) -> Result<Vec<Want>> {
             missing: (0..chunks).filter(|i| !here.contains(i)).collect(),
             sources: devices,
             topics: topics_of(c, &id)?,
+            counts: counts(c, &bid)?,
         });
     }
     Ok(out)

@@ -2,9 +2,10 @@
 //! are offline. Members fetch them with `/hearth/blob/1`, as from a peer.
 //!
 //! The manifest goes first (it must hash to the blob id, and it reserves the blob's size under
-//! the mailbox's quotas), then each chunk, checked against it ([`super::blobs`]). `Held` says
-//! which chunks are already there, so a deposit cut off resumes where it stopped, and a blob
-//! already held is not sent twice.
+//! the mailbox's quotas; for a blob already there it only adds the topic), then each chunk,
+//! checked against it ([`super::blobs`]). `Held` says which chunks are already there under a
+//! topic, so a deposit cut off resumes where it stopped, and a blob already held is not sent
+//! twice.
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -19,8 +20,8 @@ pub const MAX_MESSAGE_BYTES: u64 = crate::blob::protocol::MAX_MESSAGE_BYTES + 10
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
-    /// Which chunks of this blob are held?
-    Held { blob: BlobId },
+    /// Which chunks of this blob are held under this topic?
+    Held { topic: TopicId, blob: BlobId },
     /// Keep this part of a blob, under a topic the requester keeps here.
     Put {
         topic: TopicId,
@@ -41,6 +42,8 @@ pub enum Response {
     Stored,
     /// A bound is reached: do not send this blob here again.
     Full,
+    /// Too many of the requester's blobs are unfinished here: finish those, then try again.
+    Busy,
     /// Not the requester's to put, or not what the blob id names.
     Refused,
 }

@@ -13,7 +13,10 @@
 //! Blobs have their own bounds ([`Limits`]: per topic, per depositor, per network source, in
 //! total, and a shorter retention than mail). A blob's whole size is reserved when its manifest
 //! arrives, so a blob accepted is never refused half way; over a bound, the new blob is refused
-//! and nothing held is evicted.
+//! and nothing held is evicted. A manifest is small and its reservation large, so reservations
+//! must be filled: one device may have [`MAX_UNFINISHED_PER_DEVICE`] blobs unfinished at once
+//! (one network source [`MAX_UNFINISHED_PER_SOURCE`]), and an unfinished blob that gets no
+//! chunk for [`STALLED_AFTER_MS`] is dropped.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_bytes::ByteBuf;
@@ -25,6 +28,15 @@ use crate::blob::BlobId;
 use crate::error::Result;
 use crate::ids::{DeviceId, TopicId};
 
+/// Unfinished blobs (manifest deposited, chunks still coming) one device may have at once.
+/// A sender deposits one blob at a time per mailbox; two allow a deposit cut off and started
+/// again.
+pub const MAX_UNFINISHED_PER_DEVICE: i64 = 2;
+/// Unfinished blobs from one network source (a household).
+pub const MAX_UNFINISHED_PER_SOURCE: i64 = 8;
+/// An unfinished blob that got no chunk for this long is dropped, its reservation freed.
+pub const STALLED_AFTER_MS: u64 = 10 * 60 * 1000;
+
 /// The mailbox database's blob tables (schema version 3).
 pub(super) const SCHEMA: &str = "
 CREATE TABLE blobs (
@@ -34,8 +46,12 @@ CREATE TABLE blobs (
     source BLOB NOT NULL,      -- the network source of its topic, as for mail quotas
     manifest BLOB NOT NULL,
     bytes INTEGER NOT NULL,    -- reserved: the most its chunks can take, and the manifest
-    stored_at INTEGER NOT NULL
+    stored_at INTEGER NOT NULL,
+    chunks INTEGER NOT NULL,   -- how many its manifest names
+    have INTEGER NOT NULL DEFAULT 0,
+    progress_at INTEGER NOT NULL  -- its last new chunk (or its manifest)
 ) STRICT;
+CREATE INDEX blobs_unfinished ON blobs(depositor) WHERE have < chunks;
 CREATE INDEX blobs_by_age ON blobs(stored_at);
 CREATE INDEX blobs_by_topic ON blobs(topic);
 CREATE INDEX blobs_by_depositor ON blobs(depositor);
@@ -61,6 +77,8 @@ pub enum Put {
     Stored,
     /// A bound on blobs is reached: nothing was stored, nothing held was dropped.
     Full,
+    /// The depositor (or its network source) has too many blobs unfinished: finish those.
+    Busy,
     /// Not the depositor's to put (not a member of the topic), or not what the id names.
     Refused,
 }
@@ -111,6 +129,7 @@ pub fn put_manifest(
     if !is_member(&tx, topic, depositor)? {
         return Ok(Put::Refused);
     }
+    drop_stalled(&tx, now_ms)?;
     let exists = tx
         .prepare_cached("SELECT 1 FROM blobs WHERE blob = ?1")?
         .query_row([blob.0], |_| Ok(()))
@@ -120,6 +139,18 @@ pub fn put_manifest(
         let source: Vec<u8> = tx
             .prepare_cached("SELECT source FROM topics WHERE topic = ?1")?
             .query_row([topic.as_bytes()], |r| r.get(0))?;
+        let unfinished = |column: &str, value: &[u8]| -> Result<i64> {
+            Ok(tx
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM blobs WHERE have < chunks AND {column} = ?1"
+                ))?
+                .query_row([value], |r| r.get(0))?)
+        };
+        if unfinished("depositor", &depositor.0)? >= MAX_UNFINISHED_PER_DEVICE
+            || (!source.is_empty() && unfinished("source", &source)? >= MAX_UNFINISHED_PER_SOURCE)
+        {
+            return Ok(Put::Busy);
+        }
         let held = quota::Held {
             topic: sum(&tx, "topic", topic.as_bytes())?,
             device: sum(&tx, "depositor", &depositor.0)?,
@@ -136,16 +167,21 @@ pub fn put_manifest(
         if !quota::blob_fits(limits, &held, reserve) {
             return Ok(Put::Full);
         }
-        tx.prepare_cached("INSERT INTO blobs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-            .execute(params![
-                blob.0,
-                topic.as_bytes(),
-                depositor.0,
-                source,
-                manifest,
-                reserve as i64,
-                now_ms as i64
-            ])?;
+        tx.prepare_cached(
+            "INSERT INTO blobs (blob, topic, depositor, source, manifest, bytes, stored_at,
+                                chunks, progress_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)",
+        )?
+        .execute(params![
+            blob.0,
+            topic.as_bytes(),
+            depositor.0,
+            source,
+            manifest,
+            reserve as i64,
+            now_ms as i64,
+            chunks as i64
+        ])?;
     }
     tx.prepare_cached("INSERT OR IGNORE INTO blob_topics VALUES (?1, ?2)")?
         .execute(params![blob.0, topic.as_bytes()])?;
@@ -161,6 +197,7 @@ pub fn put_chunk(
     blob: &BlobId,
     index: u32,
     bytes: &[u8],
+    now_ms: u64,
 ) -> Result<Put> {
     let Some(manifest) = manifest_for(c, depositor, blob)? else {
         return Ok(Put::Refused);
@@ -168,15 +205,46 @@ pub fn put_chunk(
     if !crypt::chunk_fits(&manifest, index, bytes) {
         return Ok(Put::Refused);
     }
-    c.prepare_cached("INSERT OR IGNORE INTO blob_chunks (blob, idx, body) VALUES (?1, ?2, ?3)")?
+    let tx = c.transaction()?;
+    let new = tx
+        .prepare_cached("INSERT OR IGNORE INTO blob_chunks (blob, idx, body) VALUES (?1, ?2, ?3)")?
         .execute(params![blob.0, index, bytes])?;
+    if new > 0 {
+        tx.prepare_cached("UPDATE blobs SET have = have + 1, progress_at = ?2 WHERE blob = ?1")?
+            .execute(params![blob.0, now_ms as i64])?;
+    }
+    tx.commit()?;
     Ok(Put::Stored)
 }
 
-/// The chunks of `blob` held here, if `device` may have them (it keeps a topic the blob was
-/// deposited under); None whether the blob is unknown or not the device's.
-pub fn held(c: &Connection, device: &DeviceId, blob: &BlobId) -> Result<Option<Vec<u32>>> {
-    if manifest_for(c, device, blob)?.is_none() {
+/// Drops unfinished blobs that got no chunk for [`STALLED_AFTER_MS`]: a manifest alone must
+/// not hold a reservation for the whole retention period.
+fn drop_stalled(c: &Connection, now_ms: u64) -> Result<u64> {
+    let cutoff = now_ms.saturating_sub(STALLED_AFTER_MS) as i64;
+    Ok(
+        c.prepare_cached("DELETE FROM blobs WHERE have < chunks AND progress_at < ?1")?
+            .execute([cutoff])? as u64,
+    )
+}
+
+/// The chunks of `blob` held here under `topic`, if `device` keeps that topic; None whether
+/// the blob is unknown, not under that topic, or not the device's. (A blob a device sent in
+/// two conversations is deposited under each, so members of either can fetch it.)
+pub fn held(
+    c: &Connection,
+    device: &DeviceId,
+    topic: &TopicId,
+    blob: &BlobId,
+) -> Result<Option<Vec<u32>>> {
+    let linked = c
+        .prepare_cached(
+            "SELECT 1 FROM blob_topics bt JOIN members m ON m.topic = bt.topic
+             WHERE bt.blob = ?1 AND bt.topic = ?2 AND m.device = ?3",
+        )?
+        .query_row(params![blob.0, topic.as_bytes(), device.0], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if !linked {
         return Ok(None);
     }
     let mut st = c.prepare_cached("SELECT idx FROM blob_chunks WHERE blob = ?1 ORDER BY idx")?;
@@ -203,12 +271,13 @@ pub fn part(c: &Connection, device: &DeviceId, blob: &BlobId, part: Part) -> Res
 /// topics expired). Returns how many were dropped.
 pub(super) fn purge(tx: &Connection, now_ms: u64, limits: &Limits) -> Result<u64> {
     let cutoff = now_ms.saturating_sub(limits.blob_retention.as_millis() as u64) as i64;
+    let stalled = drop_stalled(tx, now_ms)?;
     let n = tx.execute(
         "DELETE FROM blobs WHERE stored_at < ?1
            OR NOT EXISTS (SELECT 1 FROM blob_topics bt WHERE bt.blob = blobs.blob)",
         [cutoff],
     )?;
-    Ok(n as u64)
+    Ok(n as u64 + stalled)
 }
 
 /// Blobs held, and the bytes reserved for them.
@@ -308,7 +377,7 @@ mod tests {
         }
         for (i, chunk) in chunks.iter().enumerate() {
             assert_eq!(
-                put_chunk(&mut f.c, who, id, i as u32, chunk).unwrap(),
+                put_chunk(&mut f.c, who, id, i as u32, chunk, 1_000).unwrap(),
                 Put::Stored
             );
         }
@@ -322,10 +391,13 @@ mod tests {
         let (id, manifest, chunks) = blob.clone();
         assert_eq!(chunks.len(), 3);
         // Nothing held yet: a member hears the same as a stranger.
-        assert_eq!(held(&f.c, &f.son, &id).unwrap(), None);
+        assert_eq!(held(&f.c, &f.son, &f.topic, &id).unwrap(), None);
         let mom = f.mom;
         assert_eq!(deposit(&mut f, &mom, &blob), Put::Stored);
-        assert_eq!(held(&f.c, &f.son, &id).unwrap(), Some(vec![0, 1, 2]));
+        assert_eq!(
+            held(&f.c, &f.son, &f.topic, &id).unwrap(),
+            Some(vec![0, 1, 2])
+        );
         match part(&f.c, &f.son, &id, Part::Chunk(2)).unwrap() {
             Response::Bytes(b) => assert_eq!(b.into_vec(), chunks[2]),
             other => panic!("{other:?}"),
@@ -339,7 +411,7 @@ mod tests {
             Response::Missing
         ));
         // A stranger who knows the blob id and the topic reads nothing, learns nothing…
-        assert_eq!(held(&f.c, &f.stranger, &id).unwrap(), None);
+        assert_eq!(held(&f.c, &f.stranger, &f.topic, &id).unwrap(), None);
         for p in [Part::Manifest, Part::Chunk(0)] {
             assert!(matches!(
                 part(&f.c, &f.stranger, &id, p).unwrap(),
@@ -364,7 +436,7 @@ mod tests {
             Put::Refused
         );
         assert_eq!(
-            put_chunk(&mut f.c, &stranger, &id, 0, &chunks[0]).unwrap(),
+            put_chunk(&mut f.c, &stranger, &id, 0, &chunks[0], 1_000).unwrap(),
             Put::Refused
         );
         assert_eq!(usage(&f.c).unwrap().0, 1);
@@ -387,7 +459,7 @@ mod tests {
         }
         // Chunks before their manifest, flipped, or in another's place.
         assert_eq!(
-            put_chunk(&mut f.c, &mom, &id, 0, &chunks[0]).unwrap(),
+            put_chunk(&mut f.c, &mom, &id, 0, &chunks[0], 1_000).unwrap(),
             Put::Refused
         );
         assert_eq!(
@@ -397,18 +469,18 @@ mod tests {
         let mut flipped = chunks[0].clone();
         flipped[10] ^= 1;
         assert_eq!(
-            put_chunk(&mut f.c, &mom, &id, 0, &flipped).unwrap(),
+            put_chunk(&mut f.c, &mom, &id, 0, &flipped, 1_000).unwrap(),
             Put::Refused
         );
         assert_eq!(
-            put_chunk(&mut f.c, &mom, &id, 1, &chunks[0]).unwrap(),
+            put_chunk(&mut f.c, &mom, &id, 1, &chunks[0], 1_000).unwrap(),
             Put::Refused
         );
         assert_eq!(
-            put_chunk(&mut f.c, &mom, &id, 9, &chunks[0]).unwrap(),
+            put_chunk(&mut f.c, &mom, &id, 9, &chunks[0], 1_000).unwrap(),
             Put::Refused
         );
-        assert_eq!(held(&f.c, &mom, &id).unwrap(), Some(vec![]));
+        assert_eq!(held(&f.c, &mom, &topic, &id).unwrap(), Some(vec![]));
     }
 
     #[test]
@@ -434,7 +506,7 @@ mod tests {
         // The first is whole and still served; the same blob again is no new bytes.
         for (i, c) in first.2.iter().enumerate() {
             assert_eq!(
-                put_chunk(&mut f.c, &mom, &first.0, i as u32, c).unwrap(),
+                put_chunk(&mut f.c, &mom, &first.0, i as u32, c, 1_000).unwrap(),
                 Put::Stored
             );
         }
@@ -442,7 +514,10 @@ mod tests {
             put_manifest(&mut f.c, &mom, &topic, &first.0, &first.1, 2, &l).unwrap(),
             Put::Stored
         );
-        assert_eq!(held(&f.c, &f.son, &first.0).unwrap(), Some(vec![0, 1]));
+        assert_eq!(
+            held(&f.c, &f.son, &f.topic, &first.0).unwrap(),
+            Some(vec![0, 1])
+        );
         for (name, limits) in [
             (
                 "device",
@@ -498,11 +573,84 @@ mod tests {
         )
         .unwrap();
         assert_eq!(usage(&f.c).unwrap(), (0, 0));
-        assert_eq!(held(&f.c, &f.son, &blob.0).unwrap(), None);
+        assert_eq!(held(&f.c, &f.son, &f.topic, &blob.0).unwrap(), None);
         let chunks: i64 =
             f.c.query_row("SELECT COUNT(*) FROM blob_chunks", [], |r| r.get(0))
                 .unwrap();
         assert_eq!(chunks, 0, "its chunks went with it");
+    }
+
+    #[test]
+    fn a_device_leaves_few_blobs_unfinished_and_stalled_ones_go() {
+        let l = Limits::default();
+        let mut f = family(&l);
+        let (topic, mom) = (f.topic, f.mom);
+        let blobs: Vec<_> = (1..=4).map(|n| sealed(300_000, n)).collect();
+        let manifest = |f: &mut Family, b: &(BlobId, Vec<u8>, Vec<Vec<u8>>), at: u64| {
+            put_manifest(&mut f.c, &mom, &topic, &b.0, &b.1, at, &l).unwrap()
+        };
+        assert_eq!(manifest(&mut f, &blobs[0], 1_000), Put::Stored);
+        assert_eq!(manifest(&mut f, &blobs[1], 1_000), Put::Stored);
+        // Two reservations unfilled: a third waits until one is finished.
+        assert_eq!(manifest(&mut f, &blobs[2], 1_000), Put::Busy);
+        for (i, c) in blobs[0].2.iter().enumerate() {
+            assert_eq!(
+                put_chunk(&mut f.c, &mom, &blobs[0].0, i as u32, c, 2_000).unwrap(),
+                Put::Stored
+            );
+        }
+        assert_eq!(manifest(&mut f, &blobs[2], 2_000), Put::Stored);
+        // A chunk keeps a reservation alive; one with none for ten minutes is dropped, and
+        // its reservation with it.
+        let later = 2_000 + STALLED_AFTER_MS - 1;
+        assert_eq!(
+            put_chunk(&mut f.c, &mom, &blobs[2].0, 0, &blobs[2].2[0], later).unwrap(),
+            Put::Stored
+        );
+        let reserved = usage(&f.c).unwrap().1;
+        assert_eq!(manifest(&mut f, &blobs[3], later + 2), Put::Stored);
+        let (count, bytes) = usage(&f.c).unwrap();
+        assert_eq!(count, 3, "the stalled one went");
+        assert_eq!(bytes, reserved, "one reservation freed, one made");
+        assert_eq!(held(&f.c, &f.son, &topic, &blobs[1].0).unwrap(), None);
+        assert_eq!(
+            held(&f.c, &f.son, &topic, &blobs[0].0).unwrap(),
+            Some(vec![0, 1]),
+            "finished blobs never stall"
+        );
+        // The periodic purge drops stalled ones too.
+        store::purge(&mut f.c, later + STALLED_AFTER_MS + 10, &l).unwrap();
+        assert_eq!(usage(&f.c).unwrap().0, 1);
+    }
+
+    #[test]
+    fn a_blob_sent_in_two_conversations_is_held_under_each() {
+        let l = Limits::default();
+        let mut f = family(&l);
+        let (family_topic, mom, son) = (f.topic, f.mom, f.son);
+        // Mom and her son also share a second conversation.
+        let other = TopicSecret::for_group(&[8; 16]);
+        for d in [&mom, &son] {
+            store::keep(&mut f.c, d, HOME, &[(other.topic(), other.proof(d))], 0, &l).unwrap();
+        }
+        let blob = sealed(300_000, 4);
+        assert_eq!(deposit(&mut f, &mom, &blob), Put::Stored);
+        assert_eq!(
+            held(&f.c, &son, &family_topic, &blob.0).unwrap(),
+            Some(vec![0, 1])
+        );
+        // Not yet under the other conversation: asked there, it is unknown.
+        assert_eq!(held(&f.c, &son, &other.topic(), &blob.0).unwrap(), None);
+        let before = usage(&f.c).unwrap();
+        assert_eq!(
+            put_manifest(&mut f.c, &mom, &other.topic(), &blob.0, &blob.1, 5, &l).unwrap(),
+            Put::Stored
+        );
+        assert_eq!(usage(&f.c).unwrap(), before, "linked, not stored again");
+        assert_eq!(
+            held(&f.c, &son, &other.topic(), &blob.0).unwrap(),
+            Some(vec![0, 1])
+        );
     }
 
     proptest::proptest! {
@@ -530,10 +678,10 @@ mod tests {
             let whole = !manifest.is_empty() && manifest.len().is_multiple_of(32);
             proptest::prop_assert_eq!(own == Put::Stored, whole);
             proptest::prop_assert_eq!(
-                put_chunk(&mut f.c, &mom, &named, index, &chunk).unwrap(),
+                put_chunk(&mut f.c, &mom, &named, index, &chunk, 1_000).unwrap(),
                 Put::Refused
             );
-            let held_chunks = held(&f.c, &mom, &named).unwrap();
+            let held_chunks = held(&f.c, &mom, &topic, &named).unwrap();
             proptest::prop_assert!(held_chunks.is_none_or(|c| c.is_empty()));
         }
     }

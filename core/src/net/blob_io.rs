@@ -41,6 +41,9 @@ const LACKING_FOR: Duration = Duration::from_secs(4);
 /// How long a peer that sent something wrong is not asked for that blob again.
 const WRONG_FOR: Duration = Duration::from_secs(60);
 const BUSY_FOR: Duration = Duration::from_secs(1);
+/// How long a mailbox that lacked a blob is not asked for it again: its sender deposits it
+/// once, soon after the message, or never (a mailbox answers the same for both).
+const MAILBOX_LACKING_FOR: Duration = Duration::from_secs(30);
 /// How often stalled fetches are looked at again while anything is wanted.
 pub(super) const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -104,6 +107,18 @@ impl Task {
             self.blobs.manifests.insert(id, Arc::new(m));
         }
         self.blobs.wants = wants.into_iter().map(|w| (w.id, w)).collect();
+        // A read that began before a manifest's count was recorded has the older count: the
+        // manifest here says how many chunks there are.
+        for (id, m) in &self.blobs.manifests {
+            if let Some(w) = self.blobs.wants.get_mut(id) {
+                let n = (m.len() / 32) as u32;
+                if n != w.chunks {
+                    w.missing.retain(|i| *i < n);
+                    w.missing.extend(w.chunks..n);
+                    w.chunks = n;
+                }
+            }
+        }
         let wants = &self.blobs.wants;
         self.blobs.manifests.retain(|id, _| wants.contains_key(id));
         if std::mem::take(&mut self.blobs.refresh_again) {
@@ -230,6 +245,8 @@ impl Task {
                 self.blobs.busy.remove(&(id, part));
                 let backoff = if matches!(other, Response::Busy) {
                     BUSY_FOR
+                } else if self.peers.get(&peer).is_some_and(|c| c.mailbox) {
+                    MAILBOX_LACKING_FOR
                 } else {
                     LACKING_FOR
                 };
@@ -244,7 +261,12 @@ impl Task {
             return;
         }
         let fits = match part {
-            Part::Manifest => crypt::manifest_chunks(&id, &bytes).is_some(),
+            Part::Manifest => crypt::manifest_chunks(&id, &bytes).is_some_and(|n| {
+                self.blobs
+                    .wants
+                    .get(&id)
+                    .is_some_and(|w| w.counts.contains(&n))
+            }),
             Part::Chunk(i) => self
                 .blobs
                 .manifests

@@ -83,6 +83,7 @@ pub(super) enum Internal {
         peer: PeerId,
         id: crate::blob::BlobId,
         topic: crate::ids::TopicId,
+        gen: u64,
         part: crate::blob::protocol::Part,
         bytes: Option<Vec<u8>>,
     },
@@ -322,9 +323,10 @@ impl Task {
                 peer,
                 id,
                 topic,
+                gen,
                 part,
                 bytes,
-            } => self.on_deposit_read(peer, id, topic, part, bytes),
+            } => self.on_deposit_read((peer, id, topic), gen, part, bytes),
         }
     }
 

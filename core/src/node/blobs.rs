@@ -358,17 +358,15 @@ impl Node {
     ) -> Result<bool> {
         use crate::blob::protocol::Part;
         let id = p.blob;
-        let known: Option<(u32, bool)> = self
+        let known: Option<(u32, Vec<u32>)> = self
             .read(move |c| {
-                Ok(c.query_row(
-                    "SELECT chunks, manifest FROM blobs WHERE id = ?1",
-                    [id.0],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .ok())
+                let Some(chunks) = store::chunks(c, &id)? else {
+                    return Ok(None);
+                };
+                Ok(Some((chunks, store::counts(c, &id)?)))
             })
             .await?;
-        let Some((chunks, _)) = known else {
+        let Some((chunks, counts)) = known else {
             return Ok(false);
         };
         let files = self.blob_files();
@@ -378,7 +376,8 @@ impl Node {
         };
         match p.part {
             Part::Manifest => {
-                let Some(n) = crypt::manifest_chunks(&id, &p.bytes) else {
+                let Some(n) = crypt::manifest_chunks(&id, &p.bytes).filter(|n| counts.contains(n))
+                else {
                     return Ok(false);
                 };
                 if manifest.is_none() {

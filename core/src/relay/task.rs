@@ -509,10 +509,12 @@ impl Task {
             move |c, l| {
                 use blob_mailbox::Response as R;
                 Ok(match req {
-                    blob_mailbox::Request::Held { blob } => match blobs::held(c, &device, &blob)? {
-                        Some(chunks) => R::Held { chunks },
-                        None => R::Unknown,
-                    },
+                    blob_mailbox::Request::Held { topic, blob } => {
+                        match blobs::held(c, &device, &topic, &blob)? {
+                            Some(chunks) => R::Held { chunks },
+                            None => R::Unknown,
+                        }
+                    }
                     blob_mailbox::Request::Put {
                         topic,
                         blob,
@@ -524,10 +526,10 @@ impl Task {
                                 blobs::put_manifest(c, &device, &topic, &blob, &bytes, now_ms(), l)?
                             }
                             crate::blob::protocol::Part::Chunk(i) => {
-                                blobs::put_chunk(c, &device, &blob, i, &bytes)?
+                                blobs::put_chunk(c, &device, &blob, i, &bytes, now_ms())?
                             }
                         };
-                        if put != blobs::Put::Stored {
+                        if matches!(put, blobs::Put::Full | blobs::Put::Refused) {
                             let _ = events.send(RelayEvent::BlobRefused {
                                 peer: peer.to_string(),
                                 full: put == blobs::Put::Full,
@@ -536,6 +538,7 @@ impl Task {
                         match put {
                             blobs::Put::Stored => R::Stored,
                             blobs::Put::Full => R::Full,
+                            blobs::Put::Busy => R::Busy,
                             blobs::Put::Refused => R::Refused,
                         }
                     }

@@ -13,8 +13,8 @@ use rand::{RngExt, SeedableRng};
 mod support;
 use support::{hearth, HEARTH};
 
-#[test]
-fn sigkill_mid_burst_loses_nothing_acknowledged() {
+/// Alice and Bob, contacts (Alice's directory kept alive), and their chat as Bob has it.
+fn contacts() -> (tempfile::TempDir, tempfile::TempDir, String) {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     hearth(a.path(), &["init", "--name", "Alice"]);
@@ -24,13 +24,23 @@ fn sigkill_mid_burst_loses_nothing_acknowledged() {
     let chat = hearth(b.path(), &["chats", "--json"]);
     let chat: serde_json::Value = serde_json::from_str(chat.lines().next().unwrap()).unwrap();
     let chat = chat["chat"].as_str().unwrap().to_string();
+    (a, b, chat)
+}
 
+/// A random generator, its seed printed (set HEARTH_CRASH_SEED to replay a run).
+fn seeded() -> (u64, rand::rngs::StdRng) {
     let seed: u64 = std::env::var("HEARTH_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
     eprintln!("crash test seed {seed}");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (seed, rand::rngs::StdRng::seed_from_u64(seed))
+}
+
+#[test]
+fn sigkill_mid_burst_loses_nothing_acknowledged() {
+    let (_a, b, chat) = contacts();
+    let (_, mut rng) = seeded();
     let mut acked = BTreeSet::new();
     let rounds = 6;
     for round in 0..rounds {
@@ -108,25 +118,12 @@ fn sigkill_mid_burst_loses_nothing_acknowledged() {
 /// on disk is exactly the blobs messages name.
 #[test]
 fn sigkill_mid_file_send_loses_nothing_acknowledged_and_leaves_no_orphans() {
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    hearth(a.path(), &["init", "--name", "Alice"]);
-    hearth(b.path(), &["init", "--name", "Bob"]);
-    let code = hearth(a.path(), &["invite"]);
-    hearth(b.path(), &["accept", code.trim()]);
-    let chat = hearth(b.path(), &["chats", "--json"]);
-    let chat: serde_json::Value = serde_json::from_str(chat.lines().next().unwrap()).unwrap();
-    let chat = chat["chat"].as_str().unwrap().to_string();
-
-    let seed: u64 = std::env::var("HEARTH_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    eprintln!("crash test seed {seed}");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let (_a, b, chat) = contacts();
+    let (seed, mut rng) = seeded();
     // What each acknowledged send sent: blob id → the file's bytes.
     let mut acked: Vec<(String, String, Vec<u8>)> = Vec::new();
     let (mut killed, rounds) = (0, 24);
+    let mut send_ms = 0;
     for round in 0..rounds {
         let bytes: Vec<u8> = (0..1_500_000u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ round as u8)
@@ -142,10 +139,19 @@ fn sigkill_mid_file_send_loses_nothing_acknowledged_and_leaves_no_orphans() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn");
-        // A send takes about 150 ms here (debug build): kill anywhere in it, or after it.
-        std::thread::sleep(Duration::from_millis(rng.random_range(0..250)));
-        let _ = child.kill();
+        // The first send runs to its end, and says how long one takes on this machine now
+        // (about 150 ms in a debug build, more when the machine is busy); every later one is
+        // killed anywhere in that time or a little after it.
+        let started = Instant::now();
+        if round > 0 {
+            let within = send_ms.max(1) * 3 / 2;
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..within)));
+            let _ = child.kill();
+        }
         let out = child.wait_with_output().unwrap();
+        if round == 0 {
+            send_ms = started.elapsed().as_millis() as u64;
+        }
         let printed = String::from_utf8_lossy(&out.stdout).to_string();
         match printed.lines().next() {
             Some(l) => {

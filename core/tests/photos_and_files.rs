@@ -35,6 +35,24 @@ fn photo(bytes: Vec<u8>) -> Outgoing {
     Outgoing::bytes(Kind::Photo, "fridge.jpg", "image/jpeg", bytes)
 }
 
+/// A reference to someone else's blob as a modified client writes it: the blob's id, with a
+/// size and a name of its choosing, and no key.
+fn naming(blob: hearth_core::blob::BlobId, size: u64, name: &str) -> hearth_core::blob::BlobRef {
+    hearth_core::blob::BlobRef {
+        id: blob,
+        key: [0; 32],
+        size,
+        kind: Kind::File,
+        mime: "application/octet-stream".into(),
+        name: name.into(),
+        preview: vec![],
+        width: 0,
+        height: 0,
+        duration_ms: 0,
+        waveform: vec![],
+    }
+}
+
 fn file(name: &str, bytes: Vec<u8>) -> Outgoing {
     Outgoing::bytes(Kind::File, name, "application/octet-stream", bytes)
 }
@@ -170,19 +188,7 @@ async fn a_bad_blob_is_shown_damaged_and_the_conversation_goes_on() {
     eventually("Bob has the good one", || complete(&bob, &chat, &good)).await;
     r.state = BlobState::Complete;
     let good_blob = r.blob;
-    let spoiled = hearth_core::blob::BlobRef {
-        id: good_blob,
-        key: [0; 32],
-        size: 10_000,
-        kind: Kind::File,
-        mime: "application/octet-stream".into(),
-        name: "ok.bin".into(),
-        preview: vec![],
-        width: 0,
-        height: 0,
-        duration_ms: 0,
-        waveform: vec![],
-    };
+    let spoiled = naming(good_blob, 10_000, "ok.bin");
     mallory
         .node
         .send_attachment_ref(&chat, spoiled)
@@ -431,19 +437,7 @@ async fn a_wrong_size_seen_first_cannot_stop_a_blob() {
     // Mallory knows the id (she saw it, say) and names it in her chat with Bob, 20 chunks
     // long instead of 3.
     let to_bob = dm(&mallory, "Bob").await;
-    let wrong = hearth_core::blob::BlobRef {
-        id: blob,
-        key: [0; 32],
-        size: 5_000_000,
-        kind: Kind::File,
-        mime: "application/octet-stream".into(),
-        name: "a.bin".into(),
-        preview: vec![],
-        width: 0,
-        height: 0,
-        duration_ms: 0,
-        waveform: vec![],
-    };
+    let wrong = naming(blob, 5_000_000, "a.bin");
     mallory
         .node
         .send_attachment_ref(&to_bob, wrong)
@@ -497,19 +491,7 @@ async fn a_manifest_longer_than_its_message_says_is_refused() {
     eventually("Mallory has it", || complete(&mallory, &group, &id)).await;
     let blob = alice.node.attachment(&id).await.unwrap().blob;
     let to_bob = dm(&mallory, "Bob").await;
-    let small = hearth_core::blob::BlobRef {
-        id: blob,
-        key: [0; 32],
-        size: 10_000,
-        kind: Kind::File,
-        mime: "application/octet-stream".into(),
-        name: "small.bin".into(),
-        preview: vec![],
-        width: 0,
-        height: 0,
-        duration_ms: 0,
-        waveform: vec![],
-    };
+    let small = naming(blob, 10_000, "small.bin");
     let said = mallory
         .node
         .send_attachment_ref(&to_bob, small)

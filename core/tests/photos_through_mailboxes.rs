@@ -14,54 +14,13 @@ use hearth_core::blob::BlobId;
 use hearth_core::blob::Kind;
 use hearth_core::mailbox::blob_protocol as deposit;
 use hearth_core::node::Outgoing;
-use hearth_core::relay;
 use hearth_core::{ChatId, MessageId, TopicId};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{noise, tcp, yamux, Multiaddr, StreamProtocol, Swarm};
 use serde_bytes::ByteBuf;
+use support::relays::*;
 use support::*;
-
-async fn start_relay(dir: &std::path::Path) -> (relay::Handle, Multiaddr) {
-    let h = relay::start(relay::Config {
-        data_dir: dir.to_path_buf(),
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        external: vec![],
-        limits: Default::default(),
-        max_per_source: relay::MAX_CONNECTIONS_PER_SOURCE,
-    })
-    .await
-    .expect("relay");
-    let mut addr = None;
-    for _ in 0..200 {
-        if let Some(a) = h.status().await.unwrap().addrs.first() {
-            addr = Some(a.parse().unwrap());
-            break;
-        }
-        // The listener is bound in the relay's own task, a moment after start returns.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    (h, addr.expect("relay address"))
-}
-
-fn with_relay(relay: &Multiaddr) -> hearth_core::net::Config {
-    hearth_core::net::Config {
-        lan_only: false,
-        relays: vec![relay.clone()],
-        ..loopback()
-    }
-}
-
-async fn wait_kept(p: &Peer) {
-    eventually("the mailbox keeps our topics", || async {
-        p.node
-            .network_status()
-            .await
-            .unwrap()
-            .is_some_and(|s| s.relays.iter().any(|r| r.kept > 0))
-    })
-    .await;
-}
 
 async fn deposited(p: &Peer) -> u64 {
     p.node
@@ -80,23 +39,6 @@ async fn state(p: &Peer, chat: &ChatId, id: &MessageId) -> Option<BlobState> {
         .find(|m| m.id == *id)
         .and_then(|m| m.attachment)
         .map(|a| a.state)
-}
-
-fn all_bytes_under(dir: &std::path::Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(all_bytes_under(&p));
-        } else {
-            out.extend(std::fs::read(&p).unwrap());
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A file of about 700 KB (three chunks) that says what it is on every line.

@@ -17,62 +17,8 @@ use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{noise, tcp, yamux, Multiaddr, StreamProtocol, Swarm};
 use serde_bytes::ByteBuf;
+use support::relays::*;
 use support::*;
-
-async fn start_relay(dir: &std::path::Path) -> (relay::Handle, Multiaddr) {
-    start_relay_with(dir, Default::default()).await
-}
-
-async fn start_relay_with(
-    dir: &std::path::Path,
-    limits: hearth_core::mailbox::Limits,
-) -> (relay::Handle, Multiaddr) {
-    // HEARTH_LOG=debug shows what the relay and nodes do.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("HEARTH_LOG"))
-        .with_writer(std::io::stderr)
-        .try_init();
-    let h = relay::start(relay::Config {
-        data_dir: dir.to_path_buf(),
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        external: vec![],
-        limits,
-        max_per_source: relay::MAX_CONNECTIONS_PER_SOURCE,
-    })
-    .await
-    .expect("relay");
-    let mut addr = None;
-    for _ in 0..200 {
-        let s = h.status().await.unwrap();
-        if let Some(a) = s.addrs.first() {
-            addr = Some(a.parse().unwrap());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    (h, addr.expect("relay address"))
-}
-
-/// Loopback networking, not LAN-only (relays are not used in LAN-only mode), with a relay.
-fn with_relay(relay: &Multiaddr) -> hearth_core::net::Config {
-    hearth_core::net::Config {
-        lan_only: false,
-        relays: vec![relay.clone()],
-        ..loopback()
-    }
-}
-
-async fn wait_kept(p: &Peer) {
-    eventually("the mailbox keeps our topics", || async {
-        p.node
-            .network_status()
-            .await
-            .unwrap()
-            .map(|s| s.relays.iter().any(|r| r.kept > 0 && r.reserved))
-            .unwrap_or(false)
-    })
-    .await;
-}
 
 async fn status_of(
     p: &Peer,
@@ -86,23 +32,6 @@ async fn status_of(
         .into_iter()
         .find(|m| m.id == *id)
         .and_then(|m| m.status)
-}
-
-fn all_bytes_under(dir: &std::path::Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(all_bytes_under(&p));
-        } else {
-            out.extend(std::fs::read(&p).unwrap());
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The sender goes offline after handing the message to the mailbox; the recipient, coming

@@ -10,9 +10,13 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join } from 'node:path';
 import { launchApp, runNode, hearth, hearthJson, tmp, until, stopAll } from '../lib/harness.mjs';
-import { landscapePng, isJpeg, jpegSize, pngSize } from '../lib/pictures.mjs';
+import { landscapePng, isJpeg, jpegSize } from '../lib/pictures.mjs';
+import {
+  attachmentSelector, connectTo, decoded, language, nodeBlob, openChat, photoShownFull,
+  saveToDownloads, screenshots, writePicture,
+} from '../lib/conversation.mjs';
 
 let app;
 let grandma;
@@ -43,10 +47,6 @@ after(async () => {
 const find = (selector) => app.browser.$(selector);
 const grandmaMessages = () => hearthJson(grandmaDir, 'messages', '--chat', 'Minji');
 
-/** The attachment (photo or voice) of a message bubble: mine or Grandma's, of this kind. */
-const attachmentSelector = ({ mine, kind }) =>
-  `[data-testid="message"][data-mine="${mine}"] [data-testid="attachment"][data-kind="${kind}"]`;
-
 /** The last attachment of that kind shown, once there is one. */
 async function lastAttachment(what, which) {
   return until(what, async () => {
@@ -55,63 +55,16 @@ async function lastAttachment(what, which) {
   });
 }
 
-/** An <img>'s picture as the webview decoded it ({ complete, width, height }). */
-const decoded = (img) =>
-  app.browser.execute((el) => ({ complete: el.complete, width: el.naturalWidth, height: el.naturalHeight }), img);
-
-/** A file the `hearth` node writes: an attachment it has (fetching it first if need be). */
-function grandmaBlob(blob, name) {
-  const out = join(files, name);
-  hearth(grandmaDir, 'blob', 'get', blob, '--out', out, '--timeout', '60');
-  return readFileSync(out);
-}
-
-async function language(lang) {
-  await app.click('nav-settings');
-  await (await app.$('language-select')).selectByAttribute('value', lang);
-  await until(`lang=${lang}`, async () =>
-    (await app.browser.execute(() => document.documentElement.lang)) === lang);
-}
-
-async function openChat() {
-  await app.click('nav-chats');
-  const item = await app.$('chat-item');
-  await item.waitForClickable({ timeout: 30_000 });
-  await item.click();
-  await app.$('conversation').then((e) => e.waitForDisplayed({ timeout: 30_000 }));
-}
-
-/** The conversation, scrolled so that `el` shows, in English and in Korean. */
-async function screenshots(label, el) {
-  for (const lang of ['en', 'ko']) {
-    await language(lang);
-    await openChat();
-    const shown = await el();
-    await shown.scrollIntoView({ block: 'center' });
-    await app.screenshot(lang === 'en' ? label : `${label}-ko`);
-  }
-  await language('en');
-  await openChat();
-}
+/** An attachment Grandma's node has (fetching it first if need be), as `name` in `files`. */
+const grandmaBlob = (blob, name) => nodeBlob(grandmaDir, blob, join(files, name));
 
 test('Minji and Grandma are connected', async () => {
-  await app.$('first-run').then((e) => e.waitForDisplayed({ timeout: 30_000 }));
-  await app.type('name-input', 'Minji');
-  await app.click('create-profile');
-  await app.$('nav-chats').then((e) => e.waitForDisplayed({ timeout: 30_000 }));
-  await language('en');
-  await app.click('nav-add-contact');
-  await app.type('paste-code-input', hearth(grandmaDir, 'invite').trim());
-  await app.click('accept-code');
-  await until('Grandma to see Minji connected', () =>
-    hearthJson(grandmaDir, 'contacts').some((c) => c.name === 'Minji' && c.state === 'connected'));
-  await openChat();
+  await connectTo(app, { me: 'Minji', them: 'Grandma', themDir: grandmaDir });
 });
 
 test('a big photo from the app reaches Grandma as a 2048 px JPEG', async () => {
   const picked = join(files, 'garden.png');
-  writeFileSync(picked, landscapePng(2600, 1300));
-  assert.deepEqual(pngSize(readFileSync(picked)), { width: 2600, height: 1300 });
+  writePicture(picked, 2600, 1300);
 
   // What the file picker would hand the page: the hidden input of the paper clip.
   const input = await app.$('attach-input');
@@ -120,13 +73,7 @@ test('a big photo from the app reaches Grandma as a 2048 px JPEG', async () => {
   // Mine, in the conversation: the preview at once, then the photo itself.
   const mine = { mine: true, kind: 'photo' };
   const photo = await lastAttachment('my photo in the conversation', mine);
-  await until('my photo shown full', async () =>
-    (await (await photo.$('[data-testid="photo"]')).getAttribute('data-full')) === 'true');
-  const thumb = await photo.$('[data-testid="photo-thumbnail"] img');
-  const shown = await until('the thumbnail to be decoded', async () => {
-    const d = await decoded(thumb);
-    return d.complete && d.width > 0 && d;
-  });
+  const shown = await photoShownFull(app, photo, 'my photo');
   assert.deepEqual({ width: shown.width, height: shown.height }, { width: 2048, height: 1024 },
     'the app shows the photo as sent: downscaled');
   assert.equal(await app.$$('attach-error').then((e) => e.length), 0, 'no sending error');
@@ -150,7 +97,7 @@ test('a big photo from the app reaches Grandma as a 2048 px JPEG', async () => {
 
   await until('my photo to show delivered', async () =>
     (await find(`[data-testid="message"][data-mine="true"][data-status="delivered"] [data-blob="${blob}"]`)).isExisting());
-  await screenshots('photo-sent', () => find(`[data-testid="attachment"][data-blob="${blob}"]`));
+  await screenshots(app, 'photo-sent', () => find(`[data-testid="attachment"][data-blob="${blob}"]`));
 });
 
 test('Grandma\'s photo shows as a preview, then full size, and saves as she sent it', async () => {
@@ -166,7 +113,7 @@ test('Grandma\'s photo shows as a preview, then full size, and saves as she sent
     return (await el.isExisting()) && el;
   });
   const thumbImg = await photo.$('[data-testid="photo-thumbnail"] img');
-  await until('its preview (or the photo) to show', async () => (await decoded(thumbImg)).width > 0);
+  await until('its preview (or the photo) to show', async () => (await decoded(app, thumbImg)).width > 0);
   // Then the photo itself, downloaded over the LAN by itself.
   const box = await photo.$('[data-testid="photo"]');
   await until('the full photo', async () =>
@@ -176,7 +123,7 @@ test('Grandma\'s photo shows as a preview, then full size, and saves as she sent
   const size = jpegSize(ownJpeg);
   assert.deepEqual(size, { width: 1200, height: 900 }, 'not downscaled: it is small enough');
   const thumb = await until('the thumbnail decoded at full size', async () => {
-    const d = await decoded(thumbImg);
+    const d = await decoded(app, thumbImg);
     return d.complete && d.width === size.width && d;
   });
   assert.equal(thumb.height, size.height);
@@ -188,19 +135,14 @@ test('Grandma\'s photo shows as a preview, then full size, and saves as she sent
   const full = await app.$('photo-full');
   await full.waitForDisplayed({ timeout: 30_000 });
   const big = await until('the full photo decoded', async () => {
-    const d = await decoded(full);
+    const d = await decoded(app, full);
     return d.complete && d.width > 0 && d;
   });
   assert.deepEqual({ width: big.width, height: big.height }, size);
   await app.screenshot('photo-viewer');
 
   // Save to Downloads: the file is what Grandma sent, byte for byte.
-  await app.click('save-blob');
-  const saved = await app.$('saved-path');
-  await saved.waitForDisplayed({ timeout: 30_000 });
-  const savedPath = await saved.getAttribute('data-path');
-  assert.equal(dirname(savedPath), downloads, 'saved in the Downloads folder given');
-  assert.ok(existsSync(savedPath), `${savedPath} exists`);
+  const { saved, savedPath } = await saveToDownloads(app, downloads);
   assert.ok(readFileSync(savedPath).equals(ownJpeg), 'the saved file is the photo Grandma sent');
   assert.match(await saved.getText(), new RegExp(savedPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   assert.equal(await (await app.$('save-error')).isExisting(), false);
@@ -208,7 +150,7 @@ test('Grandma\'s photo shows as a preview, then full size, and saves as she sent
   await app.click('dialog-close');
   await viewer.waitForDisplayed({ reverse: true });
 
-  await screenshots('photo-received', () => find(sel));
+  await screenshots(app, 'photo-received', () => find(sel));
 });
 
 /** The voice player's position text: "0:01 / 0:03" while playing, the length when not. */
@@ -313,7 +255,7 @@ test('a voice message recorded in the app reaches Grandma, and plays', async () 
   await until('it to play to the end again', async () => !(await playing()) && (await timeOf(player)) === length);
   assert.equal(await (await player.$('[data-testid="voice-play-error"]')).isExisting(), false);
 
-  await screenshots('voice-sent', () => find(`[data-testid="attachment"][data-blob="${blob}"]`));
+  await screenshots(app, 'voice-sent', () => find(`[data-testid="attachment"][data-blob="${blob}"]`));
 });
 
 /**
@@ -345,8 +287,8 @@ test('where the webview cannot record, the app says so in words, each time', asy
   });
   await app.$('nav-chats').then((e) => e.waitForDisplayed({ timeout: 30_000 }));
   for (const [lang, words] of [['en', /cannot be recorded on this computer/], ['ko', /음성 메시지를 녹음할 수 없어요/]]) {
-    await language(lang);
-    await openChat();
+    await language(app, lang);
+    await openChat(app);
     await app.click('voice-record');
     const problem = await app.$('voice-error');
     await problem.waitForDisplayed({ timeout: 30_000 });

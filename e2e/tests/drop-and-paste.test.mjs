@@ -17,10 +17,14 @@
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { launchApp, runNode, hearth, hearthJson, tmp, until, stopAll } from '../lib/harness.mjs';
-import { landscapePng, isJpeg, jpegSize, pngSize } from '../lib/pictures.mjs';
+import { isJpeg, jpegSize } from '../lib/pictures.mjs';
+import {
+  attachmentSelector, connectTo, language, nodeBlob, openChat, photoShownFull, saveToDownloads,
+  screenshots, writePicture,
+} from '../lib/conversation.mjs';
 
 let app;
 let grandma;
@@ -50,58 +54,13 @@ const find = (selector) => app.browser.$(selector);
 const grandmaMessages = () => hearthJson(grandmaDir, 'messages', '--chat', 'Minji');
 
 /** My photos in the conversation. */
-const MY_PHOTOS = '[data-testid="message"][data-mine="true"] [data-testid="attachment"][data-kind="photo"]';
+const MY_PHOTOS = attachmentSelector({ mine: true, kind: 'photo' });
 /** The blobs of my photos shown now. */
 const myPhotoBlobs = () =>
   app.browser.execute((sel) => [...document.querySelectorAll(sel)].map((el) => el.getAttribute('data-blob')), MY_PHOTOS);
 
-/** An <img>'s picture as the webview decoded it ({ complete, width, height }). */
-const decoded = (img) =>
-  app.browser.execute((el) => ({ complete: el.complete, width: el.naturalWidth, height: el.naturalHeight }), img);
-
-/** A file the `hearth` node writes: an attachment it has (fetching it first if need be). */
-function grandmaBlob(blob, name) {
-  const out = join(files, name);
-  hearth(grandmaDir, 'blob', 'get', blob, '--out', out, '--timeout', '60');
-  return readFileSync(out);
-}
-
-async function language(lang) {
-  await app.click('nav-settings');
-  await (await app.$('language-select')).selectByAttribute('value', lang);
-  await until(`lang=${lang}`, async () =>
-    (await app.browser.execute(() => document.documentElement.lang)) === lang);
-}
-
-async function openChat() {
-  await app.click('nav-chats');
-  const item = await app.$('chat-item');
-  await item.waitForClickable({ timeout: 30_000 });
-  await item.click();
-  await app.$('conversation').then((e) => e.waitForDisplayed({ timeout: 30_000 }));
-}
-
-/** The conversation, scrolled so that `el` shows, in English and in Korean. */
-async function screenshots(label, el) {
-  for (const lang of ['en', 'ko']) {
-    await language(lang);
-    await openChat();
-    const shown = await el();
-    await shown.scrollIntoView({ block: 'center' });
-    await app.screenshot(lang === 'en' ? label : `${label}-ko`);
-  }
-  await language('en');
-  await openChat();
-}
-
 /** A PNG of this size, written where the test keeps its files; its bytes. */
-function picture(name, width, height, colours) {
-  const path = join(files, name);
-  writeFileSync(path, landscapePng(width, height, colours));
-  const png = readFileSync(path);
-  assert.deepEqual(pngSize(png), { width, height });
-  return png;
-}
+const picture = (name, width, height, colours) => writePicture(join(files, name), width, height, colours);
 
 /**
  * In the page: one file dragged in from outside the window, over the middle of the
@@ -154,13 +113,7 @@ async function sentAsPhoto(what, earlier, { name, width, height }) {
     (await myPhotoBlobs()).find((b) => b && !earlier.includes(b)));
   assert.match(blob, /^[0-9a-f]{16,}$/);
   const photo = await find(`${MY_PHOTOS}[data-blob="${blob}"]`);
-  await until(`${what} shown full`, async () =>
-    (await (await photo.$('[data-testid="photo"]')).getAttribute('data-full')) === 'true');
-  const thumb = await photo.$('[data-testid="photo-thumbnail"] img');
-  const shown = await until('the thumbnail to be decoded', async () => {
-    const d = await decoded(thumb);
-    return d.complete && d.width > 0 && d;
-  });
+  const shown = await photoShownFull(app, photo, what);
   assert.deepEqual({ width: shown.width, height: shown.height }, { width, height },
     'the app shows the photo as sent: downscaled');
   assert.equal(await app.$$('attach-error').then((e) => e.length), 0, 'no sending error');
@@ -175,7 +128,7 @@ async function sentAsPhoto(what, earlier, { name, width, height }) {
   assert.deepEqual([m.attachment.width, m.attachment.height], [width, height]);
   assert.match(m.attachment.preview ?? '', /^data:image\/jpeg;base64,/);
 
-  const jpeg = grandmaBlob(blob, `grandma-${name}`);
+  const jpeg = nodeBlob(grandmaDir, blob, join(files, `grandma-${name}`));
   assert.ok(isJpeg(jpeg), `a JPEG (starts ${jpeg.subarray(0, 4).toString('hex')})`);
   assert.deepEqual(jpegSize(jpeg), { width, height });
   assert.equal(jpeg.length, m.attachment.size, 'the size the message says');
@@ -184,12 +137,7 @@ async function sentAsPhoto(what, earlier, { name, width, height }) {
   await (await photo.$('[data-testid="photo-thumbnail"]')).click();
   const viewer = await app.$('photo-viewer');
   await viewer.waitForDisplayed({ timeout: 30_000 });
-  await app.click('save-blob');
-  const saved = await app.$('saved-path');
-  await saved.waitForDisplayed({ timeout: 30_000 });
-  const savedPath = await saved.getAttribute('data-path');
-  assert.equal(dirname(savedPath), downloads, 'saved in the Downloads folder given');
-  assert.ok(existsSync(savedPath), `${savedPath} exists`);
+  const { savedPath } = await saveToDownloads(app, downloads);
   assert.ok(readFileSync(savedPath).equals(jpeg), 'the app holds the very photo Grandma got');
   await app.click('dialog-close');
   await viewer.waitForDisplayed({ reverse: true });
@@ -200,17 +148,7 @@ async function sentAsPhoto(what, earlier, { name, width, height }) {
 }
 
 test('Minji and Grandma are connected', async () => {
-  await app.$('first-run').then((e) => e.waitForDisplayed({ timeout: 30_000 }));
-  await app.type('name-input', 'Minji');
-  await app.click('create-profile');
-  await app.$('nav-chats').then((e) => e.waitForDisplayed({ timeout: 30_000 }));
-  await language('en');
-  await app.click('nav-add-contact');
-  await app.type('paste-code-input', hearth(grandmaDir, 'invite').trim());
-  await app.click('accept-code');
-  await until('Grandma to see Minji connected', () =>
-    hearthJson(grandmaDir, 'contacts').some((c) => c.name === 'Minji' && c.state === 'connected'));
-  await openChat();
+  await connectTo(app, { me: 'Minji', them: 'Grandma', themDir: grandmaDir });
 });
 
 test('a photo dropped onto the conversation reaches Grandma as a 2048 px JPEG', async () => {
@@ -220,8 +158,8 @@ test('a photo dropped onto the conversation reaches Grandma as a 2048 px JPEG', 
   assert.equal(await overlay().isExisting(), false, 'no drop overlay before a drag');
 
   // Dragged over the conversation, and away again: it says where to drop, then stops.
-  await language('ko');
-  await openChat();
+  await language(app, 'ko');
+  await openChat(app);
   const away = await dragIn('porch.png', png);
   assert.ok(away.types.includes('Files'), `the drag carries files (types: ${away.types})`);
   await overlay().waitForDisplayed({ timeout: 30_000 });
@@ -231,8 +169,8 @@ test('a photo dropped onto the conversation reaches Grandma as a 2048 px JPEG', 
   await overlay().waitForExist({ reverse: true, timeout: 30_000 });
 
   // Dragged over it and dropped there.
-  await language('en');
-  await openChat();
+  await language(app, 'en');
+  await openChat(app);
   const earlier = await myPhotoBlobs();
   const drag = await dragIn('porch.png', png);
   assert.deepEqual({ entered: drag.entered, over: drag.over }, { entered: true, over: true },
@@ -245,7 +183,7 @@ test('a photo dropped onto the conversation reaches Grandma as a 2048 px JPEG', 
 
   const blob = await sentAsPhoto('my dropped photo', earlier, { name: 'porch.jpg', width: 2048, height: 1024 });
   assert.equal(await overlay().isExisting(), false, 'the overlay stays gone');
-  await screenshots('photo-dropped', () => find(`[data-testid="attachment"][data-blob="${blob}"]`));
+  await screenshots(app, 'photo-dropped', () => find(`[data-testid="attachment"][data-blob="${blob}"]`));
 });
 
 test('a picture pasted into the composer reaches Grandma as a 2048 px JPEG', async () => {
@@ -272,5 +210,5 @@ test('a picture pasted into the composer reaches Grandma as a 2048 px JPEG', asy
   assert.equal(await box.getValue(), '', 'nothing pasted into the text');
 
   const blob = await sentAsPhoto('my pasted photo', earlier, { name: 'image.jpg', width: 2048, height: 1536 });
-  await screenshots('photo-pasted', () => find(`[data-testid="attachment"][data-blob="${blob}"]`));
+  await screenshots(app, 'photo-pasted', () => find(`[data-testid="attachment"][data-blob="${blob}"]`));
 });

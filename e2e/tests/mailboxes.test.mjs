@@ -9,6 +9,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchApp, runNode, hearth, hearthJson, tmp, until, stopAll } from '../lib/harness.mjs';
 import { nostrRelay } from '../lib/nostr-relay.mjs';
+import { language } from '../lib/conversation.mjs';
 
 let app;
 let grandma;
@@ -65,13 +66,6 @@ async function openMailboxes() {
   await section.scrollIntoView({ block: 'start' });
 }
 
-async function language(lang) {
-  await app.click('nav-settings');
-  await (await app.$('language-select')).selectByAttribute('value', lang);
-  await until(`lang=${lang}`, async () =>
-    (await app.browser.execute(() => document.documentElement.lang)) === lang);
-}
-
 /** Closes the app and opens it again on the same data, once the first one has stopped. */
 async function reopen(name, options = {}) {
   const { dataDir } = app;
@@ -86,7 +80,7 @@ test('Settings lists the public mailboxes and how each is doing', async () => {
   await app.type('name-input', 'Minji');
   await app.click('create-profile');
   await app.$('nav-chats').then((e) => e.waitForDisplayed({ timeout: 30_000 }));
-  await language('en');
+  await language(app, 'en');
 
   await openMailboxes();
   assert.equal(await (await app.$('nostr-toggle')).isSelected(), true, 'on unless turned off');
@@ -101,11 +95,11 @@ test('Settings lists the public mailboxes and how each is doing', async () => {
   assert.equal(await (await app.$('mailboxes-others')).isExisting(), true);
   assert.match(await (await app.$('mailbox-relays-input')).getValue(), /^wss:\/\//);
   await app.screenshot('settings');
-  await language('ko');
+  await language(app, 'ko');
   await openMailboxes();
   await until('the rows in Korean', async () => (await rows()).every((r) => r.text.includes('연결됨')));
   await app.screenshot('settings-ko');
-  await language('en');
+  await language(app, 'en');
 });
 
 test('a message for Grandma while she is away waits in the public mailboxes, and says where', async () => {
@@ -135,12 +129,12 @@ test('a message for Grandma while she is away waits in the public mailboxes, and
   });
   assert.match(waiting, /^Waiting in public mailboxes: /);
   await app.screenshot('message-waiting');
-  await language('ko');
+  await language(app, 'ko');
   await app.click('nav-chats');
   await until('the details in Korean', async () =>
     (await app.text('message-mailboxes')).startsWith('공개 우편함에서 기다리는 중'));
   await app.screenshot('message-waiting-ko');
-  await language('en');
+  await language(app, 'en');
 
   // What the relays stored is sealed: neither the words nor who it is from or for, anywhere in
   // their databases (the events, their tags, the indexes, the write-ahead log).

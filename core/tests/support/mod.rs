@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod nostr;
+pub mod relays;
 
 use std::path::PathBuf;
 

@@ -27,6 +27,19 @@ fn contacts() -> (tempfile::TempDir, tempfile::TempDir, String) {
     (a, b, chat)
 }
 
+/// After a kill: the database passes `hearth check`; then every message of `chat`, as JSON
+/// lines.
+fn checked_messages(dir: &std::path::Path, chat: &str) -> String {
+    let check = hearth(dir, &["check", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(check.trim()).unwrap();
+    assert_eq!(report["integrity"], "ok");
+    assert_eq!(report["problems"].as_array().unwrap().len(), 0, "{report}");
+    hearth(
+        dir,
+        &["messages", "--chat", chat, "--limit", "1000000", "--json"],
+    )
+}
+
 /// A random generator, its seed printed (set HEARTH_CRASH_SEED to replay a run).
 fn seeded() -> (u64, rand::rngs::StdRng) {
     let seed: u64 = std::env::var("HEARTH_CRASH_SEED")
@@ -80,14 +93,7 @@ fn sigkill_mid_burst_loses_nothing_acknowledged() {
         let _ = writer.join();
         eprintln!("round {round}: killed after {n} acknowledgements");
 
-        let check = hearth(b.path(), &["check", "--json"]);
-        let report: serde_json::Value = serde_json::from_str(check.trim()).unwrap();
-        assert_eq!(report["integrity"], "ok");
-        assert_eq!(report["problems"].as_array().unwrap().len(), 0, "{report}");
-        let listed = hearth(
-            b.path(),
-            &["messages", "--chat", &chat, "--limit", "1000000", "--json"],
-        );
+        let listed = checked_messages(b.path(), &chat);
         let present: BTreeSet<String> = listed
             .lines()
             .map(|l| {
@@ -167,14 +173,7 @@ fn sigkill_mid_file_send_loses_nothing_acknowledged_and_leaves_no_orphans() {
         std::fs::remove_file(&file).unwrap();
 
         // Opening sweeps what a cut-off send left; then everything acknowledged is whole.
-        let check = hearth(b.path(), &["check", "--json"]);
-        let report: serde_json::Value = serde_json::from_str(check.trim()).unwrap();
-        assert_eq!(report["integrity"], "ok");
-        assert_eq!(report["problems"].as_array().unwrap().len(), 0, "{report}");
-        let listed = hearth(
-            b.path(),
-            &["messages", "--chat", &chat, "--limit", "100000", "--json"],
-        );
+        let listed = checked_messages(b.path(), &chat);
         let named: BTreeSet<String> = listed
             .lines()
             .filter_map(|l| {

@@ -57,19 +57,22 @@ fn file(name: &str, bytes: Vec<u8>) -> Outgoing {
     Outgoing::bytes(Kind::File, name, "application/octet-stream", bytes)
 }
 
-async fn state(p: &Peer, chat: &ChatId, id: &MessageId) -> Option<BlobState> {
-    p.node
-        .messages(chat, 1000, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.id == *id)
-        .and_then(|m| m.attachment)
-        .map(|a| a.state)
+/// Mallory, Alice and Bob online, Mallory a contact of both; Alice and Bob of each other if
+/// `all`.
+async fn mallory_alice_bob(all: bool) -> (Peer, Peer, Peer) {
+    let mallory = online("Mallory").await;
+    let alice = online("Alice").await;
+    let bob = online("Bob").await;
+    befriend_online(&mallory, &alice).await;
+    befriend_online(&mallory, &bob).await;
+    if all {
+        befriend_online(&alice, &bob).await;
+    }
+    (mallory, alice, bob)
 }
 
 async fn complete(p: &Peer, chat: &ChatId, id: &MessageId) -> bool {
-    state(p, chat, id).await == Some(BlobState::Complete)
+    attachment_state(p, chat, id).await == Some(BlobState::Complete)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,7 +169,7 @@ async fn a_bad_blob_is_shown_damaged_and_the_conversation_goes_on() {
         .unwrap();
     eventually("Bob fetched it", || async {
         !matches!(
-            state(&bob, &chat, &bad).await,
+            attachment_state(&bob, &chat, &bad).await,
             None | Some(BlobState::PreviewOnly) | Some(BlobState::Downloading { .. })
         )
     })
@@ -175,7 +178,7 @@ async fn a_bad_blob_is_shown_damaged_and_the_conversation_goes_on() {
     let e = bob.node.blob_bytes(&blob).await.unwrap_err();
     assert!(e.to_string().contains("damaged"), "{e}");
     assert!(matches!(
-        state(&bob, &chat, &bad).await,
+        attachment_state(&bob, &chat, &bad).await,
         Some(BlobState::Damaged { .. })
     ));
     // The same blob id named again with a wrong key cannot spoil a good blob either.
@@ -263,7 +266,7 @@ async fn a_photo_travels_in_a_bundle_and_tampered_parts_are_refused() {
     assert_eq!(r.blob_parts, 4, "manifest and 3 of 4 chunks: {r:?}");
     assert!(r.rejected.iter().any(|x| x.contains("blob parts")), "{r:?}");
     assert!(matches!(
-        state(&bob, &chat, &id).await,
+        attachment_state(&bob, &chat, &id).await,
         Some(BlobState::Downloading { have: 3, of: 4 })
     ));
     let r = bob.node.import_bundle(&stick).await.unwrap();
@@ -358,12 +361,7 @@ async fn a_member_removed_before_the_send_cannot_fetch_the_photo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_chunks_from_a_member_are_refused_and_fetched_from_another() {
-    let mallory = online("Mallory").await;
-    let alice = online("Alice").await;
-    let bob = online("Bob").await;
-    befriend_online(&mallory, &alice).await;
-    befriend_online(&mallory, &bob).await;
-    befriend_online(&alice, &bob).await;
+    let (mallory, alice, bob) = mallory_alice_bob(true).await;
     let ids = [
         mallory.node.find_contact("Alice").await.unwrap().account,
         mallory.node.find_contact("Bob").await.unwrap().account,
@@ -418,12 +416,7 @@ async fn wrong_chunks_from_a_member_are_refused_and_fetched_from_another() {
 /// for it, from anyone, for ever).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_size_seen_first_cannot_stop_a_blob() {
-    let mallory = online("Mallory").await;
-    let alice = online("Alice").await;
-    let bob = online("Bob").await;
-    befriend_online(&mallory, &alice).await;
-    befriend_online(&mallory, &bob).await;
-    befriend_online(&alice, &bob).await;
+    let (mallory, alice, bob) = mallory_alice_bob(true).await;
     let group = family_group(&mallory, &[&alice, &bob]).await;
     bob.node.stop_network().await.unwrap();
     mallory.node.stop_network().await.unwrap();
@@ -462,7 +455,11 @@ async fn a_wrong_size_seen_first_cannot_stop_a_blob() {
         .find_map(|m| m.attachment)
         .expect("Mallory's message, first");
     assert_eq!((seen.blob, seen.size), (blob, 5_000_000));
-    assert_eq!(state(&bob, &group, &id).await, None, "Alice's came after");
+    assert_eq!(
+        attachment_state(&bob, &group, &id).await,
+        None,
+        "Alice's came after"
+    );
     bob.node.start_network(loopback()).await.unwrap();
     let at = listen_addr(&alice).await;
     bob.node.dial(&at).await.unwrap();
@@ -476,11 +473,7 @@ async fn a_wrong_size_seen_first_cannot_stop_a_blob() {
 /// refused: a message cannot turn a small attachment into a large download.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manifest_longer_than_its_message_says_is_refused() {
-    let mallory = online("Mallory").await;
-    let alice = online("Alice").await;
-    let bob = online("Bob").await;
-    befriend_online(&mallory, &alice).await;
-    befriend_online(&mallory, &bob).await;
+    let (mallory, alice, bob) = mallory_alice_bob(false).await;
     let group = family_group(&mallory, &[&alice]).await;
     let data: Vec<u8> = (0..600_000u32).map(|i| (i * 19 % 233) as u8).collect();
     let id = alice

@@ -14,10 +14,10 @@ use hearth_core::blob::BlobId;
 use hearth_core::blob::Kind;
 use hearth_core::mailbox::blob_protocol as deposit;
 use hearth_core::node::Outgoing;
-use hearth_core::{ChatId, MessageId, TopicId};
+use hearth_core::TopicId;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{noise, tcp, yamux, Multiaddr, StreamProtocol, Swarm};
+use libp2p::{noise, tcp, yamux, StreamProtocol, Swarm};
 use serde_bytes::ByteBuf;
 use support::relays::*;
 use support::*;
@@ -28,17 +28,6 @@ async fn deposited(p: &Peer) -> u64 {
         .await
         .unwrap()
         .map_or(0, |s| s.blobs_deposited)
-}
-
-async fn state(p: &Peer, chat: &ChatId, id: &MessageId) -> Option<BlobState> {
-    p.node
-        .messages(chat, 100, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.id == *id)
-        .and_then(|m| m.attachment)
-        .map(|a| a.state)
 }
 
 /// A file of about 700 KB (three chunks) that says what it is on every line.
@@ -97,7 +86,7 @@ async fn a_file_waits_in_the_family_relays_mailbox_for_a_member_who_was_offline(
         .unwrap();
     let his_chat = dm(&grandson, "Grandma-Kim").await;
     eventually("the message arrives from the mailbox", || async {
-        state(&grandson, &his_chat, &id).await.is_some()
+        attachment_state(&grandson, &his_chat, &id).await.is_some()
     })
     .await;
     // Grandma is offline: the relay is the only source. (It listens on loopback, a local
@@ -105,7 +94,7 @@ async fn a_file_waits_in_the_family_relays_mailbox_for_a_member_who_was_offline(
     // `cli/tests/beyond_the_lan.rs` shows.)
     grandson.node.fetch_blob(&blob).await.unwrap();
     eventually("he gets the whole file from the relay", || async {
-        state(&grandson, &his_chat, &id).await == Some(BlobState::Complete)
+        attachment_state(&grandson, &his_chat, &id).await == Some(BlobState::Complete)
     })
     .await;
     assert_eq!(grandson.node.blob_bytes(&blob).await.unwrap(), data);
@@ -210,22 +199,6 @@ async fn ask(s: &mut Swarm<Stranger>, relay: &libp2p::PeerId, req: Ask) -> Answe
     }
 }
 
-async fn connect(s: &mut Swarm<Stranger>, addr: &Multiaddr) -> libp2p::PeerId {
-    s.dial(addr.clone()).unwrap();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
-            .await
-            .expect("connected in time")
-        {
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => return peer_id,
-            SwarmEvent::OutgoingConnectionError { error, .. } => {
-                panic!("cannot reach the relay: {error}")
-            }
-            _ => {}
-        }
-    }
-}
-
 /// A stranger who knows the family's topic and the blob's id (both leak no key) and replays
 /// every byte the sender deposited — a modified client speaking the blob protocols — cannot
 /// fetch the blob, learn whether it is there, or deposit anything: not the blob's own parts
@@ -272,7 +245,7 @@ async fn strangers_cannot_fetch_or_deposit_blobs_at_a_mailbox() {
     assert_eq!(hearth_core::blob::crypt::id_of(&manifest), blob);
 
     let mut s = stranger();
-    let r = connect(&mut s, &addr).await;
+    let r = dial_relay(&mut s, &addr).await;
     for part in [Part::Manifest, Part::Chunk(0), Part::Chunk(1)] {
         let a = ask(&mut s, &r, Ask::Blob(blob::Request { blob, part })).await;
         assert!(

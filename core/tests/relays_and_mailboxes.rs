@@ -464,22 +464,6 @@ async fn ask(s: &mut Swarm<Stranger>, relay: &libp2p::PeerId, req: Ask) -> Answe
     }
 }
 
-async fn connect(s: &mut Swarm<Stranger>, addr: &Multiaddr) -> libp2p::PeerId {
-    s.dial(addr.clone()).unwrap();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
-            .await
-            .expect("connected in time")
-        {
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => return peer_id,
-            SwarmEvent::OutgoingConnectionError { error, .. } => {
-                panic!("cannot reach the relay: {error}")
-            }
-            _ => {}
-        }
-    }
-}
-
 /// Every envelope a node holds, from a bundle of all of them.
 async fn envelopes_of(p: &Peer) -> Vec<Vec<u8>> {
     let file = p.path("all.bundle");
@@ -524,7 +508,7 @@ async fn strangers_cannot_use_the_mailbox_or_learn_who_is_in_it() {
     let envs = envelopes_of(&mom).await;
 
     let mut s = stranger();
-    let r = connect(&mut s, &addr).await;
+    let r = dial_relay(&mut s, &addr).await;
     let have: sync::WireHave = topics.iter().map(|t| (*t, vec![])).collect();
     // Fetch: nothing, and the mailbox's `have` says nothing either.
     match ask(
@@ -612,7 +596,7 @@ async fn floods_and_oversize_frames_are_refused_and_the_relay_keeps_serving() {
     let relay_dir = tempfile::tempdir().unwrap();
     let (relay, addr) = start_relay(relay_dir.path()).await;
     let mut s = stranger();
-    let r = connect(&mut s, &addr).await;
+    let r = dial_relay(&mut s, &addr).await;
 
     // 40 reservations from one peer.
     for _ in 0..40 {
@@ -682,7 +666,7 @@ async fn floods_and_oversize_frames_are_refused_and_the_relay_keeps_serving() {
 
     // Someone else is still served.
     let mut other = stranger();
-    let r2 = connect(&mut other, &addr).await;
+    let r2 = dial_relay(&mut other, &addr).await;
     match ask(
         &mut other,
         &r2,
@@ -849,7 +833,7 @@ async fn one_machine_with_many_identities_cannot_take_the_relays_slots() {
 
     // A family device on another address connects and reserves as usual.
     let mut family = stranger();
-    connect(&mut family, &v6).await;
+    dial_relay(&mut family, &v6).await;
     assert!(
         reserve(&mut family, &v6).await,
         "the family was refused a reservation"
@@ -898,7 +882,7 @@ async fn nobody_finds_a_device_by_its_id_at_the_relay() {
     })
     .await;
     let mut s = stranger();
-    let r = connect(&mut s, &addr).await;
+    let r = dial_relay(&mut s, &addr).await;
     let by_id = libp2p::rendezvous::Namespace::new(format!("hearth/{device}")).unwrap();
     for ns in [Some(by_id), None] {
         s.behaviour_mut()

@@ -21,6 +21,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_bytes::ByteBuf;
 
+use super::store::is_member;
 use super::{quota, Limits};
 use crate::blob::crypt::{self, MAX_CHUNK_BYTES};
 use crate::blob::protocol::{Part, Response};
@@ -81,15 +82,6 @@ pub enum Put {
     Busy,
     /// Not the depositor's to put (not a member of the topic), or not what the id names.
     Refused,
-}
-
-fn is_member(c: &Connection, topic: &TopicId, device: &DeviceId) -> Result<bool> {
-    Ok(
-        c.prepare_cached("SELECT 1 FROM members WHERE topic = ?1 AND device = ?2")?
-            .query_row(params![topic.as_bytes(), device.0], |_| Ok(()))
-            .optional()?
-            .is_some(),
-    )
 }
 
 /// The manifest of `blob`, if `device` keeps a topic it was deposited under.

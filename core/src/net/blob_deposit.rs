@@ -258,7 +258,7 @@ impl Task {
             let Some((key, gen, chunks, part)) = self.next_part() else {
                 return;
             };
-            let (peer, id, topic) = key;
+            let id = key.1;
             let files = files.clone();
             self.deposits.reading += 1;
             self.work.spawn(async move {
@@ -271,9 +271,7 @@ impl Task {
                 .and_then(|r| r.ok())
                 .flatten();
                 vec![Internal::DepositRead {
-                    peer,
-                    id,
-                    topic,
+                    key,
                     gen,
                     part,
                     bytes,

@@ -80,9 +80,7 @@ pub(super) enum Internal {
     BlobDeposits(Vec<crate::blob::store::Deposit>),
     /// A blob part to deposit, read from disk (None: not there any more).
     DepositRead {
-        peer: PeerId,
-        id: crate::blob::BlobId,
-        topic: crate::ids::TopicId,
+        key: super::blob_deposit::Key,
         gen: u64,
         part: crate::blob::protocol::Part,
         bytes: Option<Vec<u8>>,
@@ -320,13 +318,11 @@ impl Task {
             Internal::RespondBlob(channel, resp) => self.respond_blob(channel, resp),
             Internal::BlobDeposits(list) => self.on_blob_deposits(list),
             Internal::DepositRead {
-                peer,
-                id,
-                topic,
+                key,
                 gen,
                 part,
                 bytes,
-            } => self.on_deposit_read((peer, id, topic), gen, part, bytes),
+            } => self.on_deposit_read(key, gen, part, bytes),
         }
     }
 

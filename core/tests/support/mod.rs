@@ -236,3 +236,19 @@ pub async fn family_group(creator: &Peer, members: &[&Peer]) -> ChatId {
     }
     group
 }
+
+/// The state of the attachment of message `id` in `chat`, as `p` shows it.
+pub async fn attachment_state(
+    p: &Peer,
+    chat: &ChatId,
+    id: &hearth_core::MessageId,
+) -> Option<hearth_core::blob::store::BlobState> {
+    p.node
+        .messages(chat, 1000, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == *id)
+        .and_then(|m| m.attachment)
+        .map(|a| a.state)
+}

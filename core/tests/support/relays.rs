@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use hearth_core::relay;
-use libp2p::Multiaddr;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, Swarm};
 
 use super::{eventually, loopback, Peer};
 
@@ -81,4 +83,21 @@ pub fn all_bytes_under(dir: &std::path::Path) -> Vec<u8> {
 
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Connects a test's own libp2p peer (a stranger, a modified client) to the relay.
+pub async fn dial_relay<B: NetworkBehaviour>(s: &mut Swarm<B>, addr: &Multiaddr) -> libp2p::PeerId {
+    s.dial(addr.clone()).unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), s.select_next_some())
+            .await
+            .expect("connected in time")
+        {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => return peer_id,
+            SwarmEvent::OutgoingConnectionError { error, .. } => {
+                panic!("cannot reach the relay: {error}")
+            }
+            _ => {}
+        }
+    }
 }

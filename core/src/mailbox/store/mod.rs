@@ -95,7 +95,8 @@ pub fn open(path: &Path) -> Result<Connection> {
     Ok(c)
 }
 
-fn is_member(c: &Connection, topic: &TopicId, device: &DeviceId) -> Result<bool> {
+/// Does `device` keep `topic` here?
+pub(super) fn is_member(c: &Connection, topic: &TopicId, device: &DeviceId) -> Result<bool> {
     Ok(
         c.prepare_cached("SELECT 1 FROM members WHERE topic = ?1 AND device = ?2")?
             .query_row(params![topic.as_bytes(), device.0], |_| Ok(()))

@@ -406,20 +406,22 @@ impl Net {
         self.nat_router_of_kind(host, wan, true)
     }
 
+    /// Runs a command inside a host's namespace (nftables, sysctl), which must succeed.
+    pub fn run_in(&self, host: &str, args: &[&str]) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns(host)])
+            .args(args)
+            .output()
+            .expect("netns exec");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn nat_router_of_kind(&self, host: &str, wan: &str, symmetric: bool) {
-        let ns = self.ns(host);
-        let run = |args: &[&str]| {
-            let out = Command::new("ip")
-                .args(["netns", "exec", &ns])
-                .args(args)
-                .output()
-                .expect("netns exec");
-            assert!(
-                out.status.success(),
-                "{args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
+        let run = |args: &[&str]| self.run_in(host, args);
         run(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
         run(&["nft", "add", "table", "ip", "nat"]);
         run(&[

@@ -34,6 +34,7 @@ mod mailbox_client;
 pub mod paths;
 pub mod public;
 mod public_io;
+mod punch;
 mod relays;
 pub mod rendezvous;
 mod rendezvous_io;
@@ -269,6 +270,8 @@ impl Status {
 
 pub(crate) enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<()>>),
+    /// Reach one device at any of these addresses: one connection, whichever answers first.
+    DialDevice(libp2p::PeerId, Vec<Multiaddr>),
     Status(oneshot::Sender<Status>),
     /// Start using one more relay (learned from an invite).
     AddRelay(Multiaddr),
@@ -296,6 +299,16 @@ impl Handle {
 
     pub async fn dial(&self, addr: Multiaddr) -> Result<()> {
         self.ask(|tx| Command::Dial(addr, tx)).await?
+    }
+
+    /// Reaches `peer` at whichever of `addrs` answers first: one connection, not one per
+    /// address. Two circuits to the same device would each start a hole punch, and their
+    /// simultaneous dials collide on the same ports.
+    pub async fn dial_device(&self, peer: libp2p::PeerId, addrs: Vec<Multiaddr>) -> Result<()> {
+        self.tx
+            .send(Command::DialDevice(peer, addrs))
+            .await
+            .map_err(|_| Error::Shutdown)
     }
 
     /// Starts using one more relay, without a restart (ignored in LAN-only mode).

@@ -121,6 +121,8 @@ pub(super) struct Task {
     pub blobs: super::blob_io::Blobs,
     /// Sent blobs on their way to the mailboxes (`blob_deposit`).
     pub deposits: super::blob_deposit::Deposits,
+    /// Family devices reached only through relays, and their next hole punch (`punch`).
+    pub punches: super::punch::Punches,
 }
 
 pub(super) fn device_of(peer: &PeerId) -> Option<DeviceId> {
@@ -157,6 +159,7 @@ pub(crate) fn spawn(node: Node, cfg: Config, keypair: libp2p::identity::Keypair)
         rendezvous: Rendezvous::default(),
         blobs: Default::default(),
         deposits: Default::default(),
+        punches: Default::default(),
     };
     for addr in cfg.relays.clone() {
         task.add_relay(addr);
@@ -225,6 +228,7 @@ impl Task {
                 _ = tick.tick() => {
                     self.drive(In::Tick);
                     self.dial_remembered();
+                    self.punch_again();
                     self.find_family();
                     self.rendezvous_round();
                 }
@@ -288,6 +292,23 @@ impl Task {
                     .dial(addr)
                     .map_err(|e| Error::Invalid(format!("cannot dial: {e}")));
                 let _ = reply.send(res);
+            }
+            Command::DialDevice(peer, addrs) => {
+                let addrs: Vec<Multiaddr> = addrs
+                    .into_iter()
+                    .filter(|a| self.admission.allows(a))
+                    .collect();
+                // Even when connected already (to a family relay that is also the device
+                // whose invite this is, say): the answer to an invite opens its connection.
+                // A second circuit this makes beside one under way is closed (`punch`).
+                if !addrs.is_empty() {
+                    self.dial_peer(
+                        peer,
+                        addrs,
+                        libp2p::swarm::dial_opts::PeerCondition::Always,
+                        "dial failed",
+                    );
+                }
             }
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
@@ -474,8 +495,15 @@ impl Task {
                 self.swarm.close_connection(conn);
                 return;
             }
+            if relayed && self.punches.needless(c, conn, &addr) {
+                self.swarm.close_connection(conn);
+                return;
+            }
             c.conns.insert(conn, (addr, relayed));
-            if !relayed {
+            if relayed {
+                self.on_circuit(peer_id, conn);
+            } else {
+                self.punches.forget(&peer_id);
                 // A direct connection (LAN, or hole-punched): the relayed ones only cost the
                 // relay bandwidth, and requests would be spread over both.
                 let relayed_conns: Vec<ConnectionId> = c
@@ -507,6 +535,9 @@ impl Task {
             device,
             mailbox: is_relay,
         });
+        if relayed {
+            self.on_circuit(peer_id, conn);
+        }
         self.pump_blobs();
         if is_relay {
             self.store.emit(Event::RelayChanged);
@@ -538,6 +569,7 @@ impl Task {
             self.update_paths();
             return;
         }
+        self.punches.forget(&peer_id);
         if let Some(c) = self.peers.remove(&peer_id) {
             tracing::info!(peer = %peer_id, "disconnected");
             self.drive(In::Disconnected { peer: peer_id });

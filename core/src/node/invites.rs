@@ -108,9 +108,19 @@ impl Node {
                     .remember_peer(inv.bundle.device, Some(a.clone()), false)
                     .await;
             }
-            if self.net().is_some() {
-                for a in &inv.addrs {
-                    let _ = self.dial(a).await;
+            if let Some(net) = self.net() {
+                let addrs: Vec<libp2p::Multiaddr> =
+                    inv.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+                match inv.bundle.device.peer_id() {
+                    // One dial over all its addresses: one connection, not one per address.
+                    Some(peer) => {
+                        let _ = net.dial_device(peer, addrs).await;
+                    }
+                    None => {
+                        for a in &inv.addrs {
+                            let _ = self.dial(a).await;
+                        }
+                    }
                 }
             }
         }
